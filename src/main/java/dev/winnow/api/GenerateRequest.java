@@ -1,0 +1,42 @@
+package dev.winnow.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Map;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+
+/** The JSON body of {@code POST /generate}. Every field but {@code prompt} is optional; unknown fields are refused. */
+@Schema(name = "GenerateRequest", example = """
+        {"prompt": "a red circle on a white background", "n": 4, "steps": 20, "guidance_scale": 5.0,
+         "seed": 100, "scheduler": "ddim", "return_candidates": true}""")
+public record GenerateRequest(
+        @Schema(required = true, description = "What to draw (1–1000 characters, not blank)",
+                example = "a red circle on a white background")
+        String prompt,
+        @JsonProperty("negative_prompt")
+        @Schema(description = "What to steer away from (at most 1000 characters)")
+        String negativePrompt,
+        @Schema(description = "Candidates to generate and judge (1–winnow.limits.max-n, default 4)", example = "4")
+        Integer n,
+        @Schema(description = "Denoising steps (1–100; LCM 1–50; default 20)", example = "20")
+        Integer steps,
+        @JsonProperty("guidance_scale")
+        @Schema(description = "Classifier-free guidance scale (0–30; ≤ 1 disables guidance; default 5)", example = "5.0")
+        Double guidanceScale,
+        @Schema(description = "Seed of candidate 0; candidate i uses seed + i (0–2^53; drawn when absent)", example = "100")
+        Long seed,
+        @Schema(description = "Image width in pixels, a multiple of 8 the pack supports (default: the pack's size)")
+        Integer width,
+        @Schema(description = "Image height in pixels, a multiple of 8 the pack supports (default: the pack's size)")
+        Integer height,
+        @Schema(description = "Sampler", enumeration = {"ddim", "euler", "euler_a", "dpmpp_2m", "lcm"}, example = "ddim")
+        String scheduler,
+        @JsonProperty("return_candidates")
+        @Schema(description = "Include every candidate's verdict and scores")
+        Boolean returnCandidates,
+        @JsonProperty("ranking_weights")
+        @Schema(description = "Weights of the normalised scores in the combined score, e.g. {\"aesthetic\": 1, \"faithfulness\": 2}")
+        Map<String, Double> rankingWeights,
+        @JsonProperty("deadline_ms")
+        @Schema(description = "Give up after this many milliseconds (at most the server's default deadline)")
+        Long deadlineMs) {
+}

@@ -1,0 +1,98 @@
+package dev.winnow.api;
+
+import dev.winnow.engine.CandidateResult;
+import dev.winnow.engine.GenerationRequest;
+import dev.winnow.engine.GenerationResult;
+import dev.winnow.engine.WinnowEngine;
+import dev.winnow.judge.ScoreJudge;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+
+/** {@code POST /generate}: best-of-N generation. Thin: validation, the engine, and the answer's shape. */
+@Path("/generate")
+public class GenerateResource {
+
+    static final String PNG = "image/png";
+
+    @Inject
+    WinnowEngine engine;
+
+    @Inject
+    RequestValidator validator;
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces({MediaType.APPLICATION_JSON, PNG})
+    @Operation(summary = "Generate N candidates, judge them, return the best safe one",
+            description = "JSON by default; with `Accept: image/png` the body is the PNG and the seed, index and "
+                    + "combined score travel in X-Winnow-Seed, X-Winnow-Index and X-Winnow-Score.")
+    @APIResponse(responseCode = "200", description = "The best safe candidate",
+            content = {@Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = GenerateResponse.class)),
+                       @Content(mediaType = PNG)})
+    @APIResponse(responseCode = "400", description = "A field is out of bounds; the problem names it",
+            content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "422", description = "No candidate was judged safe", content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "429", description = "Queue full; see Retry-After", content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "503", description = "Warming up, draining, or a model failed", content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "504", description = "The deadline passed", content = @Content(mediaType = Problems.PROBLEM_JSON))
+    public Response generate(GenerateRequest body, HttpHeaders headers) {
+        Set<String> scorers = engine.bestOfN().scorers().stream().map(ScoreJudge::scoreName).collect(Collectors.toSet());
+        GenerationRequest job;
+        try {
+            job = validator.validate(body, engine.pipeline(), scorers);
+        } catch (InvalidRequestException e) {
+            engine.recordInvalid();
+            throw e;
+        }
+        GenerationResult result = engine.generate(job);
+        if (wantsPng(headers)) {
+            Double combined = result.chosen().scores().get("combined");
+            return Response.ok(result.png(), PNG)
+                    .header("X-Winnow-Seed", result.chosen().seed())
+                    .header("X-Winnow-Index", result.chosen().index())
+                    .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
+                    .header("X-Winnow-Id", result.id())
+                    .build();
+        }
+        return Response.ok(toJson(result, job.returnCandidates()), MediaType.APPLICATION_JSON).build();
+    }
+
+    /** PNG only when the client prefers it to JSON (the first acceptable type decides). */
+    static boolean wantsPng(HttpHeaders headers) {
+        for (MediaType t : headers.getAcceptableMediaTypes()) {
+            if (t.isCompatible(MediaType.APPLICATION_JSON_TYPE) && !t.isWildcardType()) {
+                return false;
+            }
+            if (PNG.equals(t.getType() + "/" + t.getSubtype())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static GenerateResponse toJson(GenerationResult r, boolean withCandidates) {
+        CandidateResult c = r.chosen();
+        List<GenerateResponse.Candidate> candidates = withCandidates
+                ? r.candidates().stream().map(x -> new GenerateResponse.Candidate(x.index(), x.seed(), x.verdict(),
+                        Problems.finite(x.scores()))).toList()
+                : null;
+        return new GenerateResponse(r.id(), r.model(),
+                new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), Base64.getEncoder().encodeToString(r.png())),
+                Problems.finite(c.scores()), candidates, r.timingsMs());
+    }
+}

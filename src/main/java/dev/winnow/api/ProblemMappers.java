@@ -1,0 +1,157 @@
+package dev.winnow.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.winnow.engine.DeadlineExceededException;
+import dev.winnow.engine.GenerationFailedException;
+import dev.winnow.engine.NoSafeCandidateException;
+import dev.winnow.engine.NotReadyException;
+import dev.winnow.engine.QueueFullException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/** Maps every failure to its problem+json answer; nothing reaches a client as a 500 with a trace. */
+public class ProblemMappers {
+
+    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    @ServerExceptionMapper
+    public Response invalid(InvalidRequestException e) {
+        return Problems.response(400, "invalid-request", "Invalid request", e.getMessage(), Map.of("field", e.field()));
+    }
+
+    @ServerExceptionMapper
+    public Response unknownField(UnrecognizedPropertyException e) {
+        return Problems.response(400, "invalid-request", "Invalid request",
+                "unknown field '" + e.getPropertyName() + "'", Map.of("field", e.getPropertyName()));
+    }
+
+    /** Wrong types ("4" or 4.5 for an integer, an array for the body): Jackson's MismatchedInputException. */
+    @ServerExceptionMapper
+    public Response mismatched(MismatchedInputException e) {
+        return badJson(e);
+    }
+
+    @ServerExceptionMapper
+    public Response badJson(JsonProcessingException e) {
+        if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+            String field = m.getPath().stream()
+                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(Collectors.joining("."));
+            String expected = e instanceof MismatchedInputException mi ? expected(mi.getTargetType()) : null;
+            return Problems.response(400, "invalid-request", "Invalid request",
+                    expected != null ? "field '" + field + "' must be " + expected
+                            : "field '" + field + "' has the wrong type or format",
+                    Map.of("field", field));
+        }
+        if (e instanceof MismatchedInputException) {
+            return Problems.response(400, "invalid-request", "Invalid request",
+                    "the body must be a JSON object: " + firstLine(e.getOriginalMessage()), Map.of("field", "body"));
+        }
+        return Problems.response(400, "malformed-json", "Malformed JSON",
+                "the body is not valid JSON: " + firstLine(e.getOriginalMessage()), Map.of("field", "body"));
+    }
+
+    @ServerExceptionMapper
+    public Response noSafe(NoSafeCandidateException e) {
+        List<Map<String, Object>> candidates = e.candidates().stream().map(c -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("index", c.index());
+            m.put("seed", c.seed());
+            m.put("verdict", c.verdict());
+            m.put("scores", Problems.finite(c.scores()));
+            return m;
+        }).toList();
+        return Problems.response(422, "no-safe-candidate", "No safe candidate", e.getMessage()
+                + "; try another seed or prompt, or more candidates", Map.of("candidates", candidates));
+    }
+
+    @ServerExceptionMapper
+    public Response queueFull(QueueFullException e) {
+        Response r = Problems.response(429, "queue-full", "Too many requests", e.getMessage());
+        return Response.fromResponse(r).header("Retry-After", e.retryAfterSeconds()).build();
+    }
+
+    @ServerExceptionMapper
+    public Response notReady(NotReadyException e) {
+        Response r = Problems.response(503, "not-ready", "Service not ready", e.getMessage());
+        return Response.fromResponse(r).header("Retry-After", 5).build();
+    }
+
+    @ServerExceptionMapper
+    public Response failed(GenerationFailedException e) {
+        LOG.errorf(e, "generation failed");
+        return Problems.response(503, "generation-failed", "Generation failed",
+                "a model call failed while generating; the request can be retried");
+    }
+
+    @ServerExceptionMapper
+    public Response deadline(DeadlineExceededException e) {
+        return Problems.response(504, "deadline-exceeded", "Deadline exceeded", e.getMessage());
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException e) {
+        if (e.getCause() instanceof JsonProcessingException json) {
+            return badJson(json);
+        }
+        int status = e.getResponse().getStatus();
+        String type = switch (status) {
+            case 404 -> "not-found";
+            case 405 -> "method-not-allowed";
+            case 406 -> "not-acceptable";
+            case 413 -> "body-too-large";
+            case 415 -> "unsupported-media-type";
+            default -> status >= 500 ? "internal-error" : "invalid-request";
+        };
+        String detail = switch (status) {
+            case 415 -> "send the body as application/json";
+            case 406 -> "this endpoint answers application/json or image/png";
+            default -> e.getMessage();
+        };
+        return Problems.response(status, type, Response.Status.fromStatusCode(status) == null ? "Error"
+                : Response.Status.fromStatusCode(status).getReasonPhrase(), detail);
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(Exception e) {
+        LOG.errorf(e, "unexpected error");
+        return Problems.response(500, "internal-error", "Internal error",
+                "an unexpected error occurred; it has been logged");
+    }
+
+    private static String expected(Class<?> type) {
+        if (type == null) {
+            return null;
+        }
+        if (type == Integer.class || type == int.class || type == Long.class || type == long.class) {
+            return "an integer";
+        }
+        if (type == Double.class || type == double.class) {
+            return "a number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        return Map.class.isAssignableFrom(type) ? "a JSON object" : null;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

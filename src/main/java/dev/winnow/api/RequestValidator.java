@@ -1,0 +1,114 @@
+package dev.winnow.api;
+
+import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.scheduler.Schedulers;
+import dev.winnow.engine.GenerationRequest;
+import dev.winnow.engine.WinnowConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.security.SecureRandom;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** Checks every field of a generate request against its bounds; the first problem names its field. */
+@ApplicationScoped
+public class RequestValidator {
+
+    static final int MAX_PROMPT = 1000;
+    static final long MAX_SEED = 1L << 53;
+    static final double MAX_GUIDANCE = 30;
+    static final double MAX_WEIGHT = 100;
+
+    private final SecureRandom seeds = new SecureRandom();
+
+    @Inject
+    WinnowConfig config;
+
+    public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames) {
+        if (r == null) {
+            throw new InvalidRequestException("body", "a JSON object with at least \"prompt\" is required");
+        }
+        String prompt = r.prompt();
+        if (prompt == null || prompt.isBlank()) {
+            throw new InvalidRequestException("prompt", "prompt is required and must not be blank");
+        }
+        if (prompt.length() > MAX_PROMPT) {
+            throw new InvalidRequestException("prompt", "prompt must be at most " + MAX_PROMPT + " characters, got " + prompt.length());
+        }
+        if (r.negativePrompt() != null && r.negativePrompt().length() > MAX_PROMPT) {
+            throw new InvalidRequestException("negative_prompt", "negative_prompt must be at most " + MAX_PROMPT + " characters");
+        }
+        int maxN = config.limits().maxN();
+        int n = r.n() == null ? Math.min(config.defaults().n(), maxN) : r.n();
+        if (n < 1 || n > maxN) {
+            throw new InvalidRequestException("n", "n must be within 1.." + maxN + ", got " + n);
+        }
+        String scheduler = r.scheduler() == null ? config.defaults().scheduler() : r.scheduler().toLowerCase(Locale.ROOT);
+        if (!Schedulers.isKnown(scheduler)) {
+            throw new InvalidRequestException("scheduler", "scheduler must be one of " + Schedulers.NAMES + ", got '" + r.scheduler() + "'");
+        }
+        int maxSteps = "lcm".equals(scheduler) ? Math.min(50, config.limits().maxSteps()) : config.limits().maxSteps();
+        int steps = r.steps() == null ? Math.min(config.defaults().steps(), maxSteps) : r.steps();
+        if (steps < 1 || steps > maxSteps) {
+            throw new InvalidRequestException("steps", "steps must be within 1.." + maxSteps
+                    + ("lcm".equals(scheduler) ? " for lcm" : "") + ", got " + steps);
+        }
+        double guidance = r.guidanceScale() == null ? config.defaults().guidanceScale() : r.guidanceScale();
+        if (!(guidance >= 0 && guidance <= MAX_GUIDANCE)) {
+            throw new InvalidRequestException("guidance_scale", "guidance_scale must be within 0.." + (int) MAX_GUIDANCE + ", got " + guidance);
+        }
+        long seed = r.seed() == null ? seeds.nextLong(MAX_SEED + 1) : r.seed();
+        if (seed < 0 || seed > MAX_SEED) {
+            throw new InvalidRequestException("seed", "seed must be within 0..2^53 (" + MAX_SEED + "), got " + seed);
+        }
+        if (seed + n - 1 > MAX_SEED) {
+            throw new InvalidRequestException("seed", "seed + n - 1 must stay within 2^53");
+        }
+        int width = size("width", r.width(), pipeline);
+        int height = size("height", r.height(), pipeline);
+        long maxDeadline = config.engine().defaultDeadline().toMillis();
+        long deadlineMs = r.deadlineMs() == null ? maxDeadline : r.deadlineMs();
+        if (deadlineMs < 1 || deadlineMs > maxDeadline) {
+            throw new InvalidRequestException("deadline_ms", "deadline_ms must be within 1.." + maxDeadline + ", got " + deadlineMs);
+        }
+        Map<String, Double> weights = new LinkedHashMap<>();
+        if (r.rankingWeights() != null) {
+            for (Map.Entry<String, Double> e : r.rankingWeights().entrySet()) {
+                if (!scorerNames.contains(e.getKey())) {
+                    throw new InvalidRequestException("ranking_weights", "ranking_weights names unknown score '" + e.getKey()
+                            + "'; this service scores " + scorerNames);
+                }
+                Double w = e.getValue();
+                if (w == null || !(w >= 0 && w <= MAX_WEIGHT)) {
+                    throw new InvalidRequestException("ranking_weights", "ranking_weights." + e.getKey()
+                            + " must be a number within 0.." + (int) MAX_WEIGHT);
+                }
+                weights.put(e.getKey(), w);
+            }
+        }
+        return new GenerationRequest(prompt, r.negativePrompt(), n, steps, guidance, seed, width, height, scheduler,
+                Boolean.TRUE.equals(r.returnCandidates()), weights, System.nanoTime() + deadlineMs * 1_000_000);
+    }
+
+    private int size(String field, Integer value, DiffusionPipeline pipeline) {
+        if (value == null) {
+            return pipeline.defaultSize();
+        }
+        if (pipeline.fixedSize()) {
+            if (value != pipeline.defaultSize()) {
+                throw new InvalidRequestException(field, field + " must be " + pipeline.defaultSize()
+                        + " for the '" + pipeline.name() + "' pack (its UNet takes one size), got " + value);
+            }
+            return value;
+        }
+        int min = config.limits().minSide();
+        int max = config.limits().maxSide();
+        if (value % pipeline.vaeScale() != 0 || value < min || value > max) {
+            throw new InvalidRequestException(field, field + " must be a multiple of " + pipeline.vaeScale()
+                    + " within " + min + ".." + max + ", got " + value);
+        }
+        return value;
+    }
+}

@@ -1,0 +1,302 @@
+package dev.winnow.diffusion;
+
+import ai.onnxruntime.OrtException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.winnow.diffusion.scheduler.NoiseSchedule;
+import dev.winnow.diffusion.scheduler.SchedulerConfig;
+import dev.winnow.diffusion.scheduler.Schedulers;
+import dev.winnow.image.RgbImage;
+import dev.winnow.modelpack.PackException;
+import dev.winnow.modelpack.PackFiles;
+import dev.winnow.onnx.ModelSession;
+import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.tokenizer.ClipTokenizer;
+import dev.winnow.tokenizer.TokenizerLoadException;
+import dev.winnow.tokenizer.Tokens;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A loaded latent-diffusion pack (the Optimum/diffusers ONNX layout): tokenizer, text
+ * encoder, UNet, VAE decoder and the noise schedule, checked against each other at load time.
+ * Thread-safe: ONNX sessions may run concurrently; per-candidate state lives in
+ * {@link DenoisingSlot}s.
+ */
+public final class DiffusionPipeline implements AutoCloseable {
+
+    /** Stable Diffusion's latent scaling factor, used when the VAE config does not state one. */
+    public static final double DEFAULT_SCALING_FACTOR = 0.18215;
+
+    private final String name;
+    private final Path folder;
+    private final ClipTokenizer tokenizer;
+    private final TextEncoder textEncoder;
+    private final UNet unet;
+    private final VaeDecoder vae;
+    private final SchedulerConfig schedulerConfig;
+    private final NoiseSchedule schedule;
+    private final double scalingFactor;
+    private final int vaeScale;
+    private final int defaultSize;
+    private final float[] emptyPromptStates;
+
+    private DiffusionPipeline(String name, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
+                              VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
+                              int defaultSize) throws OrtException {
+        this.name = name;
+        this.folder = folder;
+        this.tokenizer = tokenizer;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.schedulerConfig = schedulerConfig;
+        this.schedule = new NoiseSchedule(schedulerConfig);
+        this.scalingFactor = scalingFactor;
+        this.vaeScale = vaeScale;
+        this.defaultSize = defaultSize;
+        // The empty prompt's states serve every job without a negative prompt: computed once.
+        this.emptyPromptStates = textEncoder.encode(new int[][] {tokenizer.tokenize("").inputIds()});
+    }
+
+    /**
+     * Loads and cross-checks a pack folder.
+     *
+     * @throws PackException or {@link dev.winnow.onnx.ModelLoadException} naming the file, the input and what was expected
+     */
+    public static DiffusionPipeline load(Path folder, OnnxSessions sessions) {
+        PackFiles.require(folder, "model_index.json", "the pipeline's index");
+        JsonNode index = PackFiles.json(folder.resolve("model_index.json"));
+        Path schedulerFile = PackFiles.require(folder, "scheduler/scheduler_config.json", "the noise schedule");
+        SchedulerConfig schedulerConfig;
+        try {
+            schedulerConfig = SchedulerConfig.read(schedulerFile);
+        } catch (IOException e) {
+            throw new PackException(e.getMessage(), e);
+        }
+        PackFiles.require(folder, "tokenizer/vocab.json", "the CLIP tokenizer's vocabulary");
+        PackFiles.require(folder, "tokenizer/merges.txt", "the CLIP tokenizer's merges");
+        JsonNode tokenizerConfig = PackFiles.jsonIfPresent(folder.resolve("tokenizer/tokenizer_config.json"));
+        JsonNode specialTokens = PackFiles.jsonIfPresent(folder.resolve("tokenizer/special_tokens_map.json"));
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            UNet unet = UNet.load(track(opened, sessions.open(PackFiles.require(folder, "unet/model.onnx", "the UNet"))));
+            opened.set(opened.size() - 1, unet);
+            int maxLength = tokenizerConfig.path("model_max_length").asInt(77);
+            if (maxLength <= 0 || maxLength > 4096) {
+                maxLength = 77; // transformers writes a huge sentinel when unset
+            }
+            if (unet.textLength() > 0 && unet.textLength() != maxLength) {
+                throw new PackException(folder.resolve("unet/model.onnx") + ": input 'encoder_hidden_states' expects "
+                        + unet.textLength() + " tokens, but the tokenizer's model_max_length is " + maxLength);
+            }
+            ClipTokenizer tokenizer = ClipTokenizer.load(folder.resolve("tokenizer"), maxLength,
+                    padToken(tokenizerConfig, specialTokens));
+            TextEncoder text = TextEncoder.load(track(opened,
+                    sessions.open(PackFiles.require(folder, "text_encoder/model.onnx", "the text encoder"))),
+                    maxLength, unet.textWidth());
+            opened.set(opened.size() - 1, text);
+            VaeDecoder vae = VaeDecoder.load(track(opened,
+                    sessions.open(PackFiles.require(folder, "vae_decoder/model.onnx", "the VAE decoder"))), unet.channels());
+            opened.set(opened.size() - 1, vae);
+            JsonNode vaeConfig = PackFiles.jsonIfPresent(folder.resolve("vae_decoder/config.json"));
+            double scaling = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
+            int vaeScale = vaeScale(vae, unet, vaeConfig);
+            JsonNode unetConfig = PackFiles.jsonIfPresent(folder.resolve("unet/config.json"));
+            int latentDefault = unet.latentHeight() > 0 ? unet.latentHeight() : unetConfig.path("sample_size").asInt(64);
+            String name = index.path("winnow_name").asText(folder.toAbsolutePath().normalize().getFileName().toString());
+            return new DiffusionPipeline(name, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
+                    latentDefault * vaeScale);
+        } catch (TokenizerLoadException e) {
+            closeAll(opened);
+            throw new PackException(e.getMessage(), e);
+        } catch (OrtException e) {
+            closeAll(opened);
+            throw new PackException(folder + ": encoding the empty prompt failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(opened);
+            throw e;
+        }
+    }
+
+    private static ModelSession track(List<AutoCloseable> opened, ModelSession s) {
+        opened.add(s);
+        return s;
+    }
+
+    private static void closeAll(List<AutoCloseable> opened) {
+        for (AutoCloseable c : opened) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // already failing; the first error is the one to report
+            }
+        }
+    }
+
+    private static String padToken(JsonNode tokenizerConfig, JsonNode specialTokens) {
+        JsonNode pad = specialTokens.has("pad_token") ? specialTokens.get("pad_token") : tokenizerConfig.get("pad_token");
+        if (pad == null || pad.isNull()) {
+            return ClipTokenizer.END_TOKEN;
+        }
+        return pad.isObject() ? pad.path("content").asText(ClipTokenizer.END_TOKEN) : pad.asText();
+    }
+
+    /** Pixels per latent cell: from fixed shapes when the graphs have them, else from the VAE's blocks (SD: 8). */
+    private static int vaeScale(VaeDecoder vae, UNet unet, JsonNode vaeConfig) {
+        if (vae.outputHeight() > 0 && unet.latentHeight() > 0) {
+            return vae.outputHeight() / unet.latentHeight();
+        }
+        JsonNode blocks = vaeConfig.path("block_out_channels");
+        return blocks.isArray() && blocks.size() > 0 ? 1 << (blocks.size() - 1) : 8;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path folder() {
+        return folder;
+    }
+
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public SchedulerConfig schedulerConfig() {
+        return schedulerConfig;
+    }
+
+    public UNet unet() {
+        return unet;
+    }
+
+    /** Image side in pixels that a request gets when it names none (unet sample_size × VAE scale). */
+    public int defaultSize() {
+        return defaultSize;
+    }
+
+    /** Pixels per latent cell (8 for Stable Diffusion). */
+    public int vaeScale() {
+        return vaeScale;
+    }
+
+    /** Whether the UNet only takes one latent size (then width and height must be {@link #defaultSize()}). */
+    public boolean fixedSize() {
+        return unet.latentHeight() > 0;
+    }
+
+    public double scalingFactor() {
+        return scalingFactor;
+    }
+
+    /** Tokenizes and encodes a prompt and its negative prompt (empty → the cached empty-prompt states). */
+    public PromptEmbedding encodePrompt(String prompt, String negativePrompt) throws OrtException {
+        Tokens tokens = tokenizer.tokenize(prompt);
+        boolean hasNegative = negativePrompt != null && !negativePrompt.isBlank();
+        int[][] rows = hasNegative
+                ? new int[][] {tokens.inputIds(), tokenizer.tokenize(negativePrompt).inputIds()}
+                : new int[][] {tokens.inputIds()};
+        float[] states = textEncoder.encode(rows);
+        int perRow = tokenizer.maxLength() * unet.textWidth();
+        float[] cond = java.util.Arrays.copyOfRange(states, 0, perRow);
+        float[] uncond = hasNegative ? java.util.Arrays.copyOfRange(states, perRow, 2 * perRow) : emptyPromptStates;
+        return new PromptEmbedding(cond, uncond, tokens.tokenCount(), tokens.truncated());
+    }
+
+    /** A new slot for one candidate. */
+    public DenoisingSlot newSlot(long seed, PromptEmbedding prompt, String scheduler, int steps, double guidanceScale,
+                                 int width, int height) {
+        return new DenoisingSlot(seed, Schedulers.create(scheduler, schedule, steps), prompt, guidanceScale,
+                unet.channels(), height / vaeScale, width / vaeScale);
+    }
+
+    /**
+     * One UNet call for all given slots (all the same latent shape, none done), then one
+     * scheduler step for each with its own rows of the output.
+     *
+     * @return the number of UNet rows in the call
+     */
+    public int step(List<DenoisingSlot> slots) throws OrtException {
+        if (slots.isEmpty()) {
+            return 0;
+        }
+        DenoisingSlot first = slots.get(0);
+        int h = first.latentHeight();
+        int w = first.latentWidth();
+        int perRow = unet.channels() * h * w;
+        int tokens = tokenizer.maxLength();
+        int stateRow = tokens * unet.textWidth();
+        int rows = 0;
+        for (DenoisingSlot s : slots) {
+            if (!s.shapeKey().equals(first.shapeKey()) || s.isDone()) {
+                throw new IllegalArgumentException("slots in one UNet call must share a latent shape and not be done");
+            }
+            rows += s.rows();
+        }
+        float[] samples = new float[rows * perRow];
+        float[] states = new float[rows * stateRow];
+        double[] timesteps = new double[rows];
+        int r = 0;
+        for (DenoisingSlot s : slots) {
+            float[] input = s.scheduler().scaleModelInput(s.latents());
+            double t = s.scheduler().currentTimestep();
+            if (s.usesGuidance()) {
+                System.arraycopy(input, 0, samples, r * perRow, perRow);
+                System.arraycopy(s.prompt().uncond(), 0, states, r * stateRow, stateRow);
+                timesteps[r++] = t;
+            }
+            System.arraycopy(input, 0, samples, r * perRow, perRow);
+            System.arraycopy(s.prompt().cond(), 0, states, r * stateRow, stateRow);
+            timesteps[r++] = t;
+        }
+        float[] out = unet.predict(samples, rows, h, w, timesteps, states, tokens);
+        r = 0;
+        for (DenoisingSlot s : slots) {
+            float[] uncond = null;
+            if (s.usesGuidance()) {
+                uncond = java.util.Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
+                r++;
+            }
+            float[] cond = java.util.Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
+            r++;
+            s.advance(uncond, cond);
+        }
+        return rows;
+    }
+
+    /** Decodes finished slots' latents to images, at most {@code maxRows} per VAE call. */
+    public List<RgbImage> decode(List<DenoisingSlot> slots, int maxRows) throws OrtException {
+        List<RgbImage> images = new ArrayList<>(slots.size());
+        for (int from = 0; from < slots.size(); from += maxRows) {
+            List<DenoisingSlot> chunk = slots.subList(from, Math.min(slots.size(), from + maxRows));
+            DenoisingSlot first = chunk.get(0);
+            int h = first.latentHeight();
+            int w = first.latentWidth();
+            int perRow = unet.channels() * h * w;
+            float[] latents = new float[chunk.size() * perRow];
+            float inv = (float) (1.0 / scalingFactor);
+            for (int i = 0; i < chunk.size(); i++) {
+                float[] x = chunk.get(i).latents();
+                for (int k = 0; k < perRow; k++) {
+                    latents[i * perRow + k] = x[k] * inv;
+                }
+            }
+            float[] pixels = vae.decode(latents, chunk.size(), h, w);
+            int pw = w * vaeScale;
+            int ph = h * vaeScale;
+            for (int i = 0; i < chunk.size(); i++) {
+                images.add(RgbImage.fromSignedUnitChw(pixels, i * 3 * pw * ph, pw, ph));
+            }
+        }
+        return images;
+    }
+
+    @Override
+    public void close() {
+        textEncoder.close();
+        unet.close();
+        vae.close();
+    }
+}

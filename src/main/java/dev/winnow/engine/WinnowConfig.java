@@ -1,0 +1,120 @@
+package dev.winnow.engine;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Every {@code winnow.*} setting, declared once (each is also an environment variable:
+ * {@code winnow.engine.max-batch-rows} ↔ {@code WINNOW_ENGINE_MAX_BATCH_ROWS}). Relative paths
+ * resolve against the working directory (the repository root when started as documented).
+ */
+@ConfigMapping(prefix = "winnow")
+public interface WinnowConfig {
+
+    Pipeline pipeline();
+
+    Judges judges();
+
+    /** {@code auto}, {@code cpu} or {@code cuda}. */
+    @WithDefault("auto")
+    String device();
+
+    Engine engine();
+
+    Limits limits();
+
+    Defaults defaults();
+
+    interface Pipeline {
+        /** The pipeline pack folder (Optimum/diffusers ONNX layout). */
+        @WithDefault("models/tiny-shapes")
+        String path();
+    }
+
+    interface Judges {
+        Safety safety();
+
+        Scorer aesthetic();
+
+        Scorer faithfulness();
+
+        interface Safety {
+            @WithDefault("models/judges/nsfw-mobilenet-v2")
+            String path();
+
+            /** Overrides the judge's own threshold on the summed unsafe probability. */
+            Optional<Double> threshold();
+        }
+
+        interface Scorer {
+            /** The scorer's folder; set {@code enabled=false} to run without it. */
+            Optional<String> path();
+
+            @WithDefault("true")
+            boolean enabled();
+
+            /** Its weight in the combined score (requests may override with {@code ranking_weights}). */
+            @WithDefault("1.0")
+            double weight();
+        }
+    }
+
+    interface Engine {
+        /** Jobs admitted at once (running or waiting); one more gets 429. */
+        @WithDefault("16")
+        int queueCapacity();
+
+        /** Most UNet rows in one call (a candidate with guidance takes two). */
+        @WithDefault("16")
+        int maxBatchRows();
+
+        /** The longest a job may take; requests may ask for less with {@code deadline_ms}. */
+        @WithDefault("120s")
+        Duration defaultDeadline();
+
+        /** Threads of the shared ONNX Runtime CPU pool; 0 = all cores. */
+        @WithDefault("0")
+        int intraOpThreads();
+
+        /** CUDA device ordinal when {@code winnow.device} is cuda or auto. */
+        @WithDefault("0")
+        int cudaDeviceId();
+
+        /** Run one small generation before readiness reports UP. */
+        @WithDefault("true")
+        boolean warmUp();
+    }
+
+    interface Limits {
+        /** Most candidates a request may ask for. */
+        @WithDefault("16")
+        int maxN();
+
+        @WithDefault("100")
+        int maxSteps();
+
+        /** Largest image side in pixels for packs that accept any size. */
+        @WithDefault("1024")
+        int maxSide();
+
+        /** Smallest image side in pixels for packs that accept any size. */
+        @WithDefault("256")
+        int minSide();
+    }
+
+    interface Defaults {
+        @WithDefault("4")
+        int n();
+
+        @WithDefault("20")
+        int steps();
+
+        @WithDefault("5.0")
+        double guidanceScale();
+
+        @WithDefault("ddim")
+        String scheduler();
+    }
+}

@@ -1,0 +1,73 @@
+package dev.winnow.image;
+
+/**
+ * Resizes a planar float image (one plane per channel, values already scaled) the ways
+ * judges were trained with. Working on floats after scaling matches nsfwjs, which scales to
+ * [0, 1] first and resizes second.
+ */
+public final class Resize {
+
+    /** How source coordinates are found for a destination pixel. */
+    public enum Mode {
+        /** Half-pixel centres (PIL, torch {@code align_corners=False}); no antialiasing. */
+        BILINEAR,
+        /** TensorFlow's {@code align_corners=True}: src = dst · (in - 1) / (out - 1). */
+        BILINEAR_ALIGN_CORNERS,
+        /** Nearest neighbour with half-pixel centres. */
+        NEAREST;
+
+        public static Mode of(String name) {
+            return switch (name) {
+                case "bilinear" -> BILINEAR;
+                case "bilinear_align_corners" -> BILINEAR_ALIGN_CORNERS;
+                case "nearest" -> NEAREST;
+                default -> throw new IllegalArgumentException("unsupported resize mode '" + name
+                        + "' (bilinear, bilinear_align_corners, nearest)");
+            };
+        }
+    }
+
+    private Resize() {
+    }
+
+    /** Resizes one plane of {@code inW×inH} floats to {@code outW×outH}; the same size returns a copy. */
+    public static float[] plane(float[] src, int inW, int inH, int outW, int outH, Mode mode) {
+        float[] dst = new float[outW * outH];
+        if (inW == outW && inH == outH) {
+            System.arraycopy(src, 0, dst, 0, dst.length);
+            return dst;
+        }
+        for (int y = 0; y < outH; y++) {
+            double sy = source(y, inH, outH, mode);
+            for (int x = 0; x < outW; x++) {
+                double sx = source(x, inW, outW, mode);
+                if (mode == Mode.NEAREST) {
+                    int ix = Math.min(inW - 1, (int) Math.floor(sx + 0.5));
+                    int iy = Math.min(inH - 1, (int) Math.floor(sy + 0.5));
+                    dst[y * outW + x] = src[iy * inW + ix];
+                    continue;
+                }
+                int x0 = (int) Math.floor(sx);
+                int y0 = (int) Math.floor(sy);
+                double fx = sx - x0;
+                double fy = sy - y0;
+                int x1 = Math.min(x0 + 1, inW - 1);
+                int y1 = Math.min(y0 + 1, inH - 1);
+                double top = src[y0 * inW + x0] * (1 - fx) + src[y0 * inW + x1] * fx;
+                double bottom = src[y1 * inW + x0] * (1 - fx) + src[y1 * inW + x1] * fx;
+                dst[y * outW + x] = (float) (top * (1 - fy) + bottom * fy);
+            }
+        }
+        return dst;
+    }
+
+    private static double source(int d, int in, int out, Mode mode) {
+        double s;
+        if (mode == Mode.BILINEAR_ALIGN_CORNERS) {
+            s = out > 1 ? (double) d * (in - 1) / (out - 1) : 0;
+        } else {
+            s = (d + 0.5) * in / out - 0.5;
+        }
+        return Math.max(0, Math.min(in - 1, s));
+    }
+}

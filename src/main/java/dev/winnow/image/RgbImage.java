@@ -1,0 +1,42 @@
+package dev.winnow.image;
+
+import java.util.Objects;
+
+/**
+ * An 8-bit RGB image, row-major, 3 bytes a pixel. The array is owned by the record: callers
+ * must not change it after construction.
+ */
+public record RgbImage(int width, int height, byte[] rgb) {
+
+    public RgbImage {
+        Objects.requireNonNull(rgb, "rgb");
+        if (width <= 0 || height <= 0 || rgb.length != width * height * 3) {
+            throw new IllegalArgumentException("expected " + width + "x" + height + "x3 bytes, got " + rgb.length);
+        }
+    }
+
+    /** Channel {@code c} (0 red, 1 green, 2 blue) of pixel (x, y), 0..255. */
+    public int channel(int x, int y, int c) {
+        return rgb[(y * width + x) * 3 + c] & 0xff;
+    }
+
+    /**
+     * Converts one image of a decoder's output (NCHW float, values in [-1, 1]) to 8-bit RGB:
+     * clamp((x + 1) / 2, 0, 1) · 255, rounded half up, as diffusers' postprocessing does.
+     *
+     * @param chw    the whole batch output
+     * @param offset where this image's 3·H·W values start
+     */
+    public static RgbImage fromSignedUnitChw(float[] chw, int offset, int width, int height) {
+        int plane = width * height;
+        byte[] out = new byte[plane * 3];
+        for (int c = 0; c < 3; c++) {
+            for (int i = 0; i < plane; i++) {
+                float v = (chw[offset + c * plane + i] + 1f) * 0.5f;
+                v = v < 0f ? 0f : (v > 1f ? 1f : v);
+                out[i * 3 + c] = (byte) Math.round(v * 255f);
+            }
+        }
+        return new RgbImage(width, height, out);
+    }
+}

@@ -1,0 +1,64 @@
+package dev.winnow.judge;
+
+import dev.winnow.image.Resize;
+import dev.winnow.image.RgbImage;
+import dev.winnow.modelpack.JudgeManifest;
+import java.util.List;
+
+/**
+ * Turns images into a judge's input tensor exactly as its {@code judge.json} says: 0..255
+ * mapped onto {@code range} (float32 arithmetic, so [0, 1] is {@code p / 255f} like nsfwjs),
+ * resized per channel, normalised by mean/std, laid out NCHW or NHWC.
+ */
+final class ImagePreprocessor {
+
+    private final int width;
+    private final int height;
+    private final boolean nhwc;
+    private final Resize.Mode resize;
+    private final float low;
+    private final float high;
+    private final float[] mean = new float[3];
+    private final float[] std = new float[3];
+
+    ImagePreprocessor(JudgeManifest.ImageInput in) {
+        this.width = in.width();
+        this.height = in.height();
+        this.nhwc = "NHWC".equals(in.layout());
+        this.resize = Resize.Mode.of(in.resize());
+        this.low = in.range().get(0).floatValue();
+        this.high = in.range().get(1).floatValue();
+        for (int c = 0; c < 3; c++) {
+            mean[c] = in.mean().get(c).floatValue();
+            std[c] = in.std().get(c).floatValue();
+        }
+    }
+
+    long[] shape(int batch) {
+        return nhwc ? new long[] {batch, height, width, 3} : new long[] {batch, 3, height, width};
+    }
+
+    float[] batch(List<RgbImage> images) {
+        int plane = width * height;
+        float[] out = new float[images.size() * 3 * plane];
+        for (int b = 0; b < images.size(); b++) {
+            RgbImage img = images.get(b);
+            int srcPlane = img.width() * img.height();
+            for (int c = 0; c < 3; c++) {
+                float[] channel = new float[srcPlane];
+                byte[] rgb = img.rgb();
+                for (int i = 0; i < srcPlane; i++) {
+                    float unit = (rgb[i * 3 + c] & 0xff) / 255f;
+                    channel[i] = low == 0f && high == 1f ? unit : low + (high - low) * unit;
+                }
+                float[] resized = Resize.plane(channel, img.width(), img.height(), width, height, resize);
+                for (int i = 0; i < plane; i++) {
+                    float v = (resized[i] - mean[c]) / std[c];
+                    int at = nhwc ? b * 3 * plane + i * 3 + c : b * 3 * plane + c * plane + i;
+                    out[at] = v;
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,67 @@
+package dev.winnow.modelpack;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+
+/**
+ * A judge's {@code judge.json} (schema version 1): what the model is for and how to feed it.
+ *
+ * <p>Safety judges give class probabilities; the unsafe probability is the sum of the
+ * {@code unsafeLabels}' probabilities and a candidate is unsafe when it reaches
+ * {@code threshold}. Score judges give one number per image, normalised for ranking with
+ * {@code score.min}/{@code score.max}.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record JudgeManifest(
+        @JsonProperty("schema_version") int schemaVersion,
+        String name,
+        Role role,
+        @JsonProperty("score_name") String scoreName,
+        String model,
+        String description,
+        @JsonProperty("image_input") ImageInput imageInput,
+        @JsonProperty("text_input") TextInput textInput,
+        Output output,
+        List<String> labels,
+        @JsonProperty("unsafe_labels") List<String> unsafeLabels,
+        @JsonProperty("unsafe_rule") String unsafeRule,
+        Double threshold,
+        Score score,
+        String license) {
+
+    public enum Role {
+        @JsonProperty("safety") SAFETY,
+        @JsonProperty("score") SCORE
+    }
+
+    /**
+     * How an RGB image becomes the model's input tensor: resized to {@code width}×{@code height},
+     * 0..255 mapped linearly onto {@code range}, then {@code (x - mean) / std} per channel.
+     *
+     * @param layout {@code NCHW} or {@code NHWC}
+     * @param resize {@code bilinear}, {@code bilinear_align_corners} or {@code nearest}
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record ImageInput(String name, String layout, int width, int height, String resize,
+                             List<Double> range, List<Double> mean, List<Double> std, String dtype) {
+    }
+
+    /** The prompt input of a judge that needs one; {@code tokenizer} is a folder relative to the judge. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record TextInput(String name, String dtype, String tokenizer,
+                            @JsonProperty("max_length") int maxLength,
+                            @JsonProperty("pad_token") String padToken) {
+    }
+
+    /** @param kind {@code probabilities} (safety) or {@code score} */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Output(String name, String kind) {
+    }
+
+    /** The range that maps a raw score onto [0, 1] for ranking. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Score(double min, double max,
+                        @JsonProperty("higher_is_better") Boolean higherIsBetter) {
+    }
+}

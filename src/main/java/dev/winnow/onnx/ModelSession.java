@@ -1,0 +1,98 @@
+package dev.winnow.onnx;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * One loaded ONNX graph: its session, its options, and the file it came from (for error
+ * messages). Closes both the session and its options. Safe to run from several threads.
+ */
+public final class ModelSession implements AutoCloseable {
+
+    private final OrtEnvironment env;
+    private final Path file;
+    private final OrtSession session;
+    private final OrtSession.SessionOptions options;
+
+    ModelSession(OrtEnvironment env, Path file, OrtSession session, OrtSession.SessionOptions options) {
+        this.env = env;
+        this.file = file;
+        this.session = session;
+        this.options = options;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** The environment that tensors for this session are created in. */
+    public OrtEnvironment environment() {
+        return env;
+    }
+
+    public OrtSession session() {
+        return session;
+    }
+
+    /** The declared tensor input {@code name}; a {@link ModelLoadException} naming file and input if absent. */
+    public TensorInfo input(String name) {
+        return tensorInfo(inputs(), name, "input");
+    }
+
+    public TensorInfo output(String name) {
+        return tensorInfo(outputs(), name, "output");
+    }
+
+    public boolean hasInput(String name) {
+        return inputs().containsKey(name);
+    }
+
+    public Map<String, NodeInfo> inputs() {
+        try {
+            return session.getInputInfo();
+        } catch (OrtException e) {
+            throw new ModelLoadException(file + ": cannot read inputs: " + e.getMessage(), e);
+        }
+    }
+
+    public Map<String, NodeInfo> outputs() {
+        try {
+            return session.getOutputInfo();
+        } catch (OrtException e) {
+            throw new ModelLoadException(file + ": cannot read outputs: " + e.getMessage(), e);
+        }
+    }
+
+    private TensorInfo tensorInfo(Map<String, NodeInfo> nodes, String name, String kind) {
+        NodeInfo node = nodes.get(name);
+        if (node == null) {
+            throw new ModelLoadException(file + ": expected an " + kind + " named '" + name + "', found " + nodes.keySet());
+        }
+        if (!(node.getInfo() instanceof TensorInfo info)) {
+            throw new ModelLoadException(file + ": " + kind + " '" + name + "' should be a tensor, is " + node.getInfo());
+        }
+        return info;
+    }
+
+    /** Runs the graph; the caller closes the result. */
+    public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
+        return session.run(inputs);
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException(file + ": closing the session failed", e);
+        } finally {
+            options.close();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.winnow.ops;
+
+import dev.winnow.engine.WinnowEngine;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Liveness;
+import org.eclipse.microprofile.health.Readiness;
+import org.eclipse.microprofile.health.Startup;
+
+/**
+ * Probes that tell the truth: started once the models are loaded (startup fails on a bad
+ * pack), ready only after the warm-up generation and not while draining, live while the
+ * process can serve.
+ */
+@ApplicationScoped
+public class EngineHealthChecks {
+
+    @Inject
+    WinnowEngine engine;
+
+    @Startup
+    HealthCheck modelsLoaded() {
+        return () -> HealthCheckResponse.named("models-loaded")
+                .status(engine.pipeline() != null)
+                .withData("pipeline", engine.pipeline().name())
+                .build();
+    }
+
+    @Readiness
+    HealthCheck warmedUp() {
+        return () -> HealthCheckResponse.named("engine")
+                .status(engine.isReady())
+                .withData("state", engine.isDraining() ? "draining" : engine.isReady() ? "ready" : "warming-up")
+                .withData("device", engine.device())
+                .withData("queue_depth", engine.queueDepth())
+                .build();
+    }
+
+    @Liveness
+    HealthCheck alive() {
+        return () -> HealthCheckResponse.up("engine-alive");
+    }
+}

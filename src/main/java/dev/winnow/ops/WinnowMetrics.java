@@ -1,0 +1,110 @@
+package dev.winnow.ops;
+
+import dev.winnow.engine.EngineObserver;
+import dev.winnow.engine.WinnowEngine;
+import dev.winnow.judge.Verdict;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The metric names of DESIGN.md ("Metrics"); dashboards, alerts and autoscalers use exactly
+ * these. Histogram buckets fit seconds-long work.
+ */
+@ApplicationScoped
+public class WinnowMetrics implements EngineObserver {
+
+    static final Duration[] SECONDS_BUCKETS = {
+        Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+        Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500),
+        Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(60),
+        Duration.ofSeconds(120)};
+
+    @Inject
+    MeterRegistry registry;
+
+    @Inject
+    WinnowEngine engine;
+
+    void register(@Observes StartupEvent event) {
+        Gauge.builder("winnow.queue.depth", engine, WinnowEngine::queueDepth)
+                .description("Jobs admitted and not yet finished").register(registry);
+        Gauge.builder("winnow.model.info", () -> 1)
+                .description("The loaded pipeline, device and execution provider")
+                .tag("pipeline", engine.pipeline().name())
+                .tag("device", engine.device())
+                .tag("provider", engine.provider())
+                .register(registry);
+        for (Verdict v : Verdict.values()) {
+            candidates(v);
+        }
+        Counter.builder("winnow.no.safe.candidate").description("Jobs where no candidate was safe").register(registry);
+        for (String reason : new String[] {"queue_full", "deadline", "policy", "invalid"}) {
+            rejectedCounter(reason);
+        }
+        for (String stage : new String[] {"text_encode", "denoise", "decode", "safety", "score"}) {
+            stageTimer(stage);
+        }
+        batchRows();
+    }
+
+    private Counter candidates(Verdict v) {
+        return Counter.builder("winnow.candidates").description("Candidates by verdict")
+                .tag("verdict", v.wireName()).register(registry);
+    }
+
+    private Counter rejectedCounter(String reason) {
+        return Counter.builder("winnow.rejected").description("Requests refused before generation")
+                .tag("reason", reason).register(registry);
+    }
+
+    private Timer stageTimer(String stage) {
+        return Timer.builder("winnow.stage").description("Time per pipeline stage")
+                .tag("stage", stage).serviceLevelObjectives(SECONDS_BUCKETS).register(registry);
+    }
+
+    private DistributionSummary batchRows() {
+        return DistributionSummary.builder("winnow.unet.batch.rows").description("Rows per UNet call")
+                .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64).register(registry);
+    }
+
+    @Override
+    public void unetBatch(int rows) {
+        batchRows().record(rows);
+    }
+
+    @Override
+    public void stage(String stage, long nanos) {
+        stageTimer(stage).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void candidate(Verdict verdict) {
+        candidates(verdict).increment();
+    }
+
+    @Override
+    public void noSafeCandidate() {
+        registry.counter("winnow.no.safe.candidate").increment();
+    }
+
+    @Override
+    public void rejected(String reason) {
+        rejectedCounter(reason).increment();
+    }
+
+    @Override
+    public void request(String outcome, long nanos) {
+        Timer.builder("winnow.requests").description("Generate requests by outcome")
+                .tag("outcome", outcome).serviceLevelObjectives(SECONDS_BUCKETS).register(registry)
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+}

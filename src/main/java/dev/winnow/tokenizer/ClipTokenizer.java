@@ -1,0 +1,268 @@
+package dev.winnow.tokenizer;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.text.Normalizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * CLIP's byte-level BPE tokenizer, reading the Hugging Face files that Stable Diffusion
+ * exports carry ({@code tokenizer/vocab.json} and {@code tokenizer/merges.txt}).
+ *
+ * <p>Follows OpenAI CLIP's {@code simple_tokenizer.py}: HTML unescape, NFC normalisation
+ * (ftfy's default), whitespace collapse, lower-casing, CLIP's pre-tokenisation pattern,
+ * UTF-8 bytes mapped to printable characters, {@code </w>} marking word ends, merges applied
+ * by rank, then start and end tokens around at most {@code maxLength - 2} ids.
+ *
+ * <p>Thread-safe: the vocabulary is immutable and the word cache is concurrent.
+ */
+public final class ClipTokenizer {
+
+    public static final String START_TOKEN = "<|startoftext|>";
+    public static final String END_TOKEN = "<|endoftext|>";
+
+    /** CLIP's pre-tokenisation pattern; {@code UNICODE_CHARACTER_CLASS} makes {@code \s} Unicode-aware as in Python. */
+    private static final Pattern PRE_TOKENS = Pattern.compile(
+            "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
+            Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CHARACTER_CLASS);
+    private static final Pattern WHITESPACE = Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
+    private static final Pattern NUMERIC_ENTITY = Pattern.compile("&#(x?)([0-9a-fA-F]+);");
+    private static final int CACHE_LIMIT = 50_000;
+    private static final String[] BYTE_TO_CHAR = byteToUnicode();
+
+    private final Map<String, Integer> vocab;
+    private final Map<String, Integer> mergeRanks;
+    private final int maxLength;
+    private final int startId;
+    private final int endId;
+    private final int padId;
+    private final Map<String, List<String>> cache = new ConcurrentHashMap<>();
+
+    private ClipTokenizer(Map<String, Integer> vocab, Map<String, Integer> mergeRanks, int maxLength, String padToken) {
+        this.vocab = Map.copyOf(vocab);
+        this.mergeRanks = Map.copyOf(mergeRanks);
+        this.maxLength = maxLength;
+        this.startId = requireToken(START_TOKEN);
+        this.endId = requireToken(END_TOKEN);
+        this.padId = requireToken(padToken);
+    }
+
+    /**
+     * Loads {@code vocab.json} and {@code merges.txt} from a tokenizer folder.
+     *
+     * @param padToken {@code <|endoftext|>} for SD 1.x, {@code !} for SD 2.x
+     * @throws TokenizerLoadException naming the file and what is wrong with it
+     */
+    public static ClipTokenizer load(Path folder, int maxLength, String padToken) {
+        if (maxLength < 2) {
+            throw new IllegalArgumentException("maxLength must leave room for start and end tokens, got " + maxLength);
+        }
+        Path vocabFile = folder.resolve("vocab.json");
+        Path mergesFile = folder.resolve("merges.txt");
+        Map<String, Integer> vocab;
+        try {
+            vocab = new ObjectMapper().readValue(vocabFile.toFile(), new TypeReference<Map<String, Integer>>() { });
+        } catch (IOException e) {
+            throw new TokenizerLoadException(vocabFile + ": cannot read a token→id JSON object: " + e.getMessage(), e);
+        }
+        Map<String, Integer> ranks = new HashMap<>();
+        try {
+            List<String> lines = Files.readAllLines(mergesFile, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                String line = lines.get(i);
+                if (line.isBlank() || (i == 0 && line.startsWith("#version"))) {
+                    continue;
+                }
+                String[] pair = line.split(" ");
+                if (pair.length != 2) {
+                    throw new TokenizerLoadException(mergesFile + " line " + (i + 1) + ": expected two symbols, got '" + line + "'");
+                }
+                ranks.putIfAbsent(pair[0] + " " + pair[1], ranks.size());
+            }
+        } catch (IOException e) {
+            throw new TokenizerLoadException(mergesFile + ": cannot read: " + e.getMessage(), e);
+        }
+        try {
+            return new ClipTokenizer(vocab, ranks, maxLength, padToken);
+        } catch (IllegalStateException e) {
+            throw new TokenizerLoadException(vocabFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int maxLength() {
+        return maxLength;
+    }
+
+    public int vocabSize() {
+        return vocab.size();
+    }
+
+    public int startId() {
+        return startId;
+    }
+
+    public int endId() {
+        return endId;
+    }
+
+    public int padId() {
+        return padId;
+    }
+
+    /**
+     * Tokenizes a prompt for the text encoder: start token, BPE ids, end token, padded with
+     * the pad token to {@link #maxLength()}.
+     */
+    public Tokens tokenize(String text) {
+        int[] unpadded = encodeFull(text);
+        boolean truncated = unpadded.length > maxLength;
+        int[] kept = truncated ? truncate(unpadded) : unpadded;
+        int[] padded = Arrays.copyOf(kept, maxLength);
+        Arrays.fill(padded, kept.length, maxLength, padId);
+        return new Tokens(padded, kept.length, truncated);
+    }
+
+    /** Start token, BPE ids, end token; truncated to {@link #maxLength()} with the end token kept last. */
+    public int[] encodeUnpadded(String text) {
+        int[] full = encodeFull(text);
+        return full.length > maxLength ? truncate(full) : full;
+    }
+
+    private int[] truncate(int[] full) {
+        int[] kept = Arrays.copyOf(full, maxLength);
+        kept[maxLength - 1] = endId;
+        return kept;
+    }
+
+    private int[] encodeFull(String text) {
+        List<Integer> ids = new ArrayList<>();
+        ids.add(startId);
+        Matcher m = PRE_TOKENS.matcher(clean(text));
+        while (m.find()) {
+            for (String piece : bpe(toByteChars(m.group()))) {
+                Integer id = vocab.get(piece);
+                if (id != null) {
+                    ids.add(id);
+                } else {
+                    // A merge whose result is missing from vocab.json: fall back to its symbols.
+                    piece.codePoints().forEach(cp -> ids.add(vocab.getOrDefault(Character.toString(cp), endId)));
+                }
+            }
+        }
+        ids.add(endId);
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    static String clean(String text) {
+        String s = htmlUnescape(htmlUnescape(text)).strip();
+        s = Normalizer.normalize(s, Normalizer.Form.NFC);
+        s = WHITESPACE.matcher(s).replaceAll(" ").strip();
+        return s.toLowerCase(Locale.ROOT);
+    }
+
+    /** The common HTML entities (CLIP unescapes twice); exotic named entities are left as they are. */
+    private static String htmlUnescape(String s) {
+        if (s.indexOf('&') < 0) {
+            return s;
+        }
+        Matcher m = NUMERIC_ENTITY.matcher(s);
+        StringBuilder sb = new StringBuilder();
+        while (m.find()) {
+            int cp;
+            try {
+                cp = Integer.parseInt(m.group(2), m.group(1).isEmpty() ? 10 : 16);
+            } catch (NumberFormatException e) {
+                cp = -1;
+            }
+            m.appendReplacement(sb, Character.isValidCodePoint(cp) && cp > 0
+                    ? Matcher.quoteReplacement(Character.toString(cp)) : Matcher.quoteReplacement(m.group()));
+        }
+        m.appendTail(sb);
+        return sb.toString().replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
+                .replace("&#39;", "'").replace("&apos;", "'").replace("&nbsp;", "\u00a0").replace("&amp;", "&");
+    }
+
+    private static String toByteChars(String token) {
+        StringBuilder sb = new StringBuilder();
+        for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
+            sb.append(BYTE_TO_CHAR[b & 0xff]);
+        }
+        return sb.toString();
+    }
+
+    private List<String> bpe(String token) {
+        List<String> cached = cache.get(token);
+        if (cached != null) {
+            return cached;
+        }
+        List<String> word = new ArrayList<>();
+        int[] cps = token.codePoints().toArray();
+        for (int i = 0; i < cps.length; i++) {
+            String symbol = Character.toString(cps[i]);
+            word.add(i == cps.length - 1 ? symbol + "</w>" : symbol);
+        }
+        while (word.size() > 1) {
+            int bestRank = Integer.MAX_VALUE;
+            String bestFirst = null;
+            String bestSecond = null;
+            for (int i = 0; i < word.size() - 1; i++) {
+                Integer rank = mergeRanks.get(word.get(i) + " " + word.get(i + 1));
+                if (rank != null && rank < bestRank) {
+                    bestRank = rank;
+                    bestFirst = word.get(i);
+                    bestSecond = word.get(i + 1);
+                }
+            }
+            if (bestFirst == null) {
+                break;
+            }
+            List<String> merged = new ArrayList<>(word.size());
+            for (int i = 0; i < word.size(); i++) {
+                if (i < word.size() - 1 && word.get(i).equals(bestFirst) && word.get(i + 1).equals(bestSecond)) {
+                    merged.add(bestFirst + bestSecond);
+                    i++;
+                } else {
+                    merged.add(word.get(i));
+                }
+            }
+            word = merged;
+        }
+        List<String> result = List.copyOf(word);
+        if (cache.size() < CACHE_LIMIT) {
+            cache.put(token, result);
+        }
+        return result;
+    }
+
+    private int requireToken(String token) {
+        Integer id = vocab.get(token);
+        if (id == null) {
+            throw new IllegalStateException("the vocabulary has no '" + token + "' token");
+        }
+        return id;
+    }
+
+    /** GPT-2/CLIP's reversible map from the 256 byte values to printable characters. */
+    private static String[] byteToUnicode() {
+        String[] map = new String[256];
+        int extra = 0;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            map[b] = Character.toString(printable ? b : 256 + extra++);
+        }
+        return map;
+    }
+}

@@ -1,0 +1,11 @@
+package dev.winnow.tokenizer;
+
+/**
+ * A prompt's token ids for the text encoder.
+ *
+ * @param inputIds  exactly {@code maxLength} ids: start, BPE ids, end, then padding
+ * @param tokenCount how many ids carry the prompt (start and end tokens included, padding excluded)
+ * @param truncated whether the prompt ran past the window and lost its tail
+ */
+public record Tokens(int[] inputIds, int tokenCount, boolean truncated) {
+}

@@ -1,0 +1,177 @@
+package dev.winnow.api;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.everyItem;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.isOneOf;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.startsWith;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.util.Base64;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+@QuarkusTest
+class GenerateResourceTest {
+
+    static final String RED_CIRCLE = "{\"prompt\": \"a red circle on a white background\", \"n\": 4, \"seed\": 100}";
+
+    @BeforeEach
+    void ready() {
+        ServiceReady.await();
+    }
+
+    @Test
+    void aRedCircleOnWhiteComesBackRedOnWhite() throws Exception {
+        String b64 = given().contentType(ContentType.JSON).body(RED_CIRCLE)
+                .when().post("/generate")
+                .then().statusCode(200)
+                .body("model", equalTo("tiny-shapes"))
+                .body("image.width", equalTo(64))
+                .body("image.seed", equalTo(100 + given().contentType(ContentType.JSON).body(RED_CIRCLE)
+                        .post("/generate").jsonPath().getInt("image.index")))
+                .body("scores.unsafe_probability", notNullValue())
+                .body("scores.combined", notNullValue())
+                .body("timings_ms.denoise", notNullValue())
+                .extract().path("image.png_base64");
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(b64)));
+        DominantColours c = DominantColours.of(img);
+        assertTrue(c.background().isNear(245, 245, 245, 60), "background should be white, was " + c.background());
+        assertTrue(c.foreground().isNear(220, 40, 40, 90), "shape should be red, was " + c.foreground());
+    }
+
+    @Test
+    void theSameRequestGivesTheSameBytes() {
+        byte[] a = png(RED_CIRCLE);
+        byte[] b = png(RED_CIRCLE);
+        assertArrayEquals(a, b);
+    }
+
+    @Test
+    void acceptingPngReturnsTheImageWithScoresInHeaders() throws Exception {
+        Response r = given().contentType(ContentType.JSON).accept("image/png").body(RED_CIRCLE)
+                .when().post("/generate");
+        r.then().statusCode(200).contentType("image/png")
+                .header("X-Winnow-Seed", notNullValue())
+                .header("X-Winnow-Index", notNullValue())
+                .header("X-Winnow-Score", notNullValue());
+        long seed = Long.parseLong(r.header("X-Winnow-Seed"));
+        int index = Integer.parseInt(r.header("X-Winnow-Index"));
+        assertEquals(100 + index, seed);
+        byte[] body = r.asByteArray();
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(body));
+        assertEquals(64, img.getWidth());
+        String text = new String(body, java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertTrue(text.contains("parameters\0a red circle on a white background\nSteps: 20, Sampler: DDIM, CFG scale: 5.0, Seed: "
+                + seed + ", Size: 64x64, Model: tiny-shapes"), "PNG carries A1111 parameters");
+    }
+
+    @Test
+    void candidatesAreListedWithVerdictsAndSeedsWhenAsked() {
+        given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"a green square\", \"n\": 3, \"seed\": 40, \"return_candidates\": true}")
+                .when().post("/generate")
+                .then().statusCode(200)
+                .body("candidates", hasSize(3))
+                .body("candidates.seed", equalTo(java.util.List.of(40, 41, 42)))
+                .body("candidates.verdict", everyItem(isOneOf("safe", "unsafe", "safety_error")));
+    }
+
+    @Test
+    void candidatesAreLeftOutByDefault() {
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a green square\", \"n\": 1}")
+                .when().post("/generate")
+                .then().statusCode(200).body("candidates", equalTo(null));
+    }
+
+    @ParameterizedTest(name = "{0} is refused with 400 naming {1}")
+    @CsvSource(delimiter = '|', value = {
+        "{}|prompt",
+        "{\"prompt\": \"   \"}|prompt",
+        "{\"prompt\": \"x\", \"n\": 0}|n",
+        "{\"prompt\": \"x\", \"n\": 17}|n",
+        "{\"prompt\": \"x\", \"n\": \"4\"}|n",
+        "{\"prompt\": \"x\", \"n\": 4.5}|n",
+        "{\"prompt\": \"x\", \"steps\": 0}|steps",
+        "{\"prompt\": \"x\", \"steps\": 101}|steps",
+        "{\"prompt\": \"x\", \"scheduler\": \"lcm\", \"steps\": 51}|steps",
+        "{\"prompt\": \"x\", \"guidance_scale\": -1}|guidance_scale",
+        "{\"prompt\": \"x\", \"guidance_scale\": 31}|guidance_scale",
+        "{\"prompt\": \"x\", \"seed\": -1}|seed",
+        "{\"prompt\": \"x\", \"seed\": 9007199254740993}|seed",
+        "{\"prompt\": \"x\", \"width\": 72}|width",
+        "{\"prompt\": \"x\", \"height\": 63}|height",
+        "{\"prompt\": \"x\", \"scheduler\": \"karras\"}|scheduler",
+        "{\"prompt\": \"x\", \"deadline_ms\": 0}|deadline_ms",
+        "{\"prompt\": \"x\", \"deadline_ms\": 999999999}|deadline_ms",
+        "{\"prompt\": \"x\", \"ranking_weights\": {\"beauty\": 1}}|ranking_weights",
+        "{\"prompt\": \"x\", \"ranking_weights\": {\"aesthetic\": -1}}|ranking_weights",
+        "{\"prompt\": \"x\", \"colour\": \"red\"}|colour",
+        "{\"prompt\": \"x\", \"return_candidates\": \"yes\"}|return_candidates",
+        "[1, 2]|body",
+        "{\"prompt\": \"x\",|body"})
+    void badInputIsAProblemNamingTheField(String body, String field) {
+        given().contentType(ContentType.JSON).body(body)
+                .when().post("/generate")
+                .then().statusCode(400)
+                .contentType("application/problem+json")
+                .body("type", startsWith("https://winnow.dev/problems/"))
+                .body("status", equalTo(400))
+                .body("field", equalTo(field))
+                .body("detail", notNullValue())
+                .body(org.hamcrest.Matchers.not(containsString("Exception")));
+    }
+
+    @Test
+    void anOverLongPromptIsRefused() {
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"" + "a".repeat(1001) + "\"}")
+                .when().post("/generate")
+                .then().statusCode(400).body("field", equalTo("prompt"));
+    }
+
+    @Test
+    void aBodyThatIsNotJsonIs415() {
+        given().contentType(ContentType.TEXT).body("a red circle")
+                .when().post("/generate")
+                .then().statusCode(415).contentType("application/problem+json")
+                .body("type", equalTo("https://winnow.dev/problems/unsupported-media-type"));
+    }
+
+    @Test
+    void anOversizedBodyIs413() {
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"" + "a".repeat(100_000) + "\"}")
+                .when().post("/generate")
+                .then().statusCode(413).contentType("application/problem+json")
+                .body("type", equalTo("https://winnow.dev/problems/body-too-large"));
+    }
+
+    @Test
+    void unknownPathsAreProblemsToo() {
+        given().when().get("/nowhere").then().statusCode(404).contentType("application/problem+json");
+    }
+
+    @Test
+    void theApiIsDescribedInOpenApi() {
+        given().when().get("/q/openapi?format=json").then().statusCode(200)
+                .body("paths.'/generate'.post", notNullValue())
+                .body("paths.'/tokenize'.post", notNullValue());
+    }
+
+    private static byte[] png(String body) {
+        return given().contentType(ContentType.JSON).accept("image/png").body(body)
+                .when().post("/generate").then().statusCode(200).extract().asByteArray();
+    }
+}

@@ -1,0 +1,93 @@
+package dev.winnow.diffusion;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.winnow.modelpack.PackException;
+import dev.winnow.onnx.DeviceChoice;
+import dev.winnow.onnx.DeviceUnavailableException;
+import dev.winnow.onnx.ModelLoadException;
+import dev.winnow.onnx.OnnxSessions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A pack that does not fit stops loading with a message naming the file, the input and what was expected. */
+class PackValidationTest {
+
+    static final Path TINY = Path.of("models", "tiny-shapes");
+    static final OnnxSessions CPU = OnnxSessions.create(DeviceChoice.CPU, 1, 0);
+
+    @TempDir
+    Path tmp;
+
+    Path copyOfTiny() throws IOException {
+        Path dst = tmp.resolve("pack");
+        try (Stream<Path> files = Files.walk(TINY)) {
+            for (Path p : files.toList()) {
+                Path target = dst.resolve(TINY.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        return dst;
+    }
+
+    @Test
+    void aMissingUnetNamesTheFileAndTheLayout() throws IOException {
+        Path pack = copyOfTiny();
+        Files.delete(pack.resolve("unet/model.onnx"));
+        PackException e = assertThrows(PackException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("unet/model.onnx") && e.getMessage().contains("optimum-cli"), e.getMessage());
+    }
+
+    @Test
+    void theWrongGraphInAFolderNamesTheInputItExpected() throws IOException {
+        Path pack = copyOfTiny();
+        Files.copy(pack.resolve("vae_decoder/model.onnx"), pack.resolve("text_encoder/model.onnx"),
+                StandardCopyOption.REPLACE_EXISTING);
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("text_encoder/model.onnx") && e.getMessage().contains("'input_ids'"), e.getMessage());
+    }
+
+    @Test
+    void aTokenizerWindowThatDisagreesWithTheUnetIsRefused() throws IOException {
+        Path pack = copyOfTiny();
+        Files.writeString(pack.resolve("tokenizer/tokenizer_config.json"), "{\"model_max_length\": 64}");
+        PackException e = assertThrows(PackException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("encoder_hidden_states") && e.getMessage().contains("64"), e.getMessage());
+    }
+
+    @Test
+    void anUnknownBetaScheduleNamesTheConfigFile() throws IOException {
+        Path pack = copyOfTiny();
+        Files.writeString(pack.resolve("scheduler/scheduler_config.json"), "{\"beta_schedule\": \"sigmoid\"}");
+        PackException e = assertThrows(PackException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("scheduler_config.json") && e.getMessage().contains("sigmoid"), e.getMessage());
+    }
+
+    static boolean hasCuda() {
+        return ai.onnxruntime.OrtEnvironment.getAvailableProviders().contains(ai.onnxruntime.OrtProvider.CUDA);
+    }
+
+    @Test
+    void cudaWithoutTheCudaProviderFailsFastSayingWhatIsMissing() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(hasCuda(), "this runtime has CUDA");
+        DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
+                () -> OnnxSessions.create(DeviceChoice.CUDA, 1, 0));
+        assertTrue(e.getMessage().contains("CUDA") && e.getMessage().contains("winnow.device=auto"), e.getMessage());
+    }
+
+    @Test
+    void autoFallsBackToCpuHere() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(hasCuda(), "this runtime has CUDA");
+        assertTrue(OnnxSessions.create(DeviceChoice.AUTO, 1, 0).device().equals("cpu"));
+    }
+}
