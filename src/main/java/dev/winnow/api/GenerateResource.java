@@ -5,6 +5,8 @@ import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowEngine;
 import dev.winnow.judge.ScoreJudge;
+import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -17,6 +19,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -50,7 +53,7 @@ public class GenerateResource {
     @APIResponse(responseCode = "429", description = "Queue full; see Retry-After", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "503", description = "Warming up, draining, or a model failed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "504", description = "The deadline passed", content = @Content(mediaType = Problems.PROBLEM_JSON))
-    public Response generate(GenerateRequest body, HttpHeaders headers) {
+    public Uni<Response> generate(GenerateRequest body, HttpHeaders headers, RoutingContext http) {
         Set<String> scorers = engine.bestOfN().scorers().stream().map(ScoreJudge::scoreName).collect(Collectors.toSet());
         GenerationRequest job;
         try {
@@ -59,17 +62,27 @@ public class GenerateResource {
             engine.recordInvalid();
             throw e;
         }
-        GenerationResult result = engine.generate(job);
-        if (wantsPng(headers)) {
-            Double combined = result.chosen().scores().get("combined");
-            return Response.ok(result.png(), PNG)
-                    .header("X-Winnow-Seed", result.chosen().seed())
-                    .header("X-Winnow-Index", result.chosen().index())
-                    .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
-                    .header("X-Winnow-Id", result.id())
-                    .build();
-        }
-        return Response.ok(toJson(result, job.returnCandidates()), MediaType.APPLICATION_JSON).build();
+        boolean png = wantsPng(headers);
+        CompletableFuture<GenerationResult> pending = engine.submit(job);
+        // A client that goes away cancels its job: its slots leave the batch at the next step.
+        http.response().closeHandler(closed -> pending.cancel(true));
+        return Uni.createFrom().completionStage(pending)
+                .onCancellation().invoke(() -> pending.cancel(true))
+                .map(result -> png ? pngResponse(result) : jsonResponse(result, job.returnCandidates()));
+    }
+
+    private static Response jsonResponse(GenerationResult result, boolean withCandidates) {
+        return Response.ok(toJson(result, withCandidates), MediaType.APPLICATION_JSON).build();
+    }
+
+    private static Response pngResponse(GenerationResult result) {
+        Double combined = result.chosen().scores().get("combined");
+        return Response.ok(result.png(), PNG)
+                .header("X-Winnow-Seed", result.chosen().seed())
+                .header("X-Winnow-Index", result.chosen().index())
+                .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
+                .header("X-Winnow-Id", result.id())
+                .build();
     }
 
     /** PNG only when the client prefers it to JSON (the first acceptable type decides). */

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
@@ -88,6 +89,11 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response failed(GenerationFailedException e) {
+        if (e.getCause() instanceof CircuitBreakerOpenException) {
+            Response r = Problems.response(503, "device-unavailable", "Device unavailable",
+                    "model calls are failing repeatedly, so the circuit is open; retry later");
+            return Response.fromResponse(r).header("Retry-After", 10).build();
+        }
         LOG.errorf(e, "generation failed");
         return Problems.response(503, "generation-failed", "Generation failed",
                 "a model call failed while generating; the request can be retried");

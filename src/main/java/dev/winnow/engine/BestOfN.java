@@ -52,7 +52,7 @@ public final class BestOfN {
     }
 
     /**
-     * Runs a job to the end.
+     * Runs a job to the end on the calling thread (its own candidates batched together).
      *
      * @param batchRows reports each UNet call's row count (for metrics)
      * @throws NoSafeCandidateException when no candidate was judged safe
@@ -60,22 +60,10 @@ public final class BestOfN {
      * @throws GenerationFailedException when a diffusion model call fails
      */
     public GenerationResult generate(GenerationRequest job, Consumer<Integer> batchRows) {
-        Map<String, Long> timings = new LinkedHashMap<>();
-        long start = System.nanoTime();
-        timings.put("queue", 0L);
-        List<DenoisingSlot> slots = new ArrayList<>(job.n());
-        List<RgbImage> images;
+        PreparedJob prepared = prepare(job);
+        List<DenoisingSlot> slots = prepared.slots();
         try {
-            long t0 = System.nanoTime();
-            PromptEmbedding prompt = pipeline.encodePrompt(job.prompt(), job.negativePrompt());
-            timings.put("text_encode", millisSince(t0));
-            for (int i = 0; i < job.n(); i++) {
-                slots.add(pipeline.newSlot(job.seed() + i, prompt, job.scheduler(), job.steps(), job.guidanceScale(),
-                        job.width(), job.height()));
-            }
-            long t1 = System.nanoTime();
-            int rowsPerSlot = slots.get(0).rows();
-            int slotsPerCall = Math.max(1, maxBatchRows / rowsPerSlot);
+            int slotsPerCall = Math.max(1, maxBatchRows / slots.get(0).rows());
             while (!slots.get(0).isDone()) {
                 if (System.nanoTime() > job.deadlineNanos()) {
                     throw new DeadlineExceededException("the deadline passed after " + slots.get(0).stepIndex()
@@ -86,15 +74,51 @@ public final class BestOfN {
                     batchRows.accept(rows);
                 }
             }
-            timings.put("denoise", millisSince(t1));
-            long t2 = System.nanoTime();
-            images = pipeline.decode(slots, Math.max(1, maxBatchRows));
-            timings.put("decode", millisSince(t2));
-        } catch (DeadlineExceededException e) {
-            throw e;
-        } catch (Exception e) {
+        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+            if (e instanceof DeadlineExceededException d) {
+                throw d;
+            }
             throw new GenerationFailedException("generation failed: " + e.getMessage(), e);
         }
+        prepared.denoiseDone();
+        return finish(prepared);
+    }
+
+    /** Encodes the prompt once and creates the job's N slots (candidate i with seed + i). */
+    public PreparedJob prepare(GenerationRequest job) {
+        long t0 = System.nanoTime();
+        try {
+            PromptEmbedding prompt = pipeline.encodePrompt(job.prompt(), job.negativePrompt());
+            List<DenoisingSlot> slots = new ArrayList<>(job.n());
+            for (int i = 0; i < job.n(); i++) {
+                slots.add(pipeline.newSlot(job.seed() + i, prompt, job.scheduler(), job.steps(), job.guidanceScale(),
+                        job.width(), job.height()));
+            }
+            PreparedJob prepared = new PreparedJob(job, slots, t0);
+            prepared.timings().put("text_encode", millisSince(t0));
+            return prepared;
+        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+            throw new GenerationFailedException("encoding the prompt failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Decodes a denoised job, judges safety first (fail closed), scores the safe candidates
+     * and picks the best.
+     *
+     * @throws NoSafeCandidateException when no candidate was judged safe
+     */
+    public GenerationResult finish(PreparedJob prepared) {
+        GenerationRequest job = prepared.request();
+        Map<String, Long> timings = prepared.timings();
+        List<RgbImage> images;
+        long t2 = System.nanoTime();
+        try {
+            images = pipeline.decode(prepared.slots(), Math.max(1, maxBatchRows));
+        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+            throw new GenerationFailedException("decoding failed: " + e.getMessage(), e);
+        }
+        timings.put("decode", millisSince(t2));
 
         long t3 = System.nanoTime();
         List<SafetyVerdict> verdicts = safety.judge(images);
@@ -133,7 +157,7 @@ public final class BestOfN {
             candidates.add(new CandidateResult(i, job.seed() + i, v.verdict(), scores));
         }
         int best = policy.best(verdictList, combined);
-        timings.put("total", millisSince(start));
+        timings.put("total", millisSince(prepared.startNanos()));
         if (best < 0) {
             throw new NoSafeCandidateException(candidates);
         }

@@ -11,6 +11,10 @@ public interface EngineObserver {
     default void unetBatch(int rows) {
     }
 
+    /** How long a job waited between admission and the start of its work. */
+    default void queued(long nanos) {
+    }
+
     default void stage(String stage, long nanos) {
     }
 

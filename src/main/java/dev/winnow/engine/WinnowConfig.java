@@ -82,6 +82,10 @@ public interface WinnowConfig {
         @WithDefault("0")
         int cudaDeviceId();
 
+        /** Batch UNet rows across jobs at each step (true), or only a job's own candidates (false). */
+        @WithDefault("true")
+        boolean stepLevelBatching();
+
         /** Run one small generation before readiness reports UP. */
         @WithDefault("true")
         boolean warmUp();

@@ -6,8 +6,12 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.faulttolerance.api.CircuitBreakerMaintenance;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
@@ -17,15 +21,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
- * The process's one engine: owns the models, admits jobs (bounded, 429 past capacity) and
- * runs them one at a time on the device. Models load at startup, so a bad pack stops the
- * service with a message naming the file; a warm-up generation then runs before readiness.
+ * The process's one engine: owns the models and the {@link EngineLoop}. Models load at
+ * startup, so a bad pack stops the service with a message naming the file; a warm-up
+ * generation then runs before readiness. On shutdown, readiness goes DOWN and new requests
+ * get 503 first, then admitted jobs finish within {@code quarkus.shutdown.timeout}.
  */
 @ApplicationScoped
 public class WinnowEngine {
@@ -38,29 +43,58 @@ public class WinnowEngine {
     @Inject
     Instance<EngineObserver> observers;
 
+    @Inject
+    GuardedUnetStepper stepper;
+
+    @Inject
+    CircuitBreakerMaintenance breakers;
+
+    @ConfigProperty(name = "quarkus.shutdown.timeout", defaultValue = "60s")
+    java.time.Duration shutdownTimeout;
+
     private OnnxSessions sessions;
     private BestOfN bestOfN;
-    private Semaphore admission;
-    private final ReentrantLock device = new ReentrantLock(true);
-    private final AtomicInteger queued = new AtomicInteger();
-    private volatile boolean ready;
+    private EngineLoop loop;
+    private volatile boolean warm;
     private volatile boolean draining;
-    private volatile long lastJobMillis = 1000;
 
     void onStart(@Observes StartupEvent event) {
         load();
         if (config.engine().warmUp()) {
-            Thread warm = new Thread(this::warmUp, "winnow-warm-up");
-            warm.setDaemon(true);
-            warm.start();
+            Thread warmUp = new Thread(this::warmUp, "winnow-warm-up");
+            warmUp.setDaemon(true);
+            warmUp.start();
         } else {
-            ready = true;
+            warm = true;
         }
     }
 
-    void onStop(@Observes ShutdownEvent event) {
+    /**
+     * Shutdown begins (with {@code quarkus.shutdown.delay-enabled}): readiness goes DOWN so the
+     * gateway stops sending work, and new requests get 503, while admitted jobs carry on.
+     */
+    void onShutdownDelay(@Observes ShutdownDelayInitiatedEvent event) {
         draining = true;
-        ready = false;
+        if (loop != null) {
+            loop.stopAccepting();
+        }
+    }
+
+    /** Drain: readiness DOWN and 503 for new work (if not already), then the admitted jobs finish. */
+    void onStop(@Observes @Priority(1) ShutdownEvent event) {
+        draining = true;
+        if (loop == null) {
+            return;
+        }
+        loop.stopAccepting();
+        try {
+            if (!loop.awaitIdle(shutdownTimeout.toMillis())) {
+                LOG.warning("shutdown: " + loop.queueDepth() + " jobs did not finish within " + shutdownTimeout);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        loop.close();
     }
 
     synchronized void load() {
@@ -76,8 +110,9 @@ public class WinnowEngine {
         Map<String, Double> weights = new LinkedHashMap<>();
         addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
         addScorer(scorers, weights, config.judges().faithfulness(), "models/judges/faithfulness-tiny");
-        admission = new Semaphore(config.engine().queueCapacity());
         bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), config.engine().maxBatchRows());
+        loop = new EngineLoop(bestOfN, config.engine().queueCapacity(), config.engine().maxBatchRows(),
+                config.engine().stepLevelBatching(), stepper, new Fanout());
         LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
                 + "), safety judge '" + safety.name() + "', scorers " + weights.keySet());
     }
@@ -99,27 +134,46 @@ public class WinnowEngine {
             GenerationRequest job = new GenerationRequest("warm-up", "", 1, 2, 5.0, 0, p.defaultSize(), p.defaultSize(),
                     "ddim", false, Map.of(), System.nanoTime() + 600_000_000_000L);
             try {
-                bestOfN.generate(job, rows -> { });
-            } catch (NoSafeCandidateException e) {
-                // the models ran; the verdict does not matter for a warm-up
+                loop.submit(job).join();
+            } catch (CompletionException e) {
+                if (!(e.getCause() instanceof NoSafeCandidateException)) {
+                    throw e; // a verdict does not matter for a warm-up, a failure does
+                }
             }
             LOG.info("warm-up generation took " + (System.nanoTime() - t) / 1_000_000 + " ms; ready");
-            ready = true;
+            warm = true;
         } catch (RuntimeException e) {
             LOG.severe("warm-up failed; staying not ready: " + e);
         }
     }
 
+    /** Ready: warmed up, not draining, and the device's circuit is not open. */
     public boolean isReady() {
-        return ready && !draining;
+        return warm && !draining && !isCircuitOpen();
+    }
+
+    public boolean isCircuitOpen() {
+        try {
+            return breakers.currentState(GuardedUnetStepper.BREAKER) == CircuitBreakerState.OPEN;
+        } catch (RuntimeException e) {
+            return false; // the breaker is registered on its first call
+        }
     }
 
     public boolean isDraining() {
         return draining;
     }
 
+    public String state() {
+        return draining ? "draining" : isCircuitOpen() ? "circuit-open" : warm ? "ready" : "warming-up";
+    }
+
     public int queueDepth() {
-        return queued.get();
+        return loop == null ? 0 : loop.queueDepth();
+    }
+
+    public int activeSlots() {
+        return loop == null ? 0 : loop.activeSlots();
     }
 
     public String device() {
@@ -141,36 +195,30 @@ public class WinnowEngine {
     }
 
     /**
-     * Admits and runs a job.
+     * Admits a job; the future completes with the result, or with {@link NoSafeCandidateException},
+     * {@link DeadlineExceededException} or {@link GenerationFailedException}. Cancelling the
+     * future cancels the job: its slots leave at the next step.
      *
-     * @throws QueueFullException   when the engine already holds {@code queue-capacity} jobs
-     * @throws NotReadyException    while warming up or draining
+     * @throws QueueFullException when the engine already holds {@code queue-capacity} jobs
+     * @throws NotReadyException  while warming up, draining or with the circuit open
      */
-    public GenerationResult generate(GenerationRequest job) {
+    public CompletableFuture<GenerationResult> submit(GenerationRequest job) {
         long start = System.nanoTime();
-        String outcome = "error";
-        try {
-            GenerationResult r = admitAndRun(job);
-            outcome = "ok";
-            return r;
-        } catch (NoSafeCandidateException e) {
-            outcome = "no_safe_candidate";
-            throw e;
-        } catch (DeadlineExceededException e) {
-            outcome = "deadline";
-            observe(o -> o.rejected("deadline"));
-            throw e;
-        } catch (QueueFullException e) {
-            outcome = "queue_full";
-            throw e;
-        } catch (NotReadyException e) {
-            outcome = "not_ready";
-            throw e;
-        } finally {
-            String o = outcome;
-            long nanos = System.nanoTime() - start;
-            observe(obs -> obs.request(o, nanos));
+        if (!isReady()) {
+            observe(o -> o.request("not_ready", 0));
+            throw new NotReadyException(draining ? "the service is shutting down"
+                    : isCircuitOpen() ? "the device is failing repeatedly; the circuit is open"
+                    : "the models are still warming up");
         }
+        CompletableFuture<GenerationResult> future;
+        try {
+            future = loop.submit(job);
+        } catch (QueueFullException e) {
+            observe(o -> o.request("queue_full", 0));
+            throw e;
+        }
+        future.whenComplete((r, e) -> record(r, e, System.nanoTime() - start));
+        return future;
     }
 
     /** Counts a request that failed validation (it never reached the queue). */
@@ -179,54 +227,35 @@ public class WinnowEngine {
         observe(o -> o.request("invalid", 0));
     }
 
-    private GenerationResult admitAndRun(GenerationRequest job) {
-        if (!isReady()) {
-            throw new NotReadyException(draining ? "the service is shutting down" : "the models are still warming up");
+    private void record(GenerationResult r, Throwable e, long nanos) {
+        Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        String outcome;
+        if (cause == null) {
+            outcome = "ok";
+            report(r.candidates(), r.timingsMs());
+        } else if (cause instanceof NoSafeCandidateException n) {
+            outcome = "no_safe_candidate";
+            report(n.candidates(), Map.of());
+            observe(EngineObserver::noSafeCandidate);
+        } else if (cause instanceof DeadlineExceededException) {
+            outcome = "deadline";
+            observe(o -> o.rejected("deadline"));
+        } else if (cause instanceof java.util.concurrent.CancellationException) {
+            outcome = "cancelled";
+        } else {
+            outcome = "error";
         }
-        if (!admission.tryAcquire()) {
-            observe(o -> o.rejected("queue_full"));
-            long wait = Math.max(1, (lastJobMillis * (queued.get() + 1)) / 1000);
-            throw new QueueFullException(config.engine().queueCapacity(), wait);
-        }
-        queued.incrementAndGet();
-        long enqueued = System.nanoTime();
-        try {
-            device.lockInterruptibly();
-            try {
-                long queueNanos = System.nanoTime() - enqueued;
-                if (System.nanoTime() > job.deadlineNanos()) {
-                    throw new DeadlineExceededException("the deadline passed while the job was queued");
-                }
-                long t = System.nanoTime();
-                GenerationResult r = bestOfN.generate(job, rows -> observe(o -> o.unetBatch(rows)));
-                lastJobMillis = Math.max(1, (System.nanoTime() - t) / 1_000_000);
-                r.timingsMs().put("queue", queueNanos / 1_000_000);
-                r.timingsMs().put("total", r.timingsMs().get("total") + queueNanos / 1_000_000);
-                report(r.candidates(), r.timingsMs());
-                return r;
-            } catch (NoSafeCandidateException e) {
-                report(e.candidates(), Map.of());
-                observe(EngineObserver::noSafeCandidate);
-                throw e;
-            } finally {
-                device.unlock();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new NotReadyException("interrupted while waiting for the device");
-        } finally {
-            queued.decrementAndGet();
-            admission.release();
-        }
+        observe(o -> o.request(outcome, nanos));
     }
 
     private void report(List<CandidateResult> candidates, Map<String, Long> timingsMs) {
         candidates.forEach(c -> observe(o -> o.candidate(c.verdict())));
-        timingsMs.forEach((stage, ms) -> {
-            if (!"total".equals(stage) && !"queue".equals(stage)) {
+        for (String stage : new String[] {"decode", "safety", "score"}) {
+            Long ms = timingsMs.get(stage);
+            if (ms != null) {
                 observe(o -> o.stage(stage, ms * 1_000_000));
             }
-        });
+        }
     }
 
     private void observe(java.util.function.Consumer<EngineObserver> event) {
@@ -236,6 +265,29 @@ public class WinnowEngine {
             } catch (RuntimeException ignored) {
                 // metrics never break generation
             }
+        }
+    }
+
+    /** Forwards the loop's events to every observer bean. */
+    private final class Fanout implements EngineObserver {
+        @Override
+        public void unetBatch(int rows) {
+            observe(o -> o.unetBatch(rows));
+        }
+
+        @Override
+        public void stage(String stage, long nanos) {
+            observe(o -> o.stage(stage, nanos));
+        }
+
+        @Override
+        public void queued(long nanos) {
+            observe(o -> o.queued(nanos));
+        }
+
+        @Override
+        public void rejected(String reason) {
+            observe(o -> o.rejected(reason));
         }
     }
 }

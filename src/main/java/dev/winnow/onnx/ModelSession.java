@@ -8,12 +8,16 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One loaded ONNX graph: its session, its options, and the file it came from (for error
  * messages). Closes both the session and its options. Safe to run from several threads.
  */
 public final class ModelSession implements AutoCloseable {
+
+    /** Wall time spent inside {@code OrtSession.run} by every session of the process (benchmarks read it). */
+    private static final LongAdder RUN_NANOS = new LongAdder();
 
     private final OrtEnvironment env;
     private final Path file;
@@ -82,7 +86,17 @@ public final class ModelSession implements AutoCloseable {
 
     /** Runs the graph; the caller closes the result. */
     public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
-        return session.run(inputs);
+        long t = System.nanoTime();
+        try {
+            return session.run(inputs);
+        } finally {
+            RUN_NANOS.add(System.nanoTime() - t);
+        }
+    }
+
+    /** Total nanoseconds spent in model runs so far, across all sessions and threads. */
+    public static long totalRunNanos() {
+        return RUN_NANOS.sum();
     }
 
     @Override

@@ -32,7 +32,7 @@ public class EngineHealthChecks {
     HealthCheck warmedUp() {
         return () -> HealthCheckResponse.named("engine")
                 .status(engine.isReady())
-                .withData("state", engine.isDraining() ? "draining" : engine.isReady() ? "ready" : "warming-up")
+                .withData("state", engine.state())
                 .withData("device", engine.device())
                 .withData("queue_depth", engine.queueDepth())
                 .build();

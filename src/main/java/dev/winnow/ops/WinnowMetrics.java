@@ -37,6 +37,8 @@ public class WinnowMetrics implements EngineObserver {
     void register(@Observes StartupEvent event) {
         Gauge.builder("winnow.queue.depth", engine, WinnowEngine::queueDepth)
                 .description("Jobs admitted and not yet finished").register(registry);
+        Gauge.builder("winnow.active.slots", engine, WinnowEngine::activeSlots)
+                .description("Candidates being denoised").register(registry);
         Gauge.builder("winnow.model.info", () -> 1)
                 .description("The loaded pipeline, device and execution provider")
                 .tag("pipeline", engine.pipeline().name())
@@ -54,6 +56,19 @@ public class WinnowMetrics implements EngineObserver {
             stageTimer(stage);
         }
         batchRows();
+        queueTimer();
+        Timer.builder("winnow.requests").description("Generate requests by outcome")
+                .tag("outcome", "ok").serviceLevelObjectives(SECONDS_BUCKETS).register(registry);
+    }
+
+    private Timer queueTimer() {
+        return Timer.builder("winnow.queue").description("Wait between admission and the start of a job's work")
+                .serviceLevelObjectives(SECONDS_BUCKETS).register(registry);
+    }
+
+    @Override
+    public void queued(long nanos) {
+        queueTimer().record(nanos, TimeUnit.NANOSECONDS);
     }
 
     private Counter candidates(Verdict v) {

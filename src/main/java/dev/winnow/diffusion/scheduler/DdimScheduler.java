@@ -7,12 +7,10 @@ package dev.winnow.diffusion.scheduler;
  * <p>Notation: ᾱ_t = {@code alphaProd} (the paper's α_t), x_t = {@code sample},
  * ε_θ(x_t) = {@code modelOutput} (after conversion for v/sample prediction).
  */
-public final class DdimScheduler implements Scheduler {
+public final class DdimScheduler extends SteppedScheduler implements Scheduler {
 
     private final NoiseSchedule schedule;
-    private double[] timesteps = new double[0];
     private int stepRatio;
-    private int stepIndex;
 
     public DdimScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -53,36 +51,6 @@ public final class DdimScheduler implements Scheduler {
         if (steps < 1 || steps > schedule.trainSteps()) {
             throw new IllegalArgumentException("steps must be within 1.." + schedule.trainSteps() + ", got " + steps);
         }
-    }
-
-    @Override
-    public double[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public int stepIndex() {
-        return stepIndex;
-    }
-
-    @Override
-    public boolean isDone() {
-        return stepIndex >= timesteps.length;
-    }
-
-    @Override
-    public double currentTimestep() {
-        return timesteps[stepIndex];
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample) {
-        return sample.clone();
     }
 
     @Override

@@ -10,11 +10,10 @@ package dev.winnow.diffusion.scheduler;
  * h = λ_t - λ_s. The model output is converted to x̂_0 (the data prediction) and the solver
  * keeps the last two.
  */
-public final class DpmSolverMultistepScheduler implements Scheduler {
+public final class DpmSolverMultistepScheduler extends SteppedScheduler implements Scheduler {
 
     private final NoiseSchedule schedule;
-    private SigmaSchedule plan = new SigmaSchedule(new double[0], new double[] {0});
-    private int stepIndex;
+    private double[] sigmas = {0};
     private float[] previousX0;
 
     public DpmSolverMultistepScheduler(NoiseSchedule schedule) {
@@ -24,18 +23,20 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
     @Override
     public void setTimesteps(int steps) {
         DdimScheduler.requireSteps(steps, schedule);
-        plan = SigmaSchedule.withSigmas(schedule, Timesteps.dpmSolver(schedule.config(), steps));
+        SigmaSchedule plan = SigmaSchedule.withSigmas(schedule, Timesteps.dpmSolver(schedule.config(), steps));
+        timesteps = plan.timesteps();
+        sigmas = plan.sigmas();
         stepIndex = 0;
         previousX0 = null;
     }
 
     public double[] sigmas() {
-        return plan.sigmas().clone();
+        return sigmas.clone();
     }
 
     @Override
     public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
-        double[] sig = plan.sigmas();
+        double[] sig = sigmas;
         double sigmaS0 = sig[stepIndex];
         double alphaS0 = alpha(sigmaS0);
         // convert_model_output: x̂_0 = (x - σ_t·ε̂) / α_t in the alpha-sigma form of the sample
@@ -49,7 +50,7 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
         double lambdaS0 = Math.log(alphaS0) - Math.log(sS0);
         double h = lambdaT - lambdaS0;
         double expm = Math.exp(-h) - 1;
-        boolean last = stepIndex == plan.timesteps().length - 1;
+        boolean last = stepIndex == timesteps.length - 1;
         boolean firstOrder = previousX0 == null || last; // lower_order_final / final_sigmas_type="zero"
         float[] prev = new float[sample.length];
         if (firstOrder) {
@@ -79,36 +80,6 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
 
     private static double ratio(double sigmaT, double sigmaS) {
         return sigmaT / sigmaS;
-    }
-
-    @Override
-    public double[] timesteps() {
-        return plan.timesteps().clone();
-    }
-
-    @Override
-    public int stepIndex() {
-        return stepIndex;
-    }
-
-    @Override
-    public boolean isDone() {
-        return stepIndex >= plan.timesteps().length;
-    }
-
-    @Override
-    public double currentTimestep() {
-        return plan.timesteps()[stepIndex];
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample) {
-        return sample.clone();
     }
 
     @Override

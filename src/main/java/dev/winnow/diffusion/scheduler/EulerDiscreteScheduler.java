@@ -5,32 +5,16 @@ package dev.winnow.diffusion.scheduler;
  * "Elucidating the design space", Algorithm 2 with s_churn = 0), as diffusers'
  * {@code EulerDiscreteScheduler}.
  */
-public final class EulerDiscreteScheduler implements Scheduler {
-
-    private final NoiseSchedule schedule;
-    private SigmaSchedule plan = new SigmaSchedule(new double[0], new double[] {0});
-    private int stepIndex;
+public final class EulerDiscreteScheduler extends SigmaScheduler implements Scheduler {
 
     public EulerDiscreteScheduler(NoiseSchedule schedule) {
-        this.schedule = schedule;
-    }
-
-    @Override
-    public void setTimesteps(int steps) {
-        DdimScheduler.requireSteps(steps, schedule);
-        plan = SigmaSchedule.euler(schedule, steps);
-        stepIndex = 0;
-    }
-
-    /** The σ of each step and a final 0. */
-    public double[] sigmas() {
-        return plan.sigmas().clone();
+        super(schedule);
     }
 
     @Override
     public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
-        double sigma = plan.sigmas()[stepIndex];
-        double sigmaNext = plan.sigmas()[stepIndex + 1];
+        double sigma = sigmas[stepIndex];
+        double sigmaNext = sigmas[stepIndex + 1];
         // 1. x̂_0 from the model output at σ
         float[] x0 = Predictions.originalFromSigma(schedule.config().predictionType(), modelOutput, sample, sigma);
         // 2. d = (x - x̂_0) / σ;  x_next = x + d·(σ_next - σ)
@@ -42,36 +26,6 @@ public final class EulerDiscreteScheduler implements Scheduler {
         }
         stepIndex++;
         return new StepResult(prev, x0);
-    }
-
-    @Override
-    public double[] timesteps() {
-        return plan.timesteps().clone();
-    }
-
-    @Override
-    public int stepIndex() {
-        return stepIndex;
-    }
-
-    @Override
-    public boolean isDone() {
-        return stepIndex >= plan.timesteps().length;
-    }
-
-    @Override
-    public double currentTimestep() {
-        return plan.timesteps()[stepIndex];
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return plan.initNoiseSigma(schedule.config().timestepSpacing());
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample) {
-        return SigmaSchedule.scale(sample, plan.sigmas()[stepIndex]);
     }
 
     @Override

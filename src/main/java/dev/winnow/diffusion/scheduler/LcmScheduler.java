@@ -9,15 +9,13 @@ package dev.winnow.diffusion.scheduler;
  * re-noises it to the next timestep with the candidate's own noise (except after the last step).
  * The boundary condition f(x, 0) = x holds because c_skip(0) = 1 and c_out(0) = 0.
  */
-public final class LcmScheduler implements Scheduler {
+public final class LcmScheduler extends SteppedScheduler implements Scheduler {
 
     static final int ORIGINAL_INFERENCE_STEPS = 50;
     static final double TIMESTEP_SCALING = 10.0;
     static final double SIGMA_DATA = 0.5;
 
     private final NoiseSchedule schedule;
-    private double[] timesteps = new double[0];
-    private int stepIndex;
 
     public LcmScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -82,36 +80,6 @@ public final class LcmScheduler implements Scheduler {
         }
         stepIndex++;
         return new StepResult(prev, denoised);
-    }
-
-    @Override
-    public double[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public int stepIndex() {
-        return stepIndex;
-    }
-
-    @Override
-    public boolean isDone() {
-        return stepIndex >= timesteps.length;
-    }
-
-    @Override
-    public double currentTimestep() {
-        return timesteps[stepIndex];
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample) {
-        return sample.clone();
     }
 
     @Override

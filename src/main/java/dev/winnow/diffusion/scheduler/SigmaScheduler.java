@@ -1,0 +1,38 @@
+package dev.winnow.diffusion.scheduler;
+
+/**
+ * Schedulers in the σ parameterisation (x = x_0 + σ·ε, diffusers' Euler family): they keep
+ * each step's σ plus a final 0, start from a larger noise and scale the model's input.
+ */
+abstract class SigmaScheduler extends SteppedScheduler {
+
+    protected final NoiseSchedule schedule;
+    protected double[] sigmas = {0};
+
+    SigmaScheduler(NoiseSchedule schedule) {
+        this.schedule = schedule;
+    }
+
+    public void setTimesteps(int steps) {
+        DdimScheduler.requireSteps(steps, schedule);
+        SigmaSchedule plan = SigmaSchedule.euler(schedule, steps);
+        timesteps = plan.timesteps();
+        sigmas = plan.sigmas();
+        stepIndex = 0;
+    }
+
+    /** The σ of each step and a final 0. */
+    public double[] sigmas() {
+        return sigmas.clone();
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        return new SigmaSchedule(timesteps, sigmas).initNoiseSigma(schedule.config().timestepSpacing());
+    }
+
+    @Override
+    public float[] scaleModelInput(float[] sample) {
+        return SigmaSchedule.scale(sample, sigmas[stepIndex]);
+    }
+}

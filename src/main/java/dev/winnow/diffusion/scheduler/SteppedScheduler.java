@@ -1,0 +1,36 @@
+package dev.winnow.diffusion.scheduler;
+
+/**
+ * The bookkeeping every scheduler shares: its timesteps and how many steps it has taken.
+ * Each algorithm extends this (or {@link SigmaScheduler}) and implements {@link Scheduler}.
+ */
+abstract class SteppedScheduler {
+
+    protected double[] timesteps = new double[0];
+    protected int stepIndex;
+
+    public double[] timesteps() {
+        return timesteps.clone();
+    }
+
+    public int stepIndex() {
+        return stepIndex;
+    }
+
+    public boolean isDone() {
+        return stepIndex >= timesteps.length;
+    }
+
+    public double currentTimestep() {
+        return timesteps[stepIndex];
+    }
+
+    /** DDIM, DPM-Solver and LCM work on unit-variance samples: no input scaling, σ_init = 1. */
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
+    public float[] scaleModelInput(float[] sample) {
+        return sample.clone();
+    }
+}

@@ -1,0 +1,22 @@
+package dev.winnow.engine;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * An admitted job as the engine loop sees it: the request, the future the caller waits on,
+ * and (once the loop has encoded its prompt) its slots.
+ */
+final class EngineJob {
+
+    final GenerationRequest request;
+    final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
+    final long admittedNanos = System.nanoTime();
+    final long sequence;
+    volatile boolean cancelled;
+    PreparedJob prepared;
+
+    EngineJob(GenerationRequest request, long sequence) {
+        this.request = request;
+        this.sequence = sequence;
+    }
+}
