@@ -6,13 +6,15 @@
 For every (colour, shape, background) prompt of the shapes world and each seed, requests
 the best of N for N in --ns (same seed, so candidate 0 is the N=1 image), and asks the
 analytic checker (shapes_world.check) whether the returned image shows the prompt's
-colour and shape. Prints the accuracy per N and per ranking.
+colour and shape. A request answered 422 (no safe candidate) returns no image and counts
+as a miss. Prints the accuracy per N and per ranking.
 """
 import argparse
 import io
 import itertools
 import json
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -22,10 +24,16 @@ import shapes_world as W
 
 
 def generate(url, body):
+    """The returned image, or None when the service found no safe candidate (422)."""
     req = urllib.request.Request(url + "/generate", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json", "Accept": "image/png"})
-    with urllib.request.urlopen(req, timeout=300) as r:
-        return np.array(Image.open(io.BytesIO(r.read())).convert("RGB"))
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return np.array(Image.open(io.BytesIO(r.read())).convert("RGB"))
+    except urllib.error.HTTPError as e:
+        if e.code == 422:
+            return None
+        raise
 
 
 def main():
@@ -41,7 +49,7 @@ def main():
                 "faithfulness only": {"aesthetic": 0, "faithfulness": 1}}
     for n in [int(x) for x in a.ns.split(",")]:
         for label, weights in (rankings.items() if n > 1 else [("-", None)]):
-            ok = total = 0
+            ok = total = refused = 0
             t0 = time.time()
             for seed in range(a.seeds):
                 for shape, colour, bg in combos:
@@ -50,11 +58,15 @@ def main():
                             "guidance_scale": a.guidance, "scheduler": "ddim"}
                     if weights:
                         body["ranking_weights"] = weights
-                    r = W.check(generate(a.url, body))
-                    ok += r["colour"] == colour and r["shape"] == shape
+                    img = generate(a.url, body)
                     total += 1
-            print(f"N={n:2d}  ranking: {label:40s} colour+shape {ok}/{total} = {ok/total:.3f}  ({time.time()-t0:.0f}s)",
-                  flush=True)
+                    if img is None:
+                        refused += 1  # no safe candidate: no image, counted as a miss
+                        continue
+                    r = W.check(img)
+                    ok += r["colour"] == colour and r["shape"] == shape
+            print(f"N={n:2d}  ranking: {label:40s} colour+shape {ok}/{total} = {ok/total:.3f}  "
+                  f"(no safe candidate: {refused})  ({time.time()-t0:.0f}s)", flush=True)
 
 
 if __name__ == "__main__":

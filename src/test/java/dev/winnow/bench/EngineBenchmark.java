@@ -52,6 +52,7 @@ public final class EngineBenchmark {
         System.out.printf(Locale.ROOT, "jobs: \"%s\", DDIM %d steps, guidance 5 (2 UNet rows per candidate)%n%n", PROMPT, steps);
 
         warm(bestOfN, steps);
+        unetCostPerRow(pipeline);
         batchedVersusSequential(bestOfN, steps);
         engineOverhead(bestOfN, steps);
         stepLevelBatching(bestOfN, steps);
@@ -76,6 +77,31 @@ public final class EngineBenchmark {
         for (int i = 0; i < 5; i++) {
             run(b, job(4, i, steps));
         }
+    }
+
+    /** The ceiling on any batching gain here: the UNet's time per row as the batch grows. */
+    static void unetCostPerRow(DiffusionPipeline p) throws Exception {
+        System.out.println("0. UNet time per call and per row by batch size (raw model calls)");
+        System.out.println("   rows   ms/call   ms/row");
+        int latent = p.defaultSize() / p.vaeScale();
+        int tokens = p.tokenizer().maxLength();
+        for (int rows : new int[] {1, 2, 4, 8, 16, 32}) {
+            float[] sample = new float[rows * p.unet().channels() * latent * latent];
+            float[] states = new float[rows * tokens * p.unet().textWidth()];
+            double[] t = new double[rows];
+            java.util.Arrays.fill(t, 500);
+            for (int i = 0; i < 5; i++) {
+                p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+            }
+            int reps = 50;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+            }
+            double ms = (System.nanoTime() - t0) / 1e6 / reps;
+            System.out.printf(Locale.ROOT, "   %4d  %8.2f  %7.3f%n", rows, ms, ms / rows);
+        }
+        System.out.println();
     }
 
     /** Images/s with N candidates in one job vs N one-candidate jobs in a row. */
