@@ -1,6 +1,9 @@
 """Train the tiny-shapes latent diffusion pipeline and export it in Optimum's ONNX layout.
 
-    python models/tools/train_tiny_shapes.py all --vae-minutes 6 --unet-minutes 45
+    python models/tools/train_tiny_shapes.py all --vae-steps 1251 --unet-steps 11419 --threads 2
+
+(the step counts of the committed pack; about 45 minutes on an idle 2-core machine).
+Without --*-steps each stage runs for --*-minutes of wall-clock time instead.
 
 Stages (each can run alone; state lives in --work, default /tmp/tiny-shapes-work):
   vae      train the autoencoder on rendered shapes-world images
@@ -8,8 +11,8 @@ Stages (each can run alone; state lives in --work, default /tmp/tiny-shapes-work
   unet     train the text encoder and UNet jointly (epsilon prediction, DDPM schedule,
            10% empty captions for classifier-free guidance, weight EMA)
   export   write models/tiny-shapes/ (ONNX models + configs)
-Fixed seeds throughout; training length is wall-clock bounded, so the exact weights
-depend on the machine's speed, not the recipe.
+Fixed seeds throughout. With step counts the recipe is the same on every machine (float
+results can still differ in the last bits between thread counts and CPUs).
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ def adjust_threads():
 
 
 # ---------------------------------------------------------------- stage: vae
-def train_vae(work, minutes):
+def train_vae(work, minutes, max_steps=None):
     torch.manual_seed(0)
     _, train = render_set(1, 8000)
     _, val = render_set(2, 512)
@@ -68,7 +71,7 @@ def train_vae(work, minutes):
     opt = torch.optim.AdamW(list(enc.parameters()) + list(dec.parameters()), lr=2e-3, weight_decay=0.0)
     rng = np.random.default_rng(3)
     t0, step = time.time(), 0
-    while time.time() - t0 < minutes * 60:
+    while time.time() - t0 < minutes * 60 and (max_steps is None or step < max_steps):
         x = to_tensor(train[rng.integers(len(train), size=64)])
         mean, logvar = enc(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
@@ -119,7 +122,7 @@ def encode_latents(work, n):
 
 
 # ---------------------------------------------------------------- stage: unet
-def train_unet(work, minutes, batch=64, resume=False):
+def train_unet(work, minutes, batch=64, resume=False, max_steps=None):
     torch.manual_seed(5)
     data = torch.load(os.path.join(work, "latents.pt"))
     mean, std, ids, empty, scale = data["mean"], data["std"], data["ids"], data["empty"], data["scaling_factor"]
@@ -139,7 +142,7 @@ def train_unet(work, minutes, batch=64, resume=False):
     g = torch.Generator().manual_seed(6 + step)
     n = len(mean)
     t0, last_save = time.time() - elapsed, time.time()
-    while time.time() - t0 < minutes * 60:
+    while time.time() - t0 < minutes * 60 and (max_steps is None or step < max_steps):
         idx = torch.randint(n, (batch,), generator=g)
         form = torch.multinomial(torch.tensor([0.6, 0.2, 0.2]), batch, replacement=True, generator=g)
         tok = ids[idx, form]
@@ -245,6 +248,8 @@ if __name__ == "__main__":
     ap.add_argument("--work", default="/tmp/tiny-shapes-work")
     ap.add_argument("--vae-minutes", type=float, default=6)
     ap.add_argument("--unet-minutes", type=float, default=45)
+    ap.add_argument("--vae-steps", type=int, help="stop the autoencoder after this many steps (else --vae-minutes)")
+    ap.add_argument("--unet-steps", type=int, help="stop the UNet after this many steps (else --unet-minutes)")
     ap.add_argument("--latents", type=int, default=16000)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
@@ -253,10 +258,10 @@ if __name__ == "__main__":
     os.makedirs(a.work, exist_ok=True)
     if a.stage in ("vae", "all"):
         write_tokenizer(PACK)
-        train_vae(a.work, a.vae_minutes)
+        train_vae(a.work, a.vae_minutes if a.vae_steps is None else 1e9, a.vae_steps)
     if a.stage in ("latents", "all"):
         encode_latents(a.work, a.latents)
     if a.stage in ("unet", "all"):
-        train_unet(a.work, a.unet_minutes, resume=a.resume)
+        train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps)
     if a.stage in ("export", "all"):
         export(a.work)
