@@ -73,6 +73,14 @@ class PackValidationTest {
         assertTrue(e.getMessage().contains("scheduler_config.json") && e.getMessage().contains("sigmoid"), e.getMessage());
     }
 
+    @Test
+    void anSdxlExportIsRefusedSayingSdxlIsNotSupportedYet() {
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> DiffusionPipeline.load(Path.of("src/test/fixture-packs/sdxl-unsupported-fixture"), CPU));
+        assertTrue(e.getMessage().contains("unet/model.onnx") && e.getMessage().contains("SDXL is not supported yet"),
+                e.getMessage());
+    }
+
     static boolean hasCuda() {
         return ai.onnxruntime.OrtEnvironment.getAvailableProviders().contains(ai.onnxruntime.OrtProvider.CUDA);
     }

@@ -1,0 +1,176 @@
+"""Writes the test fixture packs: graphs with the exact input/output names, dtypes and
+shapes of real Stable Diffusion ONNX exports, in each exporter's dialect, with cheap
+bodies (a few elementwise ops), so the Java loader and the whole HTTP path are tested
+against the real interfaces without real weights. They are fixtures: their images mean
+nothing.
+
+    python models/tools/make_fixture_packs.py      # writes src/test/fixture-packs/*
+
+| fixture | mimics | ids | timestep | dtype | text width | prediction | pad | size |
+|---|---|---|---|---|---|---|---|---|
+| sd15-optimum-fixture | SD 1.5 via Optimum < 1.24 | int64 | int64 [B] | fp32 | 768 | epsilon | <|endoftext|> | 512 |
+| sd15-fp16-diffusers-fixture | SD 1.5 via diffusers' converter, --fp16 | int32 | float [B] | fp16 | 768 | epsilon | <|endoftext|> | 512 |
+| sd21-v-fixture | SD 2.1 (768-v) via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | v_prediction | ! | 768 |
+| sd-turbo-fixture | SD-Turbo via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | epsilon, trailing | ! | 512 |
+
+`sdxl-unsupported-fixture` has SDXL's UNet inputs (`text_embeds`, `time_ids`): Winnow must
+refuse it at startup with a clear message until SDXL is supported.
+
+The tokenizer files are the tiny-shapes pack's (the real CLIP vocabulary may not be
+copied into the repository); real exports carry CLIP's, in the same format.
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+OUT = os.path.join(ROOT, "src", "test", "fixture-packs")
+TOKENIZER = os.path.join(ROOT, "models", "tiny-shapes", "tokenizer")
+
+
+def const(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def save(graph, path):
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="winnow-fixture")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+
+
+def text_encoder(path, id_type, width, ftype):
+    npf = np.float16 if ftype == T.FLOAT16 else np.float32
+    nodes = [
+        h.make_node("Cast", ["input_ids"], ["ids_f"], to=ftype),
+        h.make_node("Unsqueeze", ["ids_f", "axis2"], ["ids3"]),
+        h.make_node("Mul", ["ids3", "w"], ["scaled"]),
+        h.make_node("Sin", ["scaled"], ["last_hidden_state"]),
+        h.make_node("ReduceMean", ["last_hidden_state"], ["pooler_output"], axes=[1], keepdims=0),
+    ]
+    w = (np.linspace(0.5, 1.5, width) * 1e-3).astype(npf).reshape(1, 1, width)
+    g = h.make_graph(nodes, "text_encoder",
+                     [h.make_tensor_value_info("input_ids", id_type, ["batch", 77])],
+                     [h.make_tensor_value_info("last_hidden_state", ftype, ["batch", 77, width]),
+                      h.make_tensor_value_info("pooler_output", ftype, ["batch", width])],
+                     [const("axis2", np.array([2], np.int64)), const("w", w)])
+    save(g, path)
+
+
+def unet(path, timestep, width, ftype):
+    """out = 0.5·sample + 0.1·mean(text states) + 1e-4·timestep (a contraction, so latents stay bounded)."""
+    npf = np.float16 if ftype == T.FLOAT16 else np.float32
+    t_type, t_shape = {"int64_b": (T.INT64, ["batch"]), "float_b": (ftype, ["batch"]),
+                       "float_scalar": (ftype, [])}[timestep]
+    nodes = [
+        h.make_node("Mul", ["sample", "half"], ["a"]),
+        h.make_node("ReduceMean", ["encoder_hidden_states"], ["m"], axes=[1, 2], keepdims=0),
+        h.make_node("Reshape", ["m", "b111"], ["m4"]),
+        h.make_node("Mul", ["m4", "tenth"], ["b"]),
+        h.make_node("Cast", ["timestep"], ["t_f"], to=ftype),
+        h.make_node("Reshape", ["t_f", "b111"], ["t4"]) if timestep != "float_scalar"
+        else h.make_node("Identity", ["t_f"], ["t4"]),
+        h.make_node("Mul", ["t4", "tiny"], ["c"]),
+        h.make_node("Add", ["a", "b"], ["ab"]),
+        h.make_node("Add", ["ab", "c"], ["out_sample"]),
+    ]
+    g = h.make_graph(nodes, "unet",
+                     [h.make_tensor_value_info("sample", ftype, ["batch", 4, "height", "width"]),
+                      h.make_tensor_value_info("timestep", t_type, t_shape),
+                      h.make_tensor_value_info("encoder_hidden_states", ftype, ["batch", "sequence", width])],
+                     [h.make_tensor_value_info("out_sample", ftype, ["batch", 4, "height", "width"])],
+                     [const("half", np.array(0.5, npf)), const("tenth", np.array(0.1, npf)),
+                      const("tiny", np.array(1e-4, npf)), const("b111", np.array([-1, 1, 1, 1], np.int64))])
+    save(g, path)
+
+
+def vae_decoder(path, ftype):
+    """A 1×1 convolution to RGB, nearest ×8 upsampling, tanh: [B,4,h,w] -> [B,3,8h,8w]."""
+    npf = np.float16 if ftype == T.FLOAT16 else np.float32
+    rng = np.random.default_rng(0)
+    nodes = [
+        h.make_node("Conv", ["latent_sample", "k"], ["rgb"]),
+        h.make_node("Resize", ["rgb", "", "scales"], ["big"], mode="nearest"),
+        h.make_node("Tanh", ["big"], ["sample"]),
+    ]
+    g = h.make_graph(nodes, "vae_decoder",
+                     [h.make_tensor_value_info("latent_sample", ftype, ["batch", 4, "height", "width"])],
+                     [h.make_tensor_value_info("sample", ftype, ["batch", 3, "out_height", "out_width"])],
+                     [const("k", (rng.standard_normal((3, 4, 1, 1)) * 0.3).astype(npf)),
+                      const("scales", np.array([1, 1, 8, 8], np.float32))])
+    save(g, path)
+
+
+def dump(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sample_size, scheduler_class,
+         scaling_factor=0.18215):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    text_encoder(os.path.join(d, "text_encoder", "model.onnx"), id_type, width, ftype)
+    unet(os.path.join(d, "unet", "model.onnx"), timestep, width, ftype)
+    vae_decoder(os.path.join(d, "vae_decoder", "model.onnx"), ftype)
+    dump(os.path.join(d, "model_index.json"), {
+        "_class_name": "ORTStableDiffusionPipeline", "scheduler": ["diffusers", scheduler_class],
+        "text_encoder": ["optimum", "ORTModelTextEncoder"], "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["optimum", "ORTModelUnet"], "vae_decoder": ["optimum", "ORTModelVaeDecoder"],
+        "winnow_name": name})
+    dump(os.path.join(d, "scheduler", "scheduler_config.json"), {
+        "_class_name": scheduler_class, "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
+        "beta_schedule": "scaled_linear", "prediction_type": prediction, "timestep_spacing": spacing,
+        "steps_offset": 1, "set_alpha_to_one": False, "clip_sample": False})
+    dump(os.path.join(d, "unet", "config.json"), {"_class_name": "UNet2DConditionModel", "sample_size": sample_size,
+                                                   "in_channels": 4, "cross_attention_dim": width})
+    vae_cfg = {"_class_name": "AutoencoderKL", "latent_channels": 4, "block_out_channels": [128, 256, 512, 512]}
+    if scaling_factor is not None:
+        vae_cfg["scaling_factor"] = scaling_factor
+    dump(os.path.join(d, "vae_decoder", "config.json"), vae_cfg)
+    tok = os.path.join(d, "tokenizer")
+    os.makedirs(tok)
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(TOKENIZER, f), tok)
+    dump(os.path.join(tok, "special_tokens_map.json"), {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+                                                        "pad_token": pad, "unk_token": "<|endoftext|>"})
+    dump(os.path.join(tok, "tokenizer_config.json"), {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77,
+                                                      "pad_token": pad, "do_lower_case": True})
+    print("wrote", d)
+
+
+def sdxl_unet(path):
+    """SDXL's UNet interface (extra text_embeds and time_ids inputs): Winnow must refuse it clearly."""
+    nodes = [h.make_node("Identity", ["sample"], ["out_sample"])]
+    g = h.make_graph(nodes, "unet",
+                     [h.make_tensor_value_info("sample", T.FLOAT, ["batch", 4, "height", "width"]),
+                      h.make_tensor_value_info("timestep", T.FLOAT, ["batch"]),
+                      h.make_tensor_value_info("encoder_hidden_states", T.FLOAT, ["batch", 77, 2048]),
+                      h.make_tensor_value_info("text_embeds", T.FLOAT, ["batch", 1280]),
+                      h.make_tensor_value_info("time_ids", T.FLOAT, ["batch", 6])],
+                     [h.make_tensor_value_info("out_sample", T.FLOAT, ["batch", 4, "height", "width"])])
+    save(g, path)
+
+
+if __name__ == "__main__":
+    pack("sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
+         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler")
+    pack("sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
+         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
+         scaling_factor=None)
+    pack("sd21-v-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
+         prediction="v_prediction", spacing="leading", pad="!", sample_size=96, scheduler_class="DDIMScheduler")
+    pack("sdxl-unsupported-fixture", id_type=T.INT64, timestep="float_b", ftype=T.FLOAT, width=2048,
+         prediction="epsilon", spacing="leading", pad="!", sample_size=128, scheduler_class="EulerDiscreteScheduler")
+    sdxl_unet(os.path.join(OUT, "sdxl-unsupported-fixture", "unet", "model.onnx"))
+    pack("sd-turbo-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
+         prediction="epsilon", spacing="trailing", pad="!", sample_size=64, scheduler_class="EulerDiscreteScheduler")

@@ -1,0 +1,56 @@
+package dev.winnow.api;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.restassured.http.ContentType;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A fixture pack with a real SD export's interface (src/test/fixture-packs, made by
+ * models/tools/make_fixture_packs.py) generates through HTTP. The fixtures' images are
+ * meaningless, so the NSFW judge's verdict on them is too: the profiles raise its threshold
+ * to 1.0 (nothing reaches it) to test the pipeline's path, not the judge.
+ */
+abstract class FixturePackHttpBase {
+
+    abstract static class Pack implements QuarkusTestProfile {
+        abstract String name();
+
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("winnow.pipeline.path", "src/test/fixture-packs/" + name(),
+                    "winnow.judges.safety.threshold", "1.0",
+                    "winnow.limits.min-side", "128");
+        }
+    }
+
+    abstract String pack();
+
+    abstract String scheduler();
+
+    abstract double guidance();
+
+    @Test
+    void generatesThroughHttpAtAnySupportedSize() {
+        ServiceReady.await();
+        given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"a red circle\", \"n\": 2, \"steps\": 2, \"width\": 128, \"height\": 192, "
+                        + "\"scheduler\": \"" + scheduler() + "\", \"guidance_scale\": " + guidance() + "}")
+                .when().post("/generate")
+                .then().statusCode(200)
+                .body("model", equalTo(pack()))
+                .body("image.width", equalTo(128))
+                .body("image.height", equalTo(192));
+    }
+
+    @Test
+    void sizesThatAreNotMultiplesOfEightAreRefused() {
+        ServiceReady.await();
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"x\", \"width\": 130}")
+                .when().post("/generate")
+                .then().statusCode(400).body("field", equalTo("width"));
+    }
+}
