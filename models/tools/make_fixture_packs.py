@@ -161,7 +161,72 @@ def sdxl_unet(path):
     save(g, path)
 
 
+JUDGES = os.path.join(ROOT, "src", "test", "fixture-judges")
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def judge(name, graph, manifest):
+    d = os.path.join(JUDGES, name)
+    shutil.rmtree(d, ignore_errors=True)
+    save(graph, os.path.join(d, "model.onnx"))
+    dump(os.path.join(d, "judge.json"), dict({"schema_version": 1, "name": name, "model": "model.onnx",
+                                               "license": "MIT (test fixture)"}, **manifest))
+    print("wrote", d)
+
+
+def judges():
+    """Fixture judges with the interfaces that models/tools/export_sd.py produces from real checkpoints."""
+    clip_224 = {"layout": "NCHW", "width": 224, "height": 224, "resize": "bicubic", "crop": "center",
+                "range": [0.0, 1.0], "mean": CLIP_MEAN, "std": CLIP_STD, "dtype": "float32"}
+    # CompVis StableDiffusionSafetyChecker via Optimum: clip_input + images -> out_images, has_nsfw_concepts.
+    # Fixture body: flags an image whose CLIP-normalised mean exceeds 1.5 (a white image does).
+    g = h.make_graph([
+        h.make_node("ReduceMean", ["clip_input"], ["m"], axes=[1, 2, 3], keepdims=0),
+        h.make_node("Greater", ["m", "limit"], ["has_nsfw_concepts"]),
+        h.make_node("Identity", ["images"], ["out_images"])], "safety_checker",
+        [h.make_tensor_value_info("clip_input", T.FLOAT, ["batch", 3, 224, 224]),
+         h.make_tensor_value_info("images", T.FLOAT, ["batch", "height", "width", 3])],
+        [h.make_tensor_value_info("out_images", T.FLOAT, ["batch", "height", "width", 3]),
+         h.make_tensor_value_info("has_nsfw_concepts", T.BOOL, ["batch"])],
+        [const("limit", np.array(1.5, np.float32))])
+    judge("compvis-safety-checker-fixture", g, {
+        "role": "safety", "description": "Fixture with the CompVis safety checker's interface",
+        "image_input": dict(clip_224, name="clip_input"),
+        "native_image_input": {"name": "images", "layout": "NHWC", "range": [0.0, 1.0]},
+        "output": {"name": "has_nsfw_concepts", "kind": "flag"},
+        "labels": ["safe", "nsfw"], "unsafe_labels": ["nsfw"], "unsafe_rule": "sum", "threshold": 0.5})
+    # Falconsai/nsfw_image_detection (ViT) via Optimum: pixel_values (mean/std 0.5) -> logits [normal, nsfw].
+    g = h.make_graph([
+        h.make_node("ReduceMean", ["pixel_values"], ["m"], axes=[1, 2, 3], keepdims=1),
+        h.make_node("Reshape", ["m", "b1"], ["m2"]),
+        h.make_node("Mul", ["m2", "w"], ["logits"])], "vit",
+        [h.make_tensor_value_info("pixel_values", T.FLOAT, ["batch", 3, 224, 224])],
+        [h.make_tensor_value_info("logits", T.FLOAT, ["batch", 2])],
+        [const("b1", np.array([-1, 1], np.int64)), const("w", np.array([[-3.0, 3.0]], np.float32))])
+    judge("vit-nsfw-logits-fixture", g, {
+        "role": "safety", "description": "Fixture with Falconsai/nsfw_image_detection's interface",
+        "image_input": {"name": "pixel_values", "layout": "NCHW", "width": 224, "height": 224, "resize": "bilinear",
+                        "range": [0.0, 1.0], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "dtype": "float32"},
+        "output": {"name": "logits", "kind": "logits"},
+        "labels": ["normal", "nsfw"], "unsafe_labels": ["nsfw"], "unsafe_rule": "sum", "threshold": 0.5})
+    # LAION aesthetic predictor (CLIP ViT-L/14 image tower + MLP as one graph): pixel_values -> score ~1..10.
+    g = h.make_graph([
+        h.make_node("ReduceMean", ["pixel_values"], ["m"], axes=[1, 2, 3], keepdims=0),
+        h.make_node("Tanh", ["m"], ["t"]),
+        h.make_node("Mul", ["t", "two"], ["t2"]),
+        h.make_node("Add", ["t2", "five"], ["score"])], "aesthetic",
+        [h.make_tensor_value_info("pixel_values", T.FLOAT, ["batch", 3, 224, 224])],
+        [h.make_tensor_value_info("score", T.FLOAT, ["batch"])],
+        [const("two", np.array(2.0, np.float32)), const("five", np.array(5.0, np.float32))])
+    judge("laion-aesthetic-fixture", g, {
+        "role": "score", "score_name": "aesthetic", "description": "Fixture with the LAION aesthetic predictor's interface",
+        "image_input": dict(clip_224, name="pixel_values"), "text_input": None,
+        "output": {"name": "score", "kind": "score"}, "score": {"min": 1.0, "max": 10.0, "higher_is_better": True}})
+
+
 if __name__ == "__main__":
+    judges()
     pack("sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
          prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler")
     pack("sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,

@@ -14,15 +14,18 @@ public final class Resize {
         /** TensorFlow's {@code align_corners=True}: src = dst · (in - 1) / (out - 1). */
         BILINEAR_ALIGN_CORNERS,
         /** Nearest neighbour with half-pixel centres. */
-        NEAREST;
+        NEAREST,
+        /** PIL's antialiased bicubic (a = -0.5; the filter widens when shrinking), as CLIP preprocessing uses. */
+        BICUBIC;
 
         public static Mode of(String name) {
             return switch (name) {
                 case "bilinear" -> BILINEAR;
                 case "bilinear_align_corners" -> BILINEAR_ALIGN_CORNERS;
                 case "nearest" -> NEAREST;
+                case "bicubic" -> BICUBIC;
                 default -> throw new IllegalArgumentException("unsupported resize mode '" + name
-                        + "' (bilinear, bilinear_align_corners, nearest)");
+                        + "' (bilinear, bilinear_align_corners, nearest, bicubic)");
             };
         }
     }
@@ -36,6 +39,11 @@ public final class Resize {
         if (inW == outW && inH == outH) {
             System.arraycopy(src, 0, dst, 0, dst.length);
             return dst;
+        }
+        if (mode == Mode.BICUBIC) {
+            // Separable: rows first, then columns (PIL's ImagingResample order).
+            float[] horizontal = resample(src, inW, inH, outW, true);
+            return resample(horizontal, outW, inH, outH, false);
         }
         for (int y = 0; y < outH; y++) {
             double sy = source(y, inH, outH, mode);
@@ -59,6 +67,55 @@ public final class Resize {
             }
         }
         return dst;
+    }
+
+    /** PIL's convolution resampling along one axis with the bicubic kernel, widened by the scale when shrinking. */
+    private static float[] resample(float[] src, int w, int h, int outLen, boolean horizontal) {
+        int inLen = horizontal ? w : h;
+        double scale = (double) inLen / outLen;
+        double filterScale = Math.max(scale, 1.0);
+        double support = 2.0 * filterScale;
+        int ow = horizontal ? outLen : w;
+        int oh = horizontal ? h : outLen;
+        float[] dst = new float[ow * oh];
+        for (int o = 0; o < outLen; o++) {
+            double center = (o + 0.5) * scale;
+            int lo = Math.max(0, (int) Math.floor(center - support + 0.5));
+            int hi = Math.min(inLen, (int) Math.floor(center + support + 0.5));
+            double[] weights = new double[Math.max(0, hi - lo)];
+            double total = 0;
+            for (int k = lo; k < hi; k++) {
+                double wgt = cubic((k - center + 0.5) / filterScale);
+                weights[k - lo] = wgt;
+                total += wgt;
+            }
+            for (int k = 0; k < weights.length && total != 0; k++) {
+                weights[k] /= total;
+            }
+            int lines = horizontal ? h : w;
+            for (int line = 0; line < lines; line++) {
+                double acc = 0;
+                for (int k = lo; k < hi; k++) {
+                    int at = horizontal ? line * w + k : k * w + line;
+                    acc += src[at] * weights[k - lo];
+                }
+                dst[horizontal ? line * ow + o : o * ow + line] = (float) acc;
+            }
+        }
+        return dst;
+    }
+
+    /** Keys' cubic convolution kernel with a = -0.5 (PIL's BICUBIC). */
+    private static double cubic(double x) {
+        double a = -0.5;
+        x = Math.abs(x);
+        if (x < 1) {
+            return ((a + 2) * x - (a + 3)) * x * x + 1;
+        }
+        if (x < 2) {
+            return (((x - 5) * x + 8) * x - 4) * a;
+        }
+        return 0;
     }
 
     private static double source(int d, int in, int out, Mode mode) {

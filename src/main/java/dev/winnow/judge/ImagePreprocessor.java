@@ -16,6 +16,7 @@ final class ImagePreprocessor {
     private final int height;
     private final boolean nhwc;
     private final Resize.Mode resize;
+    private final boolean centerCrop;
     private final float low;
     private final float high;
     private final float[] mean = new float[3];
@@ -26,12 +27,34 @@ final class ImagePreprocessor {
         this.height = in.height();
         this.nhwc = "NHWC".equals(in.layout());
         this.resize = Resize.Mode.of(in.resize());
+        this.centerCrop = "center".equals(in.crop());
         this.low = in.range().get(0).floatValue();
         this.high = in.range().get(1).floatValue();
         for (int c = 0; c < 3; c++) {
             mean[c] = in.mean().get(c).floatValue();
             std[c] = in.std().get(c).floatValue();
         }
+    }
+
+    /**
+     * Stretches to the input size, or with {@code crop: center} (CLIP's preprocessing) scales
+     * so the image covers it, keeping the aspect ratio, and cuts out the middle.
+     */
+    private float[] fit(float[] channel, int w, int h) {
+        if (!centerCrop) {
+            return Resize.plane(channel, w, h, width, height, resize);
+        }
+        double scale = Math.max((double) width / w, (double) height / h);
+        int rw = Math.max(width, (int) Math.round(w * scale));
+        int rh = Math.max(height, (int) Math.round(h * scale));
+        float[] big = Resize.plane(channel, w, h, rw, rh, resize);
+        int x0 = (rw - width) / 2;
+        int y0 = (rh - height) / 2;
+        float[] out = new float[width * height];
+        for (int y = 0; y < height; y++) {
+            System.arraycopy(big, (y + y0) * rw + x0, out, y * width, width);
+        }
+        return out;
     }
 
     long[] shape(int batch) {
@@ -51,7 +74,7 @@ final class ImagePreprocessor {
                     float unit = (rgb[i * 3 + c] & 0xff) / 255f;
                     channel[i] = low == 0f && high == 1f ? unit : low + (high - low) * unit;
                 }
-                float[] resized = Resize.plane(channel, img.width(), img.height(), width, height, resize);
+                float[] resized = fit(channel, img.width(), img.height());
                 for (int i = 0; i < plane; i++) {
                     float v = (resized[i] - mean[c]) / std[c];
                     int at = nhwc ? b * 3 * plane + i * 3 + c : b * 3 * plane + c * plane + i;

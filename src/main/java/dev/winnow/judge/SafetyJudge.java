@@ -12,6 +12,7 @@ import dev.winnow.onnx.Tensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -50,7 +51,10 @@ public class SafetyJudge implements AutoCloseable {
         ModelSession s = sessions.open(folder.resolve(m.model()));
         try {
             JudgeChecks.checkImageInput(s, m);
-            JudgeChecks.checkOutputWidth(s, m, m.labels().size());
+            JudgeChecks.checkOutputWidth(s, m, "flag".equals(m.output().kind()) ? 1 : m.labels().size());
+            if (m.nativeImageInput() != null) {
+                s.input(m.nativeImageInput().name());
+            }
         } catch (RuntimeException e) {
             s.close();
             throw e;
@@ -100,21 +104,78 @@ public class SafetyJudge implements AutoCloseable {
         return new SafetyVerdict(unsafe < threshold ? Verdict.SAFE : Verdict.UNSAFE, unsafe, null);
     }
 
-    /** Runs the model: one probability row per image. */
+    /** Runs the model: one probability row per image (softmax applied to logits, flags turned into [1-f, f]). */
     protected float[][] classify(List<RgbImage> images) throws Exception {
         int labels = manifest.labels().size();
-        try (OnnxTensor in = Tensors.floats(model.environment(), preprocessor.batch(images),
-                preprocessor.shape(images.size()), model.input(manifest.imageInput().name()).type);
-             OrtSession.Result r = model.run(Map.of(manifest.imageInput().name(), in))) {
-            float[] flat = Tensors.readFloats(r, manifest.output().name());
-            if (flat.length != images.size() * labels) {
-                throw new IllegalStateException("output has " + flat.length + " values for " + images.size() + " images");
+        String kind = manifest.output().kind() == null ? "probabilities" : manifest.output().kind();
+        Map<String, OnnxTensor> in = new HashMap<>();
+        try {
+            in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessor.batch(images),
+                    preprocessor.shape(images.size()), model.input(manifest.imageInput().name()).type));
+            if (manifest.nativeImageInput() != null) {
+                in.put(manifest.nativeImageInput().name(), nativeImages(images));
             }
-            float[][] rows = new float[images.size()][labels];
-            for (int i = 0; i < rows.length; i++) {
-                System.arraycopy(flat, i * labels, rows[i], 0, labels);
+            try (OrtSession.Result r = model.run(in)) {
+                float[] flat = Tensors.readAsFloats(r, manifest.output().name());
+                int perRow = "flag".equals(kind) ? 1 : labels;
+                if (flat.length != images.size() * perRow) {
+                    throw new IllegalStateException("output has " + flat.length + " values for " + images.size() + " images");
+                }
+                float[][] rows = new float[images.size()][labels];
+                for (int i = 0; i < rows.length; i++) {
+                    if ("flag".equals(kind)) {
+                        rows[i][0] = 1f - flat[i];
+                        rows[i][1] = flat[i];
+                    } else {
+                        System.arraycopy(flat, i * labels, rows[i], 0, labels);
+                        if ("logits".equals(kind)) {
+                            softmax(rows[i]);
+                        }
+                    }
+                }
+                return rows;
             }
-            return rows;
+        } finally {
+            in.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    /** The candidates at their own size, NHWC, 0..255 mapped onto the declared range (all the same size). */
+    private OnnxTensor nativeImages(List<RgbImage> images) throws Exception {
+        JudgeManifest.NativeImageInput n = manifest.nativeImageInput();
+        RgbImage first = images.get(0);
+        float low = n.range() == null ? 0f : n.range().get(0).floatValue();
+        float high = n.range() == null ? 1f : n.range().get(1).floatValue();
+        int plane = first.width() * first.height();
+        float[] data = new float[images.size() * plane * 3];
+        boolean nchw = "NCHW".equals(n.layout());
+        for (int b = 0; b < images.size(); b++) {
+            byte[] rgb = images.get(b).rgb();
+            for (int i = 0; i < plane; i++) {
+                for (int c = 0; c < 3; c++) {
+                    float v = low + (high - low) * ((rgb[i * 3 + c] & 0xff) / 255f);
+                    data[b * plane * 3 + (nchw ? c * plane + i : i * 3 + c)] = v;
+                }
+            }
+        }
+        long[] shape = nchw ? new long[] {images.size(), 3, first.height(), first.width()}
+                : new long[] {images.size(), first.height(), first.width(), 3};
+        return Tensors.floats(model.environment(), data, shape, model.input(n.name()).type);
+    }
+
+    private static void softmax(float[] row) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : row) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        double[] e = new double[row.length];
+        for (int i = 0; i < row.length; i++) {
+            e[i] = Math.exp(row[i] - max);
+            sum += e[i];
+        }
+        for (int i = 0; i < row.length; i++) {
+            row[i] = (float) (e[i] / sum);
         }
     }
 

@@ -21,6 +21,7 @@ public record JudgeManifest(
         String model,
         String description,
         @JsonProperty("image_input") ImageInput imageInput,
+        @JsonProperty("native_image_input") NativeImageInput nativeImageInput,
         @JsonProperty("text_input") TextInput textInput,
         Output output,
         List<String> labels,
@@ -44,7 +45,15 @@ public record JudgeManifest(
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record ImageInput(String name, String layout, int width, int height, String resize,
-                             List<Double> range, List<Double> mean, List<Double> std, String dtype) {
+                             List<Double> range, List<Double> mean, List<Double> std, String dtype, String crop) {
+    }
+
+    /**
+     * A second image input that takes the candidate at its own size, unnormalised (the CompVis
+     * safety checker's {@code images}, NHWC in [0, 1]).
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record NativeImageInput(String name, String layout, List<Double> range) {
     }
 
     /** The prompt input of a judge that needs one; {@code tokenizer} is a folder relative to the judge. */
@@ -54,7 +63,11 @@ public record JudgeManifest(
                             @JsonProperty("pad_token") String padToken) {
     }
 
-    /** @param kind {@code probabilities} (safety) or {@code score} */
+    /**
+     * @param kind safety: {@code probabilities} (softmax already applied), {@code logits}
+     *             (Winnow applies softmax) or {@code flag} (one unsafe flag per image, labels
+     *             then read {@code ["safe", "<unsafe>"]}); scorers: {@code score}
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Output(String name, String kind) {
     }

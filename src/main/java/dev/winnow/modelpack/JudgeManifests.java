@@ -15,7 +15,8 @@ public final class JudgeManifests {
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
     private static final Set<String> LAYOUTS = Set.of("NCHW", "NHWC");
-    private static final Set<String> RESIZES = Set.of("bilinear", "bilinear_align_corners", "nearest");
+    private static final Set<String> RESIZES = Set.of("bilinear", "bilinear_align_corners", "nearest", "bicubic");
+    private static final Set<String> SAFETY_OUTPUTS = Set.of("probabilities", "logits", "flag");
 
     private JudgeManifests() {
     }
@@ -66,6 +67,9 @@ public final class JudgeManifests {
             if (!RESIZES.contains(in.resize())) {
                 p.add("image_input.resize must be one of " + RESIZES + ", got " + in.resize());
             }
+            if (in.crop() != null && !"center".equals(in.crop())) {
+                p.add("image_input.crop must be 'center' or absent, got " + in.crop());
+            }
             if (in.range() == null || in.range().size() != 2) {
                 p.add("image_input.range must be [low, high]");
             }
@@ -86,6 +90,12 @@ public final class JudgeManifests {
             }
             if (m.threshold() == null || !(m.threshold() > 0 && m.threshold() <= 1)) {
                 p.add("threshold must be in (0, 1], got " + m.threshold());
+            }
+            if (m.output() != null && m.output().kind() != null && !SAFETY_OUTPUTS.contains(m.output().kind())) {
+                p.add("output.kind of a safety judge must be one of " + SAFETY_OUTPUTS + ", got " + m.output().kind());
+            }
+            if (m.output() != null && "flag".equals(m.output().kind()) && (m.labels() == null || m.labels().size() != 2)) {
+                p.add("a flag output needs exactly two labels: [safe, unsafe]");
             }
             if (m.unsafeRule() != null && !"sum".equals(m.unsafeRule())) {
                 p.add("unsafe_rule must be 'sum', got " + m.unsafeRule());

@@ -56,6 +56,32 @@ public final class Tensors {
         return out;
     }
 
+    /** An output read as floats whatever its element type: booleans as 1/0, integers as their value. */
+    public static float[] readAsFloats(OrtSession.Result result, String name) throws OrtException {
+        OnnxTensor t = (OnnxTensor) result.get(name)
+                .orElseThrow(() -> new IllegalStateException("the model returned no output named '" + name + "'"));
+        return switch (t.getInfo().type) {
+            case FLOAT, FLOAT16, BFLOAT16 -> readFloats(result, name);
+            case BOOL -> {
+                java.nio.ByteBuffer b = t.getByteBuffer();
+                float[] out = new float[b.remaining()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = b.get() != 0 ? 1f : 0f;
+                }
+                yield out;
+            }
+            case INT64 -> {
+                LongBuffer l = t.getLongBuffer();
+                float[] out = new float[l.remaining()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = l.get();
+                }
+                yield out;
+            }
+            default -> throw new IllegalStateException("output '" + name + "' has unsupported type " + t.getInfo().type);
+        };
+    }
+
     public static boolean isFloat(TensorInfo info) {
         return info.type == OnnxJavaType.FLOAT || info.type == OnnxJavaType.FLOAT16;
     }
