@@ -120,6 +120,11 @@ public final class UNet implements AutoCloseable {
         return textLength;
     }
 
+    /** Whether the graph takes fp16 latents (an fp16 export). */
+    public boolean isFp16() {
+        return sampleType == OnnxJavaType.FLOAT16;
+    }
+
     public TimestepKind timestepKind() {
         return timestepKind;
     }

@@ -23,6 +23,8 @@ public interface WinnowConfig {
 
     Engine engine();
 
+    Cuda cuda();
+
     Limits limits();
 
     Defaults defaults();
@@ -89,6 +91,21 @@ public interface WinnowConfig {
         /** Run one small generation before readiness reports UP. */
         @WithDefault("true")
         boolean warmUp();
+    }
+
+    /** ONNX Runtime CUDA provider options (used when the device is CUDA). */
+    interface Cuda {
+        @WithDefault("kSameAsRequested")
+        String arenaExtendStrategy();
+
+        @WithDefault("HEURISTIC")
+        String cudnnConvAlgoSearch();
+
+        @WithDefault("true")
+        boolean cudnnConvUseMaxWorkspace();
+
+        @WithDefault("false")
+        boolean preferNhwc();
     }
 
     interface Limits {

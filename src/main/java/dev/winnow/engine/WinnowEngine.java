@@ -4,6 +4,7 @@ import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
+import dev.winnow.onnx.CudaSettings;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
@@ -101,9 +102,15 @@ public class WinnowEngine {
         if (bestOfN != null) {
             return;
         }
+        WinnowConfig.Cuda cuda = config.cuda();
         sessions = OnnxSessions.create(DeviceChoice.parse(config.device()), config.engine().intraOpThreads(),
-                config.engine().cudaDeviceId());
+                new CudaSettings(config.engine().cudaDeviceId(), cuda.arenaExtendStrategy(), cuda.cudnnConvAlgoSearch(),
+                        cuda.cudnnConvUseMaxWorkspace(), cuda.preferNhwc()));
         DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions);
+        if ("cuda".equals(sessions.device()) && !pipeline.unet().isFp16()) {
+            LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
+                    + "--fp16) needs half the GPU memory and is about twice as fast");
+        }
         SafetyJudge safety = SafetyJudge.load(Path.of(config.judges().safety().path()), sessions,
                 config.judges().safety().threshold().orElse(null));
         List<ScoreJudge> scorers = new ArrayList<>();

@@ -20,15 +20,24 @@ public final class OnnxSessions {
 
     private static final Logger LOG = Logger.getLogger(OnnxSessions.class.getName());
     private static OrtEnvironment sharedEnvironment;
+    /** Whether the environment has global thread pools (sessions may then drop their own). */
+    private static boolean globalPools;
 
     private final OrtEnvironment env;
     private final boolean cuda;
-    private final int cudaDeviceId;
+    private final CudaSettings cudaSettings;
 
-    private OnnxSessions(OrtEnvironment env, boolean cuda, int cudaDeviceId) {
+    private OnnxSessions(OrtEnvironment env, boolean cuda, CudaSettings cudaSettings) {
         this.env = env;
         this.cuda = cuda;
-        this.cudaDeviceId = cudaDeviceId;
+        this.cudaSettings = cudaSettings;
+    }
+
+    /** With default CUDA settings on device {@code cudaDeviceId}. */
+    public static OnnxSessions create(DeviceChoice choice, int intraOpThreads, int cudaDeviceId) {
+        CudaSettings d = CudaSettings.defaults();
+        return create(choice, intraOpThreads, new CudaSettings(cudaDeviceId, d.arenaExtendStrategy(),
+                d.cudnnConvAlgoSearch(), d.cudnnConvUseMaxWorkspace(), d.preferNhwc()));
     }
 
     /**
@@ -37,7 +46,7 @@ public final class OnnxSessions {
      * @param intraOpThreads threads of the shared CPU pool; 0 lets ONNX Runtime use every core
      * @throws DeviceUnavailableException for {@code cuda} when the CUDA provider is missing
      */
-    public static OnnxSessions create(DeviceChoice choice, int intraOpThreads, int cudaDeviceId) {
+    public static OnnxSessions create(DeviceChoice choice, int intraOpThreads, CudaSettings cudaSettings) {
         OrtEnvironment env = environment(intraOpThreads);
         EnumSet<OrtProvider> providers = OrtEnvironment.getAvailableProviders();
         boolean hasCuda = providers.contains(OrtProvider.CUDA);
@@ -59,7 +68,7 @@ public final class OnnxSessions {
                 yield hasCuda;
             }
         };
-        return new OnnxSessions(env, useCuda, cudaDeviceId);
+        return new OnnxSessions(env, useCuda, cudaSettings);
     }
 
     private static synchronized OrtEnvironment environment(int intraOpThreads) {
@@ -69,6 +78,7 @@ public final class OnnxSessions {
                 threads.setGlobalInterOpNumThreads(1);
                 threads.setGlobalSpinControl(false); // idle workers sleep instead of burning the cores
                 sharedEnvironment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "winnow", threads);
+                globalPools = true;
             } catch (OrtException | IllegalStateException e) {
                 // Another component created the environment first: use it with its own pools.
                 LOG.fine("using the existing ONNX Runtime environment: " + e.getMessage());
@@ -76,6 +86,10 @@ public final class OnnxSessions {
             }
         }
         return sharedEnvironment;
+    }
+
+    private static synchronized boolean usesGlobalPools() {
+        return globalPools;
     }
 
     public OrtEnvironment environment() {
@@ -106,13 +120,18 @@ public final class OnnxSessions {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             if (cuda) {
-                try (OrtCUDAProviderOptions cudaOptions = new OrtCUDAProviderOptions(cudaDeviceId)) {
-                    cudaOptions.add("arena_extend_strategy", "kSameAsRequested");
-                    cudaOptions.add("cudnn_conv_algo_search", "HEURISTIC");
-                    cudaOptions.add("cudnn_conv_use_max_workspace", "1");
+                try (OrtCUDAProviderOptions cudaOptions = new OrtCUDAProviderOptions(cudaSettings.deviceId())) {
+                    cudaOptions.add("arena_extend_strategy", cudaSettings.arenaExtendStrategy());
+                    cudaOptions.add("cudnn_conv_algo_search", cudaSettings.cudnnConvAlgoSearch());
+                    cudaOptions.add("cudnn_conv_use_max_workspace", cudaSettings.cudnnConvUseMaxWorkspace() ? "1" : "0");
+                    if (cudaSettings.preferNhwc()) {
+                        cudaOptions.add("prefer_nhwc", "1");
+                    }
                     options.addCUDA(cudaOptions);
                 }
-            } else {
+            }
+            if (usesGlobalPools()) {
+                // CPU work (and operators CUDA lacks) runs on the shared pool, not on a pool per session.
                 options.disablePerSessionThreads();
             }
             return new ModelSession(env, file, env.createSession(file.toString(), options), options);
