@@ -37,6 +37,8 @@ public class WinnowMetrics implements EngineObserver {
     void register(@Observes StartupEvent event) {
         Gauge.builder("winnow.queue.depth", engine, WinnowEngine::queueDepth)
                 .description("Jobs admitted and not yet finished").register(registry);
+        Gauge.builder("winnow.engine.ready", engine, e -> e.isReady() ? 1 : 0)
+                .description("1 while the engine takes work (warmed up, not draining, circuit closed)").register(registry);
         Gauge.builder("winnow.active.slots", engine, WinnowEngine::activeSlots)
                 .description("Candidates being denoised").register(registry);
         Gauge.builder("winnow.model.info", () -> 1)

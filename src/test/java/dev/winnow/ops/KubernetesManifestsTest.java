@@ -1,0 +1,206 @@
+package dev.winnow.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.openshift.api.model.monitoring.v1.PrometheusRule;
+import io.fabric8.openshift.api.model.monitoring.v1.ServiceMonitor;
+import java.beans.Introspector;
+import java.beans.PropertyDescriptor;
+import java.io.IOException;
+import java.io.StringReader;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every manifest in k8s/ parses into its Kubernetes type (fabric8's models) with no field
+ * the type does not know, and the manifests agree with the application (probes, port).
+ */
+class KubernetesManifestsTest {
+
+    static final Path BASE = Path.of("k8s", "base");
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
+
+    static final Map<String, Class<?>> TYPES = Map.of(
+            "configmap.yaml", ConfigMap.class,
+            "deployment.yaml", Deployment.class,
+            "service.yaml", Service.class,
+            "pvc.yaml", PersistentVolumeClaim.class,
+            "pdb.yaml", PodDisruptionBudget.class,
+            "networkpolicy.yaml", NetworkPolicy.class,
+            "servicemonitor.yaml", ServiceMonitor.class,
+            "prometheusrule.yaml", PrometheusRule.class,
+            "httproute.yaml", HTTPRoute.class,
+            "hpa-prometheus-adapter.yaml", HorizontalPodAutoscaler.class);
+
+    @Test
+    void everyManifestParsesIntoItsTypeWithNoUnknownFields() throws Exception {
+        for (Map.Entry<String, Class<?>> e : TYPES.entrySet()) {
+            Object parsed = YAML.readValue(BASE.resolve(e.getKey()).toFile(), e.getValue());
+            List<String> unknown = new ArrayList<>();
+            collectUnknownFields(parsed, e.getValue().getSimpleName(), unknown, new IdentityHashMap<>());
+            assertTrue(unknown.isEmpty(), e.getKey() + " has fields its type does not know: " + unknown);
+        }
+        assertTrue(TYPES.keySet().containsAll(listed()) || listed().stream().allMatch(f ->
+                TYPES.containsKey(f) || f.equals("scaledobject.yaml")), "every resource in the kustomization is checked");
+    }
+
+    @Test
+    void theOverlayPatchesParseToo() throws Exception {
+        Deployment gpu = YAML.readValue(Path.of("k8s/overlays/gpu/gpu-node.yaml").toFile(), Deployment.class);
+        Container c = gpu.getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertEquals("1", c.getResources().getLimits().get("nvidia.com/gpu").getAmount());
+        Deployment s3 = YAML.readValue(Path.of("k8s/overlays/gpu/init-models-from-s3.yaml").toFile(), Deployment.class);
+        assertEquals("fetch-models", s3.getSpec().getTemplate().getSpec().getInitContainers().get(0).getName());
+    }
+
+    /** KEDA publishes no fabric8 model: the fields used are checked against KEDA's ScaledObject schema here. */
+    @Test
+    void theKedaScaledObjectUsesOnlyKedaFields() throws Exception {
+        ScaledObject so = YAML.readValue(BASE.resolve("scaledobject.yaml").toFile(), ScaledObject.class);
+        assertEquals("keda.sh/v1alpha1", so.apiVersion());
+        assertEquals("winnow", so.spec().scaleTargetRef().name());
+        assertEquals("prometheus", so.spec().triggers().get(0).type());
+        assertTrue(so.spec().triggers().get(0).metadata().get("query").contains("winnow_queue_depth"));
+    }
+
+    record ScaledObject(String apiVersion, String kind, Map<String, Object> metadata, Spec spec) {
+        record Spec(Target scaleTargetRef, Integer minReplicaCount, Integer maxReplicaCount, Integer cooldownPeriod,
+                    Integer pollingInterval, List<Trigger> triggers) {
+        }
+
+        record Target(String name, String kind, String apiVersion) {
+        }
+
+        record Trigger(String type, Map<String, String> metadata, String name) {
+        }
+    }
+
+    @Test
+    void probesAndPortMatchTheApplication() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        Container c = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+        Properties app = new Properties();
+        try (var in = Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
+            app.load(in);
+        }
+        int port = Integer.parseInt(app.getProperty("quarkus.http.port", "8080"));
+        assertEquals(port, c.getPorts().get(0).getContainerPort());
+        assertEquals("http", c.getPorts().get(0).getName());
+        assertEquals("/q/health/started", c.getStartupProbe().getHttpGet().getPath());
+        assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath());
+        assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath());
+        assertEquals("http", c.getStartupProbe().getHttpGet().getPort().getStrVal());
+        assertTrue(d.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot());
+        assertTrue(c.getSecurityContext().getReadOnlyRootFilesystem());
+        assertFalse(c.getSecurityContext().getAllowPrivilegeEscalation());
+    }
+
+    @Test
+    void theGracePeriodOutlastsTheDrain() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        ConfigMap cm = YAML.readValue(BASE.resolve("configmap.yaml").toFile(), ConfigMap.class);
+        Properties p = new Properties();
+        p.load(new StringReader(cm.getData().get("application.properties")));
+        long drain = seconds(p.getProperty("quarkus.shutdown.delay")) + seconds(p.getProperty("quarkus.shutdown.timeout"))
+                + d.getSpec().getTemplate().getSpec().getContainers().get(0).getLifecycle().getPreStop().getSleep()
+                .getSeconds();
+        assertTrue(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds() > drain,
+                "terminationGracePeriodSeconds must exceed delay + timeout + preStop = " + drain);
+    }
+
+    @Test
+    void theGatewayTimeoutSitsAboveTheServiceDeadline() throws IOException {
+        HTTPRoute route = YAML.readValue(BASE.resolve("httproute.yaml").toFile(), HTTPRoute.class);
+        ConfigMap cm = YAML.readValue(BASE.resolve("configmap.yaml").toFile(), ConfigMap.class);
+        Properties p = new Properties();
+        p.load(new StringReader(cm.getData().get("application.properties")));
+        long deadline = seconds(p.getProperty("winnow.engine.default-deadline"));
+        long gateway = seconds(route.getSpec().getRules().get(0).getTimeouts().getRequest());
+        assertTrue(gateway > deadline, "the gateway must wait longer than the service's deadline, so clients get its 504");
+    }
+
+    static long seconds(String duration) {
+        String d = duration.trim();
+        if (d.endsWith("ms")) {
+            return Long.parseLong(d.substring(0, d.length() - 2)) / 1000;
+        }
+        if (d.endsWith("m")) {
+            return Long.parseLong(d.substring(0, d.length() - 1)) * 60;
+        }
+        return Long.parseLong(d.replace("s", ""));
+    }
+
+    static List<String> listed() throws IOException {
+        JsonNode k = YAML.readTree(BASE.resolve("kustomization.yaml").toFile());
+        List<String> out = new ArrayList<>();
+        k.get("resources").forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    /** fabric8 keeps unknown fields in additionalProperties maps: any non-empty one is a typo or a wrong level. */
+    static void collectUnknownFields(Object o, String path, List<String> unknown, Map<Object, Boolean> seen) {
+        if (o == null || seen.containsKey(o)) {
+            return;
+        }
+        if (o instanceof Collection<?> c) {
+            int i = 0;
+            for (Object x : c) {
+                collectUnknownFields(x, path + "[" + i++ + "]", unknown, seen);
+            }
+            return;
+        }
+        if (o instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> collectUnknownFields(v, path + "." + k, unknown, seen));
+            return;
+        }
+        if (!o.getClass().getName().startsWith("io.fabric8")) {
+            return;
+        }
+        seen.put(o, true);
+        try {
+            for (PropertyDescriptor pd : Introspector.getBeanInfo(o.getClass()).getPropertyDescriptors()) {
+                Method get = pd.getReadMethod();
+                if (get == null || get.getParameterCount() > 0) {
+                    continue;
+                }
+                Object v = get.invoke(o);
+                if (pd.getName().equals("additionalProperties")) {
+                    if (v instanceof Map<?, ?> extra && !extra.isEmpty()) {
+                        unknown.add(path + " " + extra.keySet());
+                    }
+                } else if (!pd.getName().equals("class")) {
+                    collectUnknownFields(v, path + "." + pd.getName(), unknown, seen);
+                }
+            }
+        } catch (Exception e) {
+            fail("cannot inspect " + path + ": " + e);
+        }
+    }
+}
