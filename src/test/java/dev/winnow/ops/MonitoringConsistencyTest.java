@@ -31,7 +31,7 @@ class MonitoringConsistencyTest {
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     /** The PromQL expressions in k8s/: alerts, KEDA and HPA triggers, dashboard panels. */
-    static List<String> queries() throws IOException {
+    public static List<String> queries() throws IOException {
         List<String> q = new ArrayList<>();
         JsonNode rules = YAML.readTree(Path.of("k8s/base/prometheusrule.yaml").toFile());
         rules.at("/spec/groups").forEach(g -> g.get("rules").forEach(r -> q.add(r.get("expr").asText())));
