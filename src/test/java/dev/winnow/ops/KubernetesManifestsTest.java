@@ -80,6 +80,34 @@ class KubernetesManifestsTest {
         assertEquals("fetch-models", s3.getSpec().getTemplate().getSpec().getInitContainers().get(0).getName());
     }
 
+    /** Both overlays render with kustomize (kubectl's), and the GPU one asks for a GPU; skipped without kubectl. */
+    @Test
+    void bothOverlaysRenderWithKubectlKustomize() throws Exception {
+        String kubectl = null;
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(java.io.File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(dir, "kubectl"))) {
+                kubectl = Path.of(dir, "kubectl").toString();
+            }
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(kubectl != null, "kubectl not installed");
+        for (String overlay : new String[] {"cpu", "gpu"}) {
+            Process p = new ProcessBuilder(kubectl, "kustomize", "k8s/overlays/" + overlay).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), overlay + ": " + out);
+            List<JsonNode> docs = YAML.readerFor(JsonNode.class).<JsonNode>readValues(out).readAll();
+            assertEquals(11, docs.size(), overlay + " renders every resource");
+            for (JsonNode doc : docs) {
+                assertEquals("winnow", doc.at("/metadata/namespace").asText(), overlay + " " + doc.at("/kind").asText());
+                if (doc.at("/kind").asText().equals("Deployment")) {
+                    Deployment d = YAML.treeToValue(doc, Deployment.class);
+                    boolean gpu = d.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()
+                            .containsKey("nvidia.com/gpu");
+                    assertEquals(overlay.equals("gpu"), gpu, overlay + " GPU limit");
+                }
+            }
+        }
+    }
+
     /** KEDA publishes no fabric8 model: the fields used are checked against KEDA's ScaledObject schema here. */
     @Test
     void theKedaScaledObjectUsesOnlyKedaFields() throws Exception {
