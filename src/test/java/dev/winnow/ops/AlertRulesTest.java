@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,15 +32,8 @@ class AlertRulesTest {
         JsonNode rule = yaml.readTree(Path.of("k8s/base/prometheusrule.yaml").toFile());
         Files.createDirectories(RULES.getParent());
         yaml.writeValue(RULES.toFile(), rule.get("spec"));
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(dir, "promtool"))) {
-                promtool = Path.of(dir, "promtool").toString();
-                break;
-            }
-        }
-        if (promtool == null && "true".equals(System.getenv("CI"))) {
-            throw new AssertionError("promtool is missing in CI: .ci/run installs Debian's prometheus package");
-        }
+        promtool = Executables.find("promtool");
+        Executables.requireInCi("promtool", promtool);
     }
 
     @Test

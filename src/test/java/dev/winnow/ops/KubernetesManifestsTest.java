@@ -83,12 +83,7 @@ class KubernetesManifestsTest {
     /** Both overlays render with kustomize (kubectl's), and the GPU one asks for a GPU; skipped without kubectl. */
     @Test
     void bothOverlaysRenderWithKubectlKustomize() throws Exception {
-        String kubectl = null;
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(java.io.File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(dir, "kubectl"))) {
-                kubectl = Path.of(dir, "kubectl").toString();
-            }
-        }
+        String kubectl = Executables.find("kubectl");
         org.junit.jupiter.api.Assumptions.assumeTrue(kubectl != null, "kubectl not installed");
         for (String overlay : new String[] {"cpu", "gpu"}) {
             Process p = new ProcessBuilder(kubectl, "kustomize", "k8s/overlays/" + overlay).redirectErrorStream(true).start();

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
-import java.io.File;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URL;
@@ -36,21 +35,10 @@ class PrometheusEndToEndTest {
     @TestHTTPResource("/")
     URL app;
 
-    static String binary() {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(dir, "prometheus"))) {
-                return Path.of(dir, "prometheus").toString();
-            }
-        }
-        return null;
-    }
-
     @Test
     void theDashboardsAndAlertsQueriesReturnSeriesFromTheLiveService() throws Exception {
-        String prometheus = binary();
-        if (prometheus == null && "true".equals(System.getenv("CI"))) {
-            throw new AssertionError("prometheus is missing in CI: .ci/run installs Debian's prometheus package");
-        }
+        String prometheus = Executables.find("prometheus");
+        Executables.requireInCi("prometheus", prometheus);
         assumeTrue(prometheus != null, "prometheus not installed (apt-get install prometheus)");
         for (int i = 0; i < 3; i++) {
             given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2, \"seed\": " + i + "}")
