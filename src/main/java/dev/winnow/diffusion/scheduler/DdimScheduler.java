@@ -47,12 +47,6 @@ public final class DdimScheduler extends SteppedScheduler implements Scheduler {
         return new StepResult(prevSample, x0);
     }
 
-    static void requireSteps(int steps, NoiseSchedule schedule) {
-        if (steps < 1 || steps > schedule.trainSteps()) {
-            throw new IllegalArgumentException("steps must be within 1.." + schedule.trainSteps() + ", got " + steps);
-        }
-    }
-
     @Override
     public String name() {
         return "ddim";

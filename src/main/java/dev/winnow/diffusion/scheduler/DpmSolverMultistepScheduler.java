@@ -22,7 +22,7 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
 
     @Override
     public void setTimesteps(int steps) {
-        DdimScheduler.requireSteps(steps, schedule);
+        requireSteps(steps, schedule);
         SigmaSchedule plan = SigmaSchedule.withSigmas(schedule, Timesteps.dpmSolver(schedule.config(), steps));
         timesteps = plan.timesteps();
         sigmas = plan.sigmas();

@@ -20,14 +20,11 @@ public sealed interface Scheduler permits DdimScheduler, EulerDiscreteScheduler,
     /** Steps taken since {@link #setTimesteps(int)}. */
     int stepIndex();
 
-    default boolean isDone() {
-        return stepIndex() >= timesteps().length;
-    }
+    /** Whether every step has been taken. */
+    boolean isDone();
 
     /** The timestep to give the model for the next step. */
-    default double currentTimestep() {
-        return timesteps()[stepIndex()];
-    }
+    double currentTimestep();
 
     /** The standard deviation of the initial noise: latents start as {@code initNoiseSigma() · N(0, I)}. */
     double initNoiseSigma();

@@ -14,7 +14,7 @@ abstract class SigmaScheduler extends SteppedScheduler {
     }
 
     public void setTimesteps(int steps) {
-        DdimScheduler.requireSteps(steps, schedule);
+        requireSteps(steps, schedule);
         SigmaSchedule plan = SigmaSchedule.euler(schedule, steps);
         timesteps = plan.timesteps();
         sigmas = plan.sigmas();

@@ -9,6 +9,13 @@ abstract class SteppedScheduler {
     protected double[] timesteps = new double[0];
     protected int stepIndex;
 
+    /** diffusers refuses more inference steps than training timesteps; so do we. */
+    static void requireSteps(int steps, NoiseSchedule schedule) {
+        if (steps < 1 || steps > schedule.trainSteps()) {
+            throw new IllegalArgumentException("steps must be within 1.." + schedule.trainSteps() + ", got " + steps);
+        }
+    }
+
     public double[] timesteps() {
         return timesteps.clone();
     }
