@@ -4,7 +4,6 @@ import dev.winnow.engine.CandidateResult;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowEngine;
-import dev.winnow.judge.ScoreJudge;
 import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
@@ -18,9 +17,7 @@ import jakarta.ws.rs.core.Response;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.stream.Collectors;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -54,10 +51,9 @@ public class GenerateResource {
     @APIResponse(responseCode = "503", description = "Warming up, draining, or a model failed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "504", description = "The deadline passed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     public Uni<Response> generate(GenerateRequest body, HttpHeaders headers, RoutingContext http) {
-        Set<String> scorers = engine.bestOfN().scorers().stream().map(ScoreJudge::scoreName).collect(Collectors.toSet());
         GenerationRequest job;
         try {
-            job = validator.validate(body, engine.pipeline(), scorers);
+            job = validator.validate(body, engine.pipeline(), engine.scoreNames());
         } catch (InvalidRequestException e) {
             engine.recordInvalid();
             throw e;

@@ -12,7 +12,6 @@ final class EngineJob {
     final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
     final long admittedNanos = System.nanoTime();
     final long sequence;
-    volatile boolean cancelled;
     PreparedJob prepared;
 
     EngineJob(GenerationRequest request, long sequence) {

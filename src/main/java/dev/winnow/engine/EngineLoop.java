@@ -5,7 +5,6 @@ import dev.winnow.diffusion.DiffusionPipeline;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -93,9 +92,6 @@ public final class EngineLoop implements AutoCloseable {
         job.future.whenComplete((r, e) -> {
             admitted.decrementAndGet();
             admission.release();
-            if (e instanceof CancellationException) {
-                job.cancelled = true;
-            }
         });
         incoming.add(job);
         return job.future;
@@ -196,8 +192,8 @@ public final class EngineLoop implements AutoCloseable {
         long now = System.nanoTime();
         for (Iterator<EngineJob> it = active.iterator(); it.hasNext(); ) {
             EngineJob j = it.next();
-            if (j.cancelled || j.future.isDone()) {
-                it.remove(); // its slots leave at this step
+            if (j.future.isDone()) {
+                it.remove(); // cancelled (client gone): its slots leave at this step
             } else if (now > j.request.deadlineNanos()) {
                 it.remove();
                 DenoisingSlot s = j.prepared.slots().get(0);

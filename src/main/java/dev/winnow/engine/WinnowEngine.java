@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
@@ -54,7 +55,8 @@ public class WinnowEngine {
     java.time.Duration shutdownTimeout;
 
     private OnnxSessions sessions;
-    private BestOfN bestOfN;
+    private volatile BestOfN bestOfN;
+    private volatile Set<String> scoreNames = Set.of();
     private EngineLoop loop;
     private volatile boolean warm;
     private volatile boolean draining;
@@ -117,6 +119,7 @@ public class WinnowEngine {
         Map<String, Double> weights = new LinkedHashMap<>();
         addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
         addScorer(scorers, weights, config.judges().faithfulness(), "models/judges/faithfulness-tiny");
+        scoreNames = Set.copyOf(weights.keySet());
         bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), config.engine().maxBatchRows());
         loop = new EngineLoop(bestOfN, config.engine().queueCapacity(), config.engine().maxBatchRows(),
                 config.engine().stepLevelBatching(), stepper, new Fanout());
@@ -192,13 +195,23 @@ public class WinnowEngine {
     }
 
     public DiffusionPipeline pipeline() {
-        load();
-        return bestOfN.pipeline();
+        return bestOfN().pipeline();
     }
 
+    /** Loaded at startup; the lock is taken only if something asks before that. */
     public BestOfN bestOfN() {
-        load();
-        return bestOfN;
+        BestOfN b = bestOfN;
+        if (b == null) {
+            load();
+            b = bestOfN;
+        }
+        return b;
+    }
+
+    /** The names of the loaded scorers: what {@code ranking_weights} may name. */
+    public Set<String> scoreNames() {
+        bestOfN();
+        return scoreNames;
     }
 
     /**
