@@ -15,11 +15,6 @@ class Sd15Fp16DiffusersFixtureHttpTest extends FixturePackHttpBase {
     }
 
     @Override
-    String pack() {
-        return "sd15-fp16-diffusers-fixture";
-    }
-
-    @Override
     String scheduler() {
         return "dpmpp_2m";
     }

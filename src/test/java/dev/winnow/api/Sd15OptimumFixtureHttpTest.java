@@ -15,11 +15,6 @@ class Sd15OptimumFixtureHttpTest extends FixturePackHttpBase {
     }
 
     @Override
-    String pack() {
-        return "sd15-optimum-fixture";
-    }
-
-    @Override
     String scheduler() {
         return "ddim";
     }

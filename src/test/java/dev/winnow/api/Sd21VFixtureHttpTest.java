@@ -15,11 +15,6 @@ class Sd21VFixtureHttpTest extends FixturePackHttpBase {
     }
 
     @Override
-    String pack() {
-        return "sd21-v-fixture";
-    }
-
-    @Override
     String scheduler() {
         return "euler";
     }

@@ -15,11 +15,6 @@ class SdTurboFixtureHttpTest extends FixturePackHttpBase {
     }
 
     @Override
-    String pack() {
-        return "sd-turbo-fixture";
-    }
-
-    @Override
     String scheduler() {
         return "euler";
     }

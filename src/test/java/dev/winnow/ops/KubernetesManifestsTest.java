@@ -67,8 +67,11 @@ class KubernetesManifestsTest {
             collectUnknownFields(parsed, e.getValue().getSimpleName(), unknown, new IdentityHashMap<>());
             assertTrue(unknown.isEmpty(), e.getKey() + " has fields its type does not know: " + unknown);
         }
-        assertTrue(TYPES.keySet().containsAll(listed()) || listed().stream().allMatch(f ->
-                TYPES.containsKey(f) || f.equals("scaledobject.yaml")), "every resource in the kustomization is checked");
+        for (String resource : listed()) {
+            // scaledobject.yaml has no fabric8 model: theKedaScaledObjectUsesOnlyKedaFields checks it
+            assertTrue(TYPES.containsKey(resource) || resource.equals("scaledobject.yaml"),
+                    resource + " is in the kustomization but not checked here");
+        }
     }
 
     @Test
