@@ -16,6 +16,7 @@ import dev.winnow.tokenizer.Tokens;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -200,8 +201,8 @@ public final class DiffusionPipeline implements AutoCloseable {
                 : new int[][] {tokens.inputIds()};
         float[] states = textEncoder.encode(rows);
         int perRow = tokenizer.maxLength() * unet.textWidth();
-        float[] cond = java.util.Arrays.copyOfRange(states, 0, perRow);
-        float[] uncond = hasNegative ? java.util.Arrays.copyOfRange(states, perRow, 2 * perRow) : emptyPromptStates;
+        float[] cond = Arrays.copyOfRange(states, 0, perRow);
+        float[] uncond = hasNegative ? Arrays.copyOfRange(states, perRow, 2 * perRow) : emptyPromptStates;
         return new PromptEmbedding(cond, uncond, tokens.tokenCount(), tokens.truncated());
     }
 
@@ -256,10 +257,10 @@ public final class DiffusionPipeline implements AutoCloseable {
         for (DenoisingSlot s : slots) {
             float[] uncond = null;
             if (s.usesGuidance()) {
-                uncond = java.util.Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
+                uncond = Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
                 r++;
             }
-            float[] cond = java.util.Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
+            float[] cond = Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
             r++;
             s.advance(uncond, cond);
         }

@@ -1,5 +1,6 @@
 package dev.winnow.engine;
 
+import ai.onnxruntime.OrtException;
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.diffusion.PromptEmbedding;
@@ -11,11 +12,13 @@ import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.judge.Verdict;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 
 /**
  * Best-of-N for one job: encode the prompt once, denoise the N candidates together in
@@ -23,6 +26,8 @@ import java.util.function.Consumer;
  * safe candidate. Stateless apart from the loaded models; safe to call from several threads.
  */
 public final class BestOfN {
+
+    private static final Logger LOG = Logger.getLogger(BestOfN.class.getName());
 
     private final DiffusionPipeline pipeline;
     private final SafetyJudge safety;
@@ -74,7 +79,7 @@ public final class BestOfN {
                     batchRows.accept(rows);
                 }
             }
-        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+        } catch (OrtException | RuntimeException e) {
             if (e instanceof DeadlineExceededException d) {
                 throw d;
             }
@@ -97,7 +102,7 @@ public final class BestOfN {
             PreparedJob prepared = new PreparedJob(job, slots, t0);
             prepared.timings().put("text_encode", millisSince(t0));
             return prepared;
-        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+        } catch (OrtException | RuntimeException e) {
             throw new GenerationFailedException("encoding the prompt failed: " + e.getMessage(), e);
         }
     }
@@ -115,7 +120,7 @@ public final class BestOfN {
         long t2 = System.nanoTime();
         try {
             images = pipeline.decode(prepared.slots(), Math.max(1, maxBatchRows));
-        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+        } catch (OrtException | RuntimeException e) {
             throw new GenerationFailedException("decoding failed: " + e.getMessage(), e);
         }
         timings.put("decode", millisSince(t2));
@@ -174,7 +179,7 @@ public final class BestOfN {
         List<RgbImage> safeImages = safeIdx.stream().map(images::get).toList();
         for (ScoreJudge s : scorers) {
             double[] all = new double[images.size()];
-            java.util.Arrays.fill(all, Double.NaN);
+            Arrays.fill(all, Double.NaN);
             if (!safeImages.isEmpty()) {
                 try {
                     double[] raw = s.score(safeImages, prompt);
@@ -183,9 +188,8 @@ public final class BestOfN {
                     }
                 } catch (Exception e) {
                     // A failed scorer leaves the ranking to the others; safety is unaffected.
-                    java.util.logging.Logger.getLogger(BestOfN.class.getName())
-                            .warning("scorer " + s.scoreName() + " failed: " + e.getMessage());
-                    java.util.Arrays.fill(all, 0.0);
+                    LOG.warning("scorer " + s.scoreName() + " failed: " + e.getMessage());
+                    Arrays.fill(all, 0.0);
                 }
             }
             out.put(s.scoreName(), all);
