@@ -119,7 +119,7 @@ public class WinnowEngine {
         Map<String, Double> weights = new LinkedHashMap<>();
         addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
         addScorer(scorers, weights, config.judges().faithfulness(), "models/judges/faithfulness-tiny");
-        scoreNames = Set.copyOf(weights.keySet());
+        scoreNames = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(weights.keySet()));
         bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), config.engine().maxBatchRows());
         loop = new EngineLoop(bestOfN, config.engine().queueCapacity(), config.engine().maxBatchRows(),
                 config.engine().stepLevelBatching(), stepper, new Fanout());
