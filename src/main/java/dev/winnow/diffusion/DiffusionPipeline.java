@@ -2,7 +2,6 @@ package dev.winnow.diffusion;
 
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.winnow.diffusion.scheduler.NoiseSchedule;
 import dev.winnow.diffusion.scheduler.SchedulerConfig;
 import dev.winnow.diffusion.scheduler.Schedulers;
 import dev.winnow.image.RgbImage;
@@ -37,7 +36,7 @@ public final class DiffusionPipeline implements AutoCloseable {
     private final UNet unet;
     private final VaeDecoder vae;
     private final SchedulerConfig schedulerConfig;
-    private final NoiseSchedule schedule;
+    private final Schedulers schedulers;
     private final double scalingFactor;
     private final int vaeScale;
     private final int defaultSize;
@@ -53,7 +52,7 @@ public final class DiffusionPipeline implements AutoCloseable {
         this.unet = unet;
         this.vae = vae;
         this.schedulerConfig = schedulerConfig;
-        this.schedule = new NoiseSchedule(schedulerConfig);
+        this.schedulers = new Schedulers(schedulerConfig);
         this.scalingFactor = scalingFactor;
         this.vaeScale = vaeScale;
         this.defaultSize = defaultSize;
@@ -209,7 +208,7 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** A new slot for one candidate. */
     public DenoisingSlot newSlot(long seed, PromptEmbedding prompt, String scheduler, int steps, double guidanceScale,
                                  int width, int height) {
-        return new DenoisingSlot(seed, Schedulers.create(scheduler, schedule, steps), prompt, guidanceScale,
+        return new DenoisingSlot(seed, schedulers.create(scheduler, steps), prompt, guidanceScale,
                 unet.channels(), height / vaeScale, width / vaeScale);
     }
 

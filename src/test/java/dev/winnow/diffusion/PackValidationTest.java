@@ -74,6 +74,17 @@ class PackValidationTest {
     }
 
     @Test
+    void aSchedulerKeyWinnowDoesNotImplementStopsLoadingNamingTheFileAndTheKey() throws IOException {
+        Path pack = copyOfTiny();
+        Path config = pack.resolve("scheduler/scheduler_config.json");
+        Files.writeString(config, Files.readString(config).replace("\"clip_sample\": false",
+                "\"clip_sample\": false, \"rescale_betas_zero_snr\": true"));
+        PackException e = assertThrows(PackException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("scheduler_config.json") && e.getMessage().contains("rescale_betas_zero_snr"),
+                e.getMessage());
+    }
+
+    @Test
     void anSdxlExportIsRefusedSayingSdxlIsNotSupportedYet() {
         ModelLoadException e = assertThrows(ModelLoadException.class,
                 () -> DiffusionPipeline.load(Path.of("src/test/fixture-packs/sdxl-unsupported-fixture"), CPU));

@@ -1,8 +1,8 @@
 package dev.winnow.diffusion.scheduler;
 
 /**
- * DDIM (Song et al. 2021, "Denoising Diffusion Implicit Models"), deterministic (η = 0),
- * following diffusers' {@code DDIMScheduler}.
+ * DDIM (Song et al. 2021, "Denoising Diffusion Implicit Models"), deterministic (η = 0, the
+ * pipelines' default), following diffusers' {@code DDIMScheduler}.
  *
  * <p>Notation: ᾱ_t = {@code alphaProd} (the paper's α_t), x_t = {@code sample},
  * ε_θ(x_t) = {@code modelOutput} (after conversion for v/sample prediction).
@@ -19,29 +19,40 @@ public final class DdimScheduler extends SteppedScheduler implements Scheduler {
     @Override
     public void setTimesteps(int steps) {
         requireSteps(steps, schedule);
-        timesteps = Timesteps.roundAll(Timesteps.spaced(schedule.config(), steps));
+        timesteps = Timesteps.ddim(schedule.settings(), steps);
         stepRatio = schedule.trainSteps() / steps;
         stepIndex = 0;
     }
 
     @Override
     public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+        SchedulerSettings c = schedule.settings();
         int t = (int) timesteps[stepIndex];
         // 1. previous timestep: diffusers always steps back by T // n, whatever the spacing
         int prev = t - stepRatio;
         // 2. ᾱ_t and ᾱ_{t-1}
         double alphaProd = schedule.alphaCumprod(t);
         double alphaProdPrev = prev >= 0 ? schedule.alphaCumprod(prev) : schedule.finalAlphaCumprod();
-        // 3. "predicted x_0", eq. (12)
-        String type = schedule.config().predictionType();
-        float[] x0 = Predictions.originalFromAlpha(type, modelOutput, sample, alphaProd);
-        float[] eps = "epsilon".equals(type) ? modelOutput : Predictions.epsilonFrom(sample, x0, alphaProd);
-        // 4-6. σ_t = 0 (η = 0): x_{t-1} = sqrt(ᾱ_{t-1})·x̂_0 + sqrt(1 - ᾱ_{t-1})·ε̂, eq. (12)
-        double a = Math.sqrt(alphaProdPrev);
-        double b = Math.sqrt(1 - alphaProdPrev);
+        double a = Math.sqrt(alphaProd);
+        double b = Math.sqrt(1 - alphaProd);
+        // 3. "predicted x_0" and ε̂ from the model output, eq. (12)
+        float[] x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaProd);
+        float[] eps = new float[sample.length];
+        for (int i = 0; i < sample.length; i++) {
+            eps[i] = switch (c.predictionType()) {
+                case "epsilon" -> modelOutput[i];
+                case "v_prediction" -> (float) (a * modelOutput[i] + b * sample[i]);
+                default -> (float) ((sample[i] - a * x0[i]) / b);
+            };
+        }
+        // 4. clip x̂_0 (clip_sample); ε̂ stays the unclipped one, as with use_clipped_model_output=False
+        Predictions.clip(x0, c);
+        // 5-7. σ_t = 0 (η = 0): x_{t-1} = sqrt(ᾱ_{t-1})·x̂_0 + sqrt(1 - ᾱ_{t-1})·ε̂, eq. (12)
+        double prevA = Math.sqrt(alphaProdPrev);
+        double prevB = Math.sqrt(1 - alphaProdPrev);
         float[] prevSample = new float[sample.length];
         for (int i = 0; i < sample.length; i++) {
-            prevSample[i] = (float) (a * x0[i] + b * eps[i]);
+            prevSample[i] = (float) (prevA * x0[i] + prevB * eps[i]);
         }
         stepIndex++;
         return new StepResult(prevSample, x0);

@@ -16,7 +16,7 @@ public final class EulerAncestralScheduler extends SigmaScheduler implements Sch
     public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
         double sigmaFrom = sigmas[stepIndex];
         double sigmaTo = sigmas[stepIndex + 1];
-        float[] x0 = Predictions.originalFromSigma(schedule.config().predictionType(), modelOutput, sample, sigmaFrom);
+        float[] x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigmaFrom);
         double sigmaUp = Math.sqrt(sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom));
         double sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
         double dt = sigmaDown - sigmaFrom;

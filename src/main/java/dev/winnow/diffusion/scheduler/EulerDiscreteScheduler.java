@@ -16,7 +16,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler implements Sche
         double sigma = sigmas[stepIndex];
         double sigmaNext = sigmas[stepIndex + 1];
         // 1. x̂_0 from the model output at σ
-        float[] x0 = Predictions.originalFromSigma(schedule.config().predictionType(), modelOutput, sample, sigma);
+        float[] x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigma);
         // 2. d = (x - x̂_0) / σ;  x_next = x + d·(σ_next - σ)
         double dt = sigmaNext - sigma;
         float[] prev = new float[sample.length];

@@ -32,15 +32,15 @@ final class Predictions {
         return x0;
     }
 
-    /** ε̂ recovered from x_t and x̂_0. */
-    static float[] epsilonFrom(float[] x, float[] x0, double alphaProd) {
-        double a = Math.sqrt(alphaProd);
-        double b = Math.sqrt(1 - alphaProd);
-        float[] eps = new float[x.length];
-        for (int i = 0; i < x.length; i++) {
-            eps[i] = (float) ((x[i] - a * x0[i]) / b);
+    /** DDIM and LCM's {@code clip_sample}: clamps x̂_0 in place to ±{@code clip_sample_range} (no-op when off). */
+    static void clip(float[] x0, SchedulerSettings settings) {
+        if (!settings.clipSample()) {
+            return;
         }
-        return eps;
+        float r = (float) settings.clipSampleRange();
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = Math.max(-r, Math.min(r, x0[i]));
+        }
     }
 
     /**

@@ -23,6 +23,12 @@ public sealed interface Scheduler permits DdimScheduler, EulerDiscreteScheduler,
     /** Whether every step has been taken. */
     boolean isDone();
 
+    /**
+     * The σ of each step and the σ after the last, for schedulers in the σ parameterisation
+     * (Euler, Euler a, DPM++); empty for those in the ᾱ form (DDIM, LCM).
+     */
+    double[] sigmas();
+
     /** The timestep to give the model for the next step. */
     double currentTimestep();
 

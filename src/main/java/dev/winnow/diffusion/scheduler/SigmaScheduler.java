@@ -2,7 +2,7 @@ package dev.winnow.diffusion.scheduler;
 
 /**
  * Schedulers in the σ parameterisation (x = x_0 + σ·ε, diffusers' Euler family): they keep
- * each step's σ plus a final 0, start from a larger noise and scale the model's input.
+ * each step's σ plus the σ after the last, start from a larger noise and scale the model's input.
  */
 abstract class SigmaScheduler extends SteppedScheduler {
 
@@ -21,14 +21,15 @@ abstract class SigmaScheduler extends SteppedScheduler {
         stepIndex = 0;
     }
 
-    /** The σ of each step and a final 0. */
+    /** The σ of each step and the σ after the last (0 unless {@code final_sigmas_type} is {@code sigma_min}). */
+    @Override
     public double[] sigmas() {
         return sigmas.clone();
     }
 
     @Override
     public double initNoiseSigma() {
-        return new SigmaSchedule(timesteps, sigmas).initNoiseSigma(schedule.config().timestepSpacing());
+        return new SigmaSchedule(timesteps, sigmas).initNoiseSigma(schedule.settings().timestepSpacing());
     }
 
     @Override

@@ -28,6 +28,10 @@ abstract class SteppedScheduler {
         return stepIndex >= timesteps.length;
     }
 
+    public double[] sigmas() {
+        return new double[0];
+    }
+
     public double currentTimestep() {
         return timesteps[stepIndex];
     }

@@ -2,24 +2,28 @@ package dev.winnow.diffusion.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.winnow.diffusion.SeededGaussian;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.function.ToDoubleFunction;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class SchedulerTest {
 
-    static final SchedulerConfig SD = SchedulerConfig.stableDiffusion();
     static JsonNode reference;
 
     @BeforeAll
@@ -29,8 +33,17 @@ class SchedulerTest {
         }
     }
 
-    static NoiseSchedule schedule(String spacing) {
-        return new NoiseSchedule(SD.withSpacing(spacing));
+    /** Stable Diffusion's schedule with the given spacing, as one algorithm resolves it. */
+    static NoiseSchedule schedule(String scheduler, String spacing) {
+        return schedule(scheduler, SchedulerConfig.stableDiffusionJson().put("timestep_spacing", spacing));
+    }
+
+    static NoiseSchedule schedule(String scheduler, ObjectNode config) {
+        return new Schedulers(SchedulerConfig.of(config)).schedule(scheduler);
+    }
+
+    static Scheduler create(String scheduler, String spacing, int steps) {
+        return Schedulers.create(scheduler, schedule(scheduler, spacing), steps);
     }
 
     static double[] ref(String table, String key) {
@@ -50,7 +63,7 @@ class SchedulerTest {
         "dpmpp_2m, linspace, dpm", "dpmpp_2m, leading, dpm", "dpmpp_2m, trailing, dpm"})
     void timestepsEqualDiffusers(String scheduler, String spacing, String table) {
         for (int steps : new int[] {1, 4, 20, 50}) {
-            Scheduler s = Schedulers.create(scheduler, schedule(spacing), steps);
+            Scheduler s = create(scheduler, spacing, steps);
             assertArrayEquals(ref(table, spacing + "/" + steps), s.timesteps(), 1e-3, scheduler + " " + spacing + " " + steps);
         }
     }
@@ -58,7 +71,7 @@ class SchedulerTest {
     @ParameterizedTest(name = "LCM timesteps equal diffusers' at {0} steps")
     @ValueSource(ints = {1, 4, 20, 50})
     void lcmTimestepsEqualDiffusers(int steps) {
-        assertArrayEquals(ref("lcm", String.valueOf(steps)), Schedulers.create("lcm", schedule("leading"), steps).timesteps());
+        assertArrayEquals(ref("lcm", String.valueOf(steps)), create("lcm", "leading", steps).timesteps());
     }
 
     @ParameterizedTest(name = "Euler and DPM++ sigmas equal diffusers' for {0} spacing")
@@ -66,15 +79,11 @@ class SchedulerTest {
     void sigmasEqualDiffusers(String spacing) {
         for (int steps : new int[] {1, 4, 20, 50}) {
             String key = spacing + "/" + steps;
-            EulerDiscreteScheduler euler = new EulerDiscreteScheduler(schedule(spacing));
-            euler.setTimesteps(steps);
-            assertClose(ref("euler_sigmas", key), euler.sigmas(), key);
+            assertClose(ref("euler_sigmas", key), create("euler", spacing, steps).sigmas(), key);
         }
         for (int steps : new int[] {1, 4, 20, 50}) {
             String key = spacing + "/" + steps;
-            DpmSolverMultistepScheduler dpm = new DpmSolverMultistepScheduler(schedule(spacing));
-            dpm.setTimesteps(steps);
-            assertClose(ref("dpm_sigmas", key), dpm.sigmas(), key);
+            assertClose(ref("dpm_sigmas", key), create("dpmpp_2m", spacing, steps).sigmas(), key);
         }
     }
 
@@ -87,8 +96,8 @@ class SchedulerTest {
 
     @Test
     void eulerStartsFromTheLargestSigmaWithLeadingSpacingsUnitVarianceCorrection() {
-        Scheduler leading = Schedulers.create("euler", schedule("leading"), 20);
-        Scheduler trailing = Schedulers.create("euler", schedule("trailing"), 20);
+        Scheduler leading = create("euler", "leading", 20);
+        Scheduler trailing = create("euler", "trailing", 20);
         double maxLeading = ref("euler_sigmas", "leading/20")[0];
         assertEquals(Math.sqrt(maxLeading * maxLeading + 1), leading.initNoiseSigma(), 1e-4);
         assertEquals(ref("euler_sigmas", "trailing/20")[0], trailing.initNoiseSigma(), 1e-4);
@@ -96,8 +105,7 @@ class SchedulerTest {
 
     @Test
     void ddimWithEtaZeroAndTheTrueNoiseRecoversTheCleanSample() {
-        NoiseSchedule sched = new NoiseSchedule(new SchedulerConfig(1000, 0.00085, 0.012, "scaled_linear", "epsilon",
-                "leading", 1, true));
+        NoiseSchedule sched = schedule("ddim", SchedulerConfig.stableDiffusionJson().put("set_alpha_to_one", true));
         float[] x0 = cleanSample();
         float[] result = runWithOracle(Schedulers.create("ddim", sched, 20), sched, x0, alphaOracle(sched));
         assertArrayEquals(x0, result, 1e-4f);
@@ -105,8 +113,8 @@ class SchedulerTest {
 
     @Test
     void ddimRecoversTheCleanSampleFromAVPredictionOracle() {
-        NoiseSchedule sched = new NoiseSchedule(new SchedulerConfig(1000, 0.00085, 0.012, "scaled_linear",
-                "v_prediction", "leading", 1, true));
+        NoiseSchedule sched = schedule("ddim", SchedulerConfig.stableDiffusionJson().put("set_alpha_to_one", true)
+                .put("prediction_type", "v_prediction"));
         float[] x0 = cleanSample();
         float[] result = runWithOracle(Schedulers.create("ddim", sched, 10), sched, x0, alphaOracle(sched));
         assertArrayEquals(x0, result, 1e-4f);
@@ -115,7 +123,7 @@ class SchedulerTest {
     @ParameterizedTest(name = "{0} with the true noise ends at the clean sample")
     @ValueSource(strings = {"euler", "euler_a", "dpmpp_2m", "lcm"})
     void everySolverWithAnOracleModelEndsAtTheCleanSample(String name) {
-        NoiseSchedule sched = schedule("leading");
+        NoiseSchedule sched = schedule(name, "leading");
         float[] x0 = cleanSample();
         Scheduler s = Schedulers.create(name, sched, name.equals("lcm") ? 4 : 20);
         ToDoubleFunction<Scheduler> alpha = s instanceof EulerDiscreteScheduler || s instanceof EulerAncestralScheduler
@@ -125,23 +133,155 @@ class SchedulerTest {
 
     @Test
     void lcmBoundaryConditionIsTheIdentityAtTimeZero() {
-        assertEquals(1.0, LcmScheduler.cSkip(0), 0);
-        assertEquals(0.0, LcmScheduler.cOut(0), 0);
-        assertEquals(0.0, LcmScheduler.cSkip(999), 1e-7);
-        assertEquals(1.0, LcmScheduler.cOut(999), 1e-7);
+        assertEquals(1.0, LcmScheduler.cSkip(0, 10), 0);
+        assertEquals(0.0, LcmScheduler.cOut(0, 10), 0);
+        assertEquals(0.0, LcmScheduler.cSkip(999, 10), 1e-7);
+        assertEquals(1.0, LcmScheduler.cOut(999, 10), 1e-7);
         // c_skip falls and c_out rises monotonically in t
         for (int t = 1; t < 1000; t++) {
-            assertTrue(LcmScheduler.cSkip(t) < LcmScheduler.cSkip(t - 1));
-            assertTrue(LcmScheduler.cOut(t) > LcmScheduler.cOut(t - 1));
+            assertTrue(LcmScheduler.cSkip(t, 10) < LcmScheduler.cSkip(t - 1, 10));
+            assertTrue(LcmScheduler.cOut(t, 10) > LcmScheduler.cOut(t - 1, 10));
         }
     }
 
     @Test
     void tooManyStepsAreRefusedAsDiffusersDoes() {
-        assertThrows(IllegalArgumentException.class, () -> Schedulers.create("ddim", schedule("leading"), 1001));
-        assertThrows(IllegalArgumentException.class, () -> Schedulers.create("lcm", schedule("leading"), 51));
-        assertThrows(IllegalArgumentException.class, () -> Schedulers.create("karras", schedule("leading"), 4));
+        assertThrows(IllegalArgumentException.class, () -> create("ddim", "leading", 1001));
+        assertThrows(IllegalArgumentException.class, () -> create("lcm", "leading", 51));
+        assertThrows(IllegalArgumentException.class, () -> new Schedulers(SchedulerConfig.stableDiffusion()).create("karras", 4));
     }
+
+    /** SD 1.5's scheduler_config.json as older exports ship it: PNDM, no timestep_spacing key. */
+    static ObjectNode sd15WithoutSpacing() {
+        ObjectNode n = SchedulerConfig.stableDiffusionJson();
+        n.remove("timestep_spacing");
+        n.remove("prediction_type");
+        n.put("_class_name", "PNDMScheduler").put("skip_prk_steps", true).putNull("trained_betas");
+        return n;
+    }
+
+    @ParameterizedTest(name = "without timestep_spacing, {0} spaces its timesteps as diffusers' class does ({1})")
+    @CsvSource({"ddim, leading", "euler, linspace", "euler_a, linspace", "dpmpp_2m, linspace", "lcm, leading"})
+    void aConfigWithoutTimestepSpacingGivesEachSchedulerItsOwnDefault(String scheduler, String expected) {
+        SchedulerSettings settings = SchedulerConfig.of(sd15WithoutSpacing()).settings(scheduler);
+        assertEquals(expected, settings.timestepSpacing());
+        double[] spaced = create(scheduler, expected, 20).timesteps();
+        assertArrayEquals(spaced, Schedulers.create(scheduler, schedule(scheduler, sd15WithoutSpacing()), 20).timesteps());
+    }
+
+    @Test
+    void eachSchedulerTakesDiffusersClassDefaultsForKeysTheConfigLeavesOut() {
+        SchedulerConfig empty = SchedulerConfig.of(new ObjectMapper().createObjectNode());
+        // DDPM's schedule for DDIM and the Euler family, Stable Diffusion's for LCM
+        assertEquals("linear", empty.settings("ddim").betaSchedule());
+        assertEquals(0.0001, empty.settings("euler").betaStart());
+        assertEquals("scaled_linear", empty.settings("lcm").betaSchedule());
+        assertEquals(0.00085, empty.settings("lcm").betaStart());
+        // DDIM clips x̂_0 and sets ᾱ to one past the end unless told otherwise; LCM does not clip
+        assertTrue(empty.settings("ddim").clipSample());
+        assertTrue(empty.settings("ddim").setAlphaToOne());
+        assertFalse(empty.settings("lcm").clipSample());
+        assertEquals(0, empty.settings("euler_a").stepsOffset());
+        assertEquals(50, empty.settings("lcm").originalInferenceSteps());
+    }
+
+    @ParameterizedTest(name = "{0} is refused, naming the key")
+    @ValueSource(strings = {
+        "{\"rescale_betas_zero_snr\": true}",
+        "{\"trained_betas\": [0.1, 0.2]}",
+        "{\"timestep_type\": \"continuous\"}",
+        "{\"thresholding\": true}",
+        "{\"clip_sample_range\": 0}",
+        "{\"interpolation_type\": \"log_linear\"}",
+        "{\"use_exponential_sigmas\": true}",
+        "{\"use_beta_sigmas\": true}",
+        "{\"algorithm_type\": \"sde-dpmsolver++\"}",
+        "{\"solver_order\": 3}",
+        "{\"use_lu_lambdas\": true}",
+        "{\"variance_type\": \"learned_range\"}",
+        "{\"final_sigmas_type\": \"denoise_to_zero\"}",
+        "{\"timestep_spacing\": \"karras\"}",
+        "{\"prediction_type\": \"flow_prediction\"}",
+        "{\"steps_offset\": \"one\"}"})
+    void aKeyWithAValueWinnowDoesNotImplementIsRefused(String json) throws IOException {
+        ObjectNode config = SchedulerConfig.stableDiffusionJson();
+        config.setAll((ObjectNode) new ObjectMapper().readTree(json));
+        String key = new ObjectMapper().readTree(json).fieldNames().next();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SchedulerConfig.of(config));
+        assertTrue(e.getMessage().contains("'" + key + "'") && e.getMessage().contains("supported"), e.getMessage());
+    }
+
+    @Test
+    void theHarmlessValuesRealExportsCarryStillLoad() throws IOException {
+        ObjectNode config = SchedulerConfig.stableDiffusionJson();
+        config.setAll((ObjectNode) new ObjectMapper().readTree("""
+                {"_class_name": "DPMSolverMultistepScheduler", "_diffusers_version": "0.30.0", "clip_sample": false,
+                 "trained_betas": null, "thresholding": false, "rescale_betas_zero_snr": false, "skip_prk_steps": true,
+                 "use_karras_sigmas": false, "timestep_type": "discrete", "interpolation_type": "linear",
+                 "algorithm_type": "dpmsolver++", "solver_order": 2, "variance_type": null, "sigma_min": null,
+                 "dynamic_thresholding_ratio": 0.995, "sample_max_value": 1.0, "use_dynamic_shifting": false}"""));
+        for (String name : Schedulers.NAMES) {
+            assertEquals(name, SchedulerConfig.of(config).settings(name).scheduler());
+        }
+    }
+
+    @Test
+    void lambdaMinClippedIsReadAsDiffusersWritesIt(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("scheduler_config.json");
+        Files.writeString(file, "{\"lambda_min_clipped\": -Infinity, \"beta_schedule\": \"scaled_linear\"}");
+        assertEquals("linspace", SchedulerConfig.read(file).settings("dpmpp_2m").timestepSpacing());
+        Files.writeString(file, "{\"lambda_min_clipped\": -5.1}");
+        IOException e = assertThrows(IOException.class, () -> SchedulerConfig.read(file));
+        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("lambda_min_clipped"), e.getMessage());
+    }
+
+    @Test
+    void ddimClipsThePredictedSampleOnlyWhenClipSampleIsOn() {
+        float[] x = {3f, -3f, 0.1f};
+        float[] eps = {0f, 0f, 0f};
+        for (boolean clip : new boolean[] {true, false}) {
+            NoiseSchedule sched = schedule("ddim", SchedulerConfig.stableDiffusionJson().put("clip_sample", clip)
+                    .put("clip_sample_range", 2.0));
+            Scheduler s = Schedulers.create("ddim", sched, 10);
+            float[] x0 = s.step(eps, x, NO_NOISE).predOriginal();
+            double a = Math.sqrt(sched.alphaCumprod((int) s.timesteps()[0]));
+            if (clip) {
+                assertArrayEquals(new float[] {2f, -2f, (float) (0.1 / a)}, x0, 1e-5f);
+            } else {
+                assertArrayEquals(new float[] {(float) (3 / a), (float) (-3 / a), (float) (0.1 / a)}, x0, 1e-4f);
+            }
+        }
+    }
+
+    @Test
+    void karrasSigmasRunFromSigmaMaxToSigmaMinWithRhoSeven() {
+        ObjectNode config = SchedulerConfig.stableDiffusionJson().put("use_karras_sigmas", true)
+                .put("timestep_spacing", "linspace");
+        NoiseSchedule dpm = schedule("dpmpp_2m", config);
+        double[] sigmas = Schedulers.create("dpmpp_2m", dpm, 10).sigmas();
+        double max = dpm.sigma(999);
+        double min = dpm.sigma(0);
+        assertEquals(max, sigmas[0], 1e-5 * max);
+        assertEquals(min, sigmas[9], 1e-6);
+        assertEquals(0, sigmas[10]);
+        // the midpoint of the ramp in σ^(1/ρ)
+        double mid = Math.pow((Math.pow(max, 1 / 7.0) + Math.pow(min, 1 / 7.0)) / 2, 7);
+        double[] odd = Schedulers.create("dpmpp_2m", dpm, 11).sigmas();
+        assertEquals(mid, odd[5], 1e-5 * mid);
+        // Euler's Karras range is its interpolated schedule's ends; its timesteps are the σ's mapped back
+        // (log-linearly, so σ(t) read back linearly agrees to a few parts in 10^4)
+        Scheduler euler = Schedulers.create("euler", schedule("euler", config), 10);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(euler.sigmas()[i], schedule("euler", config).sigmaAt(euler.timesteps()[i]),
+                    1e-3 * euler.sigmas()[i], "σ(t_" + i + ")");
+        }
+        assertEquals(999, euler.timesteps()[0], 1e-3);
+        assertEquals(0, euler.timesteps()[9], 1e-3);
+    }
+
+    static final GaussianNoise NO_NOISE = out -> {
+        throw new AssertionError("DDIM with η = 0 draws no noise");
+    };
 
     @Test
     void theSameSeedGivesTheSameNoiseAndDifferentSeedsDiffer() {
@@ -204,7 +344,7 @@ class SchedulerTest {
             x[i] = sigmaForm ? (float) (x0[i] + start * noise[i])
                     : (float) (Math.sqrt(start) * x0[i] + Math.sqrt(1 - start) * noise[i]);
         }
-        String type = sched.config().predictionType();
+        String type = sched.settings().predictionType();
         while (!s.isDone()) {
             float[] out = new float[x.length];
             if (sigmaForm) {
@@ -226,8 +366,6 @@ class SchedulerTest {
     }
 
     private static double sigmaOf(Scheduler s) {
-        double[] sigmas = s instanceof EulerDiscreteScheduler e ? e.sigmas()
-                : ((EulerAncestralScheduler) s).sigmas();
-        return sigmas[s.stepIndex()];
+        return s.sigmas()[s.stepIndex()];
     }
 }
