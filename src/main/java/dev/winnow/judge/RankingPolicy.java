@@ -7,7 +7,10 @@ import java.util.Map;
 /**
  * Ranks safe candidates by a weighted sum of their normalised scores:
  * {@code combined = Σ weight(name) · normalised(name)}. Ties go to the lower index, so the
- * choice is deterministic. Unsafe or unjudged candidates are never chosen.
+ * choice is deterministic. Unsafe or unjudged candidates are never chosen. A score that is
+ * missing or not a number (a scorer that failed or returned NaN) counts as 0, the worst
+ * normalised score: a failed scorer leaves the ranking to the others and never takes a safe
+ * candidate out of it.
  */
 public final class RankingPolicy {
 
@@ -34,22 +37,30 @@ public final class RankingPolicy {
     public double combined(Map<String, Double> normalisedScores) {
         double sum = 0;
         for (Map.Entry<String, Double> e : normalisedScores.entrySet()) {
-            sum += weights.getOrDefault(e.getKey(), 0.0) * e.getValue();
+            Double score = e.getValue();
+            if (score != null && Double.isFinite(score)) {
+                sum += weights.getOrDefault(e.getKey(), 0.0) * score;
+            }
         }
         return sum;
     }
 
     /**
-     * @return the index of the best safe candidate, or -1 when none is safe
+     * @return the index of the best safe candidate (a safe one without a finite combined score
+     *         ranks below every scored one, but is still chosen over none), or -1 when none is safe
      */
     public int best(List<Verdict> verdicts, List<Double> combinedScores) {
         int best = -1;
+        double bestScore = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < verdicts.size(); i++) {
-            if (verdicts.get(i) != Verdict.SAFE || !Double.isFinite(combinedScores.get(i))) {
+            if (verdicts.get(i) != Verdict.SAFE) {
                 continue;
             }
-            if (best < 0 || combinedScores.get(i) > combinedScores.get(best)) {
+            Double c = combinedScores.get(i);
+            double score = c != null && Double.isFinite(c) ? c : Double.NEGATIVE_INFINITY;
+            if (best < 0 || score > bestScore) {
                 best = i;
+                bestScore = score;
             }
         }
         return best;

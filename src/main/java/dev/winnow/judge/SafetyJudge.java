@@ -39,10 +39,20 @@ public class SafetyJudge implements AutoCloseable {
         this.threshold = threshold;
     }
 
+    /** The configuration key that overrides the manifest's threshold (named in its error). */
+    public static final String THRESHOLD_KEY = "winnow.judges.safety.threshold";
+
     /**
      * @param thresholdOverride a configured threshold, or null for the manifest's
+     * @throws IllegalArgumentException when the override is outside (0, 1], the range judge.json
+     *         must keep to: at 0 or below every candidate is unsafe, above 1 (or NaN) none ever is,
+     *         which would switch the safety filter off without a word
      */
     public static SafetyJudge load(Path folder, OnnxSessions sessions, Double thresholdOverride) {
+        if (thresholdOverride != null && !(thresholdOverride > 0 && thresholdOverride <= 1)) {
+            throw new IllegalArgumentException(THRESHOLD_KEY + " must be in (0, 1], as a judge.json threshold must, got "
+                    + thresholdOverride + " (above 1 no candidate would ever be judged unsafe)");
+        }
         JudgeManifest m = JudgeManifests.read(folder);
         if (m.role() != JudgeManifest.Role.SAFETY) {
             throw new PackException(folder.resolve("judge.json") + ": role is '" + m.role()

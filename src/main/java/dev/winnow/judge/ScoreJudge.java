@@ -108,8 +108,14 @@ public final class ScoreJudge implements AutoCloseable {
         }
     }
 
-    /** Maps a raw score onto [0, 1] with the manifest's range (higher is better). */
+    /**
+     * Maps a raw score onto [0, 1] with the manifest's range (higher is better). A NaN stays NaN
+     * (no score: the ranking then leaves this scorer out for that candidate, see {@link RankingPolicy}).
+     */
     public double normalise(double raw) {
+        if (Double.isNaN(raw)) {
+            return Double.NaN;
+        }
         JudgeManifest.Score s = manifest.score();
         double unit = (raw - s.min()) / (s.max() - s.min());
         if (Boolean.FALSE.equals(s.higherIsBetter())) {

@@ -1,6 +1,8 @@
 package dev.winnow.judge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.onnx.DeviceChoice;
@@ -11,14 +13,18 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class RankingAndSafetyRuleTest {
 
+    static final Path NSFW = Path.of("models/judges/nsfw-mobilenet-v2");
+    static final OnnxSessions CPU = OnnxSessions.create(DeviceChoice.CPU, 1, 0);
     static SafetyJudge nsfw;
 
     @BeforeAll
     static void load() {
-        nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), OnnxSessions.create(DeviceChoice.CPU, 1, 0), null);
+        nsfw = SafetyJudge.load(NSFW, CPU, null);
     }
 
     @AfterAll
@@ -35,9 +41,57 @@ class RankingAndSafetyRuleTest {
     }
 
     @Test
-    void reachingTheThresholdIsUnsafe() {
-        assertEquals(Verdict.UNSAFE, nsfw.decide(new float[] {0.2f, 0.2f, 0.1f, 0.2f, 0.3f}).verdict());
+    void exactlyReachingTheThresholdIsUnsafeAndJustUnderItIsSafe() {
+        assertEquals(0.5, nsfw.threshold());
+        // Drawing, Hentai, Neutral, Porn, Sexy: unsafe = Hentai + Porn + Sexy
+        SafetyVerdict at = nsfw.decide(new float[] {0.5f, 0.25f, 0f, 0.25f, 0f});
+        assertEquals(0.5, at.unsafeProbability(), 0.0);
+        assertEquals(Verdict.UNSAFE, at.verdict(), "a summed probability equal to the threshold is unsafe");
+        float under = Math.nextDown(0.25f);
+        SafetyVerdict below = nsfw.decide(new float[] {0.5f, 0.25f, 0f, under, 0f});
+        assertTrue(below.unsafeProbability() < 0.5);
+        assertEquals(Verdict.SAFE, below.verdict(), "one float step under the threshold is safe");
         assertEquals(Verdict.UNSAFE, nsfw.decide(new float[] {0.0f, 0.0f, 0.0f, 0.0f, 1.0f}).verdict());
+    }
+
+    @ParameterizedTest(name = "a configured threshold of {0} is refused at load")
+    @ValueSource(doubles = {0.0, -0.1, 1.0000001, 1.5, Double.NaN, Double.POSITIVE_INFINITY})
+    void aThresholdOverrideOutsideZeroToOneIsAStartupError(double threshold) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SafetyJudge.load(NSFW, CPU, threshold).close());
+        assertTrue(e.getMessage().contains("winnow.judges.safety.threshold") && e.getMessage().contains("(0, 1]"),
+                e.getMessage());
+    }
+
+    @Test
+    void aThresholdOverrideOfOneIsTheLoosestThatStillJudges() {
+        try (SafetyJudge loosest = SafetyJudge.load(NSFW, CPU, 1.0)) {
+            assertEquals(1.0, loosest.threshold());
+            assertEquals(Verdict.UNSAFE, loosest.decide(new float[] {0f, 0f, 0f, 1f, 0f}).verdict());
+            assertEquals(Verdict.SAFE, loosest.decide(new float[] {0.01f, 0f, 0f, 0.99f, 0f}).verdict());
+        }
+    }
+
+    @Test
+    void aNanScoreLeavesTheRankingToTheOtherScoresAndNeverHidesASafeCandidate() {
+        RankingPolicy p = new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0));
+        Map<String, Double> broken = new java.util.HashMap<>(Map.of("faithfulness", 0.8));
+        broken.put("aesthetic", Double.NaN);
+        double c = p.combined(broken);
+        assertEquals(0.8, c, 1e-12, "the NaN score counts as the worst score, 0");
+        assertEquals(0, p.best(List.of(Verdict.SAFE, Verdict.UNSAFE), List.of(c, 5.0)));
+        // even a candidate whose every score is unknown is still the best safe one, never "no safe candidate"
+        assertEquals(1, p.best(List.of(Verdict.UNSAFE, Verdict.SAFE), List.of(5.0, Double.NaN)));
+        assertEquals(2, p.best(List.of(Verdict.SAFE, Verdict.UNSAFE, Verdict.SAFE), List.of(Double.NaN, 5.0, 0.1)));
+    }
+
+    @Test
+    void aScorerThatReturnsNanGivesNoScoreRatherThanAnOutOfRangeOne() {
+        try (ScoreJudge aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), CPU)) {
+            assertTrue(Double.isNaN(aesthetic.normalise(Double.NaN)));
+            assertEquals(1.0, aesthetic.normalise(Double.POSITIVE_INFINITY));
+            assertEquals(0.0, aesthetic.normalise(Double.NEGATIVE_INFINITY));
+        }
     }
 
     @Test
