@@ -24,8 +24,10 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 
 /** {@code POST /generate}: best-of-N generation. Thin: validation, the engine, and the answer's shape. */
-@Path("/generate")
+@Path(GenerateResource.PATH)
 public class GenerateResource {
+
+    static final String PATH = "/generate";
 
     static final String PNG = "image/png";
 

@@ -9,8 +9,11 @@ import dev.winnow.engine.GenerationFailedException;
 import dev.winnow.engine.NoSafeCandidateException;
 import dev.winnow.engine.NotReadyException;
 import dev.winnow.engine.QueueFullException;
+import dev.winnow.engine.WinnowEngine;
 import jakarta.ws.rs.WebApplicationException;
+import jakarta.inject.Inject;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,10 +22,26 @@ import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenExce
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
-/** Maps every failure to its problem+json answer; nothing reaches a client as a 500 with a trace. */
+/**
+ * Maps every failure to its problem+json answer; nothing reaches a client as a 500 with a trace.
+ * A {@code /generate} body refused before validation (malformed JSON, a wrong type, an unknown
+ * field, not JSON at all) counts in {@code winnow_rejected_total{reason="invalid"}} like one
+ * that fails validation.
+ */
 public class ProblemMappers {
 
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    @Inject
+    WinnowEngine engine;
+
+    /** Counts a refused generate request; other endpoints' bad input is not a rejected generation. */
+    private Response refused(UriInfo uri, Response problem) {
+        if (uri != null && GenerateResource.PATH.equals(uri.getPath())) {
+            engine.recordInvalid();
+        }
+        return problem;
+    }
 
     @ServerExceptionMapper
     public Response invalid(InvalidRequestException e) {
@@ -30,19 +49,26 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
-    public Response unknownField(UnrecognizedPropertyException e) {
-        return Problems.response(400, "invalid-request", "Invalid request",
-                "unknown field '" + e.getPropertyName() + "'", Map.of("field", e.getPropertyName()));
+    public Response unknownField(UnrecognizedPropertyException e, UriInfo uri) {
+        return refused(uri, jsonProblem(e));
     }
 
-    /** Wrong types ("4" or 4.5 for an integer, an array for the body): Jackson's MismatchedInputException. */
+    /** Wrong types ("4" or 4.5 for an integer, 42 for a string, an array for the body): Jackson's MismatchedInputException. */
     @ServerExceptionMapper
-    public Response mismatched(MismatchedInputException e) {
-        return badJson(e);
+    public Response mismatched(MismatchedInputException e, UriInfo uri) {
+        return refused(uri, jsonProblem(e));
     }
 
     @ServerExceptionMapper
-    public Response badJson(JsonProcessingException e) {
+    public Response badJson(JsonProcessingException e, UriInfo uri) {
+        return refused(uri, jsonProblem(e));
+    }
+
+    private static Response jsonProblem(JsonProcessingException e) {
+        if (e instanceof UnrecognizedPropertyException u) {
+            return Problems.response(400, "invalid-request", "Invalid request",
+                    "unknown field '" + u.getPropertyName() + "'", Map.of("field", u.getPropertyName()));
+        }
         if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
             String field = m.getPath().stream()
                     .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
@@ -105,9 +131,9 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
-    public Response web(WebApplicationException e) {
+    public Response web(WebApplicationException e, UriInfo uri) {
         if (e.getCause() instanceof JsonProcessingException json) {
-            return badJson(json);
+            return refused(uri, jsonProblem(json));
         }
         int status = e.getResponse().getStatus();
         String type = switch (status) {
@@ -123,8 +149,9 @@ public class ProblemMappers {
             case 406 -> "this endpoint answers application/json or image/png";
             default -> e.getMessage();
         };
-        return Problems.response(status, type, Response.Status.fromStatusCode(status) == null ? "Error"
+        Response problem = Problems.response(status, type, Response.Status.fromStatusCode(status) == null ? "Error"
                 : Response.Status.fromStatusCode(status).getReasonPhrase(), detail);
+        return status == 400 || status == 413 || status == 415 ? refused(uri, problem) : problem;
     }
 
     @ServerExceptionMapper

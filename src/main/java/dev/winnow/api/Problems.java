@@ -17,6 +17,11 @@ public final class Problems {
     }
 
     public static Response response(int status, String type, String title, String detail, Map<String, Object> extra) {
+        return Response.status(status).type(PROBLEM_JSON).entity(body(status, type, title, detail, extra)).build();
+    }
+
+    /** The problem document itself (for answers written below JAX-RS, such as {@link BodyLimit}'s). */
+    static Map<String, Object> body(int status, String type, String title, String detail, Map<String, Object> extra) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("type", BASE + type);
         body.put("title", title);
@@ -25,7 +30,7 @@ public final class Problems {
         if (extra != null) {
             body.putAll(extra);
         }
-        return Response.status(status).type(PROBLEM_JSON).entity(body).build();
+        return body;
     }
 
     public static Response response(int status, String type, String title, String detail) {

@@ -4,7 +4,9 @@ import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.diffusion.scheduler.Schedulers;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.WinnowConfig;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.security.SecureRandom;
 import java.util.LinkedHashMap;
@@ -25,6 +27,29 @@ public class RequestValidator {
 
     @Inject
     WinnowConfig config;
+
+    /** The configured request defaults are checked once, at startup, not found wrong by every request that uses them. */
+    void checkDefaultsAtStartup(@Observes StartupEvent event) {
+        checkDefaults(config.defaults());
+    }
+
+    /**
+     * @throws IllegalStateException naming the {@code winnow.defaults.*} key whose value no request could use
+     */
+    static void checkDefaults(WinnowConfig.Defaults defaults) {
+        if (!Schedulers.isKnown(defaults.scheduler())) {
+            throw new IllegalStateException("winnow.defaults.scheduler must be one of " + Schedulers.NAMES + ", got '"
+                    + defaults.scheduler() + "'");
+        }
+        if (!(defaults.guidanceScale() >= 0 && defaults.guidanceScale() <= MAX_GUIDANCE)) {
+            throw new IllegalStateException("winnow.defaults.guidance-scale must be within 0.." + (int) MAX_GUIDANCE
+                    + ", got " + defaults.guidanceScale());
+        }
+        if (defaults.n() < 1 || defaults.steps() < 1) {
+            throw new IllegalStateException("winnow.defaults.n and winnow.defaults.steps must be at least 1, got "
+                    + defaults.n() + " and " + defaults.steps());
+        }
+    }
 
     public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames) {
         if (r == null) {

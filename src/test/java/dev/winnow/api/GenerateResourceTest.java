@@ -121,6 +121,13 @@ class GenerateResourceTest {
         "{\"prompt\": \"x\", \"ranking_weights\": {\"aesthetic\": -1}}|ranking_weights",
         "{\"prompt\": \"x\", \"colour\": \"red\"}|colour",
         "{\"prompt\": \"x\", \"return_candidates\": \"yes\"}|return_candidates",
+        "{\"prompt\": 42}|prompt",
+        "{\"prompt\": true}|prompt",
+        "{\"prompt\": 4.5}|prompt",
+        "{\"prompt\": \"x\", \"negative_prompt\": 7}|negative_prompt",
+        "{\"prompt\": \"x\", \"scheduler\": 1}|scheduler",
+        "{\"prompt\": \"x\", \"return_candidates\": 1}|return_candidates",
+        "{\"prompt\": \"x\", \"seed\": 1.5}|seed",
         "[1, 2]|body",
         "{\"prompt\": \"x\",|body"})
     void badInputIsAProblemNamingTheField(String body, String field) {

@@ -38,6 +38,13 @@ class TokenizeResourceTest {
     }
 
     @Test
+    void aPromptThatIsNotAStringIsAProblemNotCoercedToText() {
+        given().contentType(ContentType.JSON).body("{\"prompt\": 42}")
+                .when().post("/tokenize")
+                .then().statusCode(400).contentType("application/problem+json").body("field", equalTo("prompt"));
+    }
+
+    @Test
     void aMissingPromptIsAProblem() {
         given().contentType(ContentType.JSON).body("{}")
                 .when().post("/tokenize")
