@@ -4,6 +4,7 @@ import dev.winnow.engine.CandidateResult;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowEngine;
+import dev.winnow.tokenizer.Tokens;
 import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
@@ -42,7 +43,9 @@ public class GenerateResource {
     @Produces({MediaType.APPLICATION_JSON, PNG})
     @Operation(summary = "Generate N candidates, judge them, return the best safe one",
             description = "JSON by default; with `Accept: image/png` the body is the PNG and the seed, index and "
-                    + "combined score travel in X-Winnow-Seed, X-Winnow-Index and X-Winnow-Score.")
+                    + "combined score travel in X-Winnow-Seed, X-Winnow-Index and X-Winnow-Score. Either way "
+                    + "X-Winnow-Prompt-Truncated says whether the prompt ran past the tokenizer's window (77 tokens) "
+                    + "and X-Winnow-Prompt-Tokens how many tokens it needed.")
     @APIResponse(responseCode = "200", description = "The best safe candidate",
             content = {@Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = GenerateResponse.class)),
                        @Content(mediaType = PNG)})
@@ -61,26 +64,35 @@ public class GenerateResource {
             throw e;
         }
         boolean png = wantsPng(headers);
+        // the same tokenizer, on the same text, as the text encoder's: tells the client what the window cut off
+        Tokens prompt = engine.pipeline().tokenizer().tokenize(job.prompt());
         CompletableFuture<GenerationResult> pending = engine.submit(job);
         // A client that goes away cancels its job: its slots leave the batch at the next step.
         http.response().closeHandler(closed -> pending.cancel(true));
         return Uni.createFrom().completionStage(pending)
                 .onCancellation().invoke(() -> pending.cancel(true))
-                .map(result -> png ? pngResponse(result) : jsonResponse(result, job.returnCandidates()));
+                .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job.returnCandidates(), prompt));
     }
 
-    private static Response jsonResponse(GenerationResult result, boolean withCandidates) {
-        return Response.ok(toJson(result, withCandidates), MediaType.APPLICATION_JSON).build();
+    private static Response jsonResponse(GenerationResult result, boolean withCandidates, Tokens prompt) {
+        return withPromptHeaders(Response.ok(toJson(result, withCandidates, prompt), MediaType.APPLICATION_JSON), prompt)
+                .build();
     }
 
-    private static Response pngResponse(GenerationResult result) {
+    private static Response pngResponse(GenerationResult result, Tokens prompt) {
         Double combined = result.chosen().scores().get("combined");
-        return Response.ok(result.png(), PNG)
+        return withPromptHeaders(Response.ok(result.png(), PNG), prompt)
                 .header("X-Winnow-Seed", result.chosen().seed())
                 .header("X-Winnow-Index", result.chosen().index())
                 .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
                 .header("X-Winnow-Id", result.id())
                 .build();
+    }
+
+    /** Whether the prompt ran past the tokenizer's window, and how many tokens it needed (start and end included). */
+    private static Response.ResponseBuilder withPromptHeaders(Response.ResponseBuilder response, Tokens prompt) {
+        return response.header("X-Winnow-Prompt-Truncated", prompt.truncated())
+                .header("X-Winnow-Prompt-Tokens", prompt.promptLength());
     }
 
     /** PNG only when the client prefers it to JSON (the first acceptable type decides). */
@@ -96,7 +108,7 @@ public class GenerateResource {
         return false;
     }
 
-    static GenerateResponse toJson(GenerationResult r, boolean withCandidates) {
+    static GenerateResponse toJson(GenerationResult r, boolean withCandidates, Tokens prompt) {
         CandidateResult c = r.chosen();
         List<GenerateResponse.Candidate> candidates = withCandidates
                 ? r.candidates().stream().map(x -> new GenerateResponse.Candidate(x.index(), x.seed(), x.verdict(),
@@ -104,6 +116,6 @@ public class GenerateResource {
                 : null;
         return new GenerateResponse(r.id(), r.model(),
                 new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), Base64.getEncoder().encodeToString(r.png())),
-                Problems.finite(c.scores()), candidates, r.timingsMs());
+                Problems.finite(c.scores()), candidates, r.timingsMs(), prompt.truncated(), prompt.promptLength());
     }
 }

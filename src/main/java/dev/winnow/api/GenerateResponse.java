@@ -6,7 +6,13 @@ import dev.winnow.judge.Verdict;
 import java.util.List;
 import java.util.Map;
 
-/** The JSON answer of {@code POST /generate}; the shape is a contract with clients (DESIGN.md). */
+/**
+ * The JSON answer of {@code POST /generate}; the shape is a contract with clients (DESIGN.md).
+ *
+ * @param promptTruncated whether the prompt ran past the tokenizer's window, so the text encoder never saw its tail
+ * @param promptTokens    how many tokens the whole prompt needs, start and end tokens included (over the
+ *                        window, 77, exactly when truncated)
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record GenerateResponse(
         String id,
@@ -14,7 +20,9 @@ public record GenerateResponse(
         Image image,
         Map<String, Double> scores,
         List<Candidate> candidates,
-        @JsonProperty("timings_ms") Map<String, Long> timingsMs) {
+        @JsonProperty("timings_ms") Map<String, Long> timingsMs,
+        @JsonProperty("prompt_truncated") boolean promptTruncated,
+        @JsonProperty("prompt_tokens") int promptTokens) {
 
     public record Image(int index, long seed, int width, int height, @JsonProperty("png_base64") String pngBase64) {
     }

@@ -3,16 +3,13 @@ package dev.winnow.tokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -22,10 +19,15 @@ import java.util.regex.Pattern;
  * CLIP's byte-level BPE tokenizer, reading the Hugging Face files that Stable Diffusion
  * exports carry ({@code tokenizer/vocab.json} and {@code tokenizer/merges.txt}).
  *
- * <p>Follows OpenAI CLIP's {@code simple_tokenizer.py}: HTML unescape, NFC normalisation
- * (ftfy's default), whitespace collapse, lower-casing, CLIP's pre-tokenisation pattern,
- * UTF-8 bytes mapped to printable characters, {@code </w>} marking word ends, merges applied
- * by rank, then start and end tokens around at most {@code maxLength - 2} ids.
+ * <p>The reference it matches is OpenAI CLIP's {@code simple_tokenizer.py} with ftfy installed,
+ * the tokenizer Stable Diffusion's text encoders were trained with: the text is cleaned as
+ * {@link ClipTextCleaner} describes (ftfy's {@code fix_text}, HTML unescaped twice, whitespace
+ * collapsed, lower-cased), split by CLIP's pre-tokenisation pattern, in which the literal
+ * special tokens {@code <|startoftext|>} and {@code <|endoftext|>} are single tokens; every
+ * other piece is mapped byte by byte to printable characters, marked {@code </w>} at its end
+ * and merged by rank. Start and end tokens go around at most {@code maxLength - 2} ids.
+ * (Hugging Face's {@code CLIPTokenizer} agrees except where HTML entities survive ftfy: it
+ * does not unescape them again.)
  *
  * <p>Thread-safe: the vocabulary is immutable and the word cache is concurrent.
  */
@@ -38,8 +40,6 @@ public final class ClipTokenizer {
     private static final Pattern PRE_TOKENS = Pattern.compile(
             "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CHARACTER_CLASS);
-    private static final Pattern WHITESPACE = Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
-    private static final Pattern NUMERIC_ENTITY = Pattern.compile("&#(x?)([0-9a-fA-F]+);");
     private static final int CACHE_LIMIT = 50_000;
     private static final String[] BYTE_TO_CHAR = byteToUnicode();
 
@@ -132,7 +132,7 @@ public final class ClipTokenizer {
         int[] kept = truncated ? truncate(unpadded) : unpadded;
         int[] padded = Arrays.copyOf(kept, maxLength);
         Arrays.fill(padded, kept.length, maxLength, padId);
-        return new Tokens(padded, kept.length, truncated);
+        return new Tokens(padded, kept.length, truncated, unpadded.length);
     }
 
     /** Start token, BPE ids, end token; truncated to {@link #maxLength()} with the end token kept last. */
@@ -152,7 +152,13 @@ public final class ClipTokenizer {
         ids.add(startId);
         Matcher m = PRE_TOKENS.matcher(clean(text));
         while (m.find()) {
-            for (String piece : bpe(toByteChars(m.group()))) {
+            String token = m.group();
+            // typed literally, the special tokens are single tokens, as in the reference (its BPE cache holds them)
+            if (token.equals(START_TOKEN) || token.equals(END_TOKEN)) {
+                ids.add(token.equals(START_TOKEN) ? startId : endId);
+                continue;
+            }
+            for (String piece : bpe(toByteChars(token))) {
                 Integer id = vocab.get(piece);
                 if (id != null) {
                     ids.add(id);
@@ -166,33 +172,9 @@ public final class ClipTokenizer {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /** The text CLIP's pre-tokenisation pattern runs on (see {@link ClipTextCleaner}). */
     static String clean(String text) {
-        String s = htmlUnescape(htmlUnescape(text)).strip();
-        s = Normalizer.normalize(s, Normalizer.Form.NFC);
-        s = WHITESPACE.matcher(s).replaceAll(" ").strip();
-        return s.toLowerCase(Locale.ROOT);
-    }
-
-    /** The common HTML entities (CLIP unescapes twice); exotic named entities are left as they are. */
-    private static String htmlUnescape(String s) {
-        if (s.indexOf('&') < 0) {
-            return s;
-        }
-        Matcher m = NUMERIC_ENTITY.matcher(s);
-        StringBuilder sb = new StringBuilder();
-        while (m.find()) {
-            int cp;
-            try {
-                cp = Integer.parseInt(m.group(2), m.group(1).isEmpty() ? 10 : 16);
-            } catch (NumberFormatException e) {
-                cp = -1;
-            }
-            m.appendReplacement(sb, Character.isValidCodePoint(cp) && cp > 0
-                    ? Matcher.quoteReplacement(Character.toString(cp)) : Matcher.quoteReplacement(m.group()));
-        }
-        m.appendTail(sb);
-        return sb.toString().replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
-                .replace("&#39;", "'").replace("&apos;", "'").replace("&nbsp;", "\u00a0").replace("&amp;", "&");
+        return ClipTextCleaner.clean(text);
     }
 
     private static String toByteChars(String token) {

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,6 +66,59 @@ class ClipTokenizerTest {
         assertArrayEquals(expected, clip.encodeUnpadded(text), text);
     }
 
+    /**
+     * Typographic and HTML text as phones and web pages produce it, with the ids of OpenAI CLIP's
+     * reference tokenizer after its text fixing. Derived by hand from the documented rules, not by
+     * running the reference: see src/test/resources/tokenizer/derive_typographic_golden.py.
+     */
+    static Stream<Arguments> typographic() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<Arguments> cases = new ArrayList<>();
+        try (InputStream in = ClipTokenizerTest.class.getResourceAsStream("/tokenizer/typographic-golden.jsonl")) {
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank()) {
+                    JsonNode node = json.readTree(line);
+                    int[] ids = new int[node.get("input_ids").size()];
+                    Arrays.setAll(ids, i -> node.get("input_ids").get(i).asInt());
+                    cases.add(Arguments.of(node.get("why").asText(), node.get("text").asText(), node.get("fixed").asText(), ids));
+                }
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0}: \"{1}\" is cleaned as the reference cleans it")
+    @MethodSource("typographic")
+    void typographicTextIsCleanedAsTheReferenceCleansIt(String why, String text, String fixed, int[] ids) {
+        String expected = fixed.replaceAll("(?U)\\s+", " ").strip().toLowerCase(java.util.Locale.ROOT);
+        assertEquals(expected, ClipTokenizer.clean(text), why);
+    }
+
+    @ParameterizedTest(name = "{0}: \"{1}\" gives the reference ids")
+    @MethodSource("typographic")
+    void typographicTextGivesTheReferenceIds(String why, String text, String fixed, int[] ids) {
+        assumeTrue(clip != null, "../shared/clip-tokenizer is absent");
+        assertArrayEquals(ids, clip.encodeUnpadded(text), why + ": " + text);
+    }
+
+    @Test
+    void aLiteralSpecialTokenInAPromptIsOneToken() {
+        assertArrayEquals(new int[] {tiny.startId(), id("red"), tiny.endId(), id("circle"), tiny.endId()},
+                tiny.encodeUnpadded("red <|endoftext|> circle"));
+        assertArrayEquals(new int[] {tiny.startId(), tiny.startId(), id("red"), tiny.endId()},
+                tiny.encodeUnpadded("<|StartOfText|>red"));
+    }
+
+    @Test
+    void theTokensSayHowLongThePromptWasBeforeTruncation() {
+        Tokens t = tiny.tokenize("red circle ".repeat(60));
+        assertEquals(2 + 120, t.promptLength());
+        assertEquals(77, t.tokenCount());
+        Tokens shortOne = tiny.tokenize("red circle");
+        assertEquals(4, shortOne.promptLength());
+        assertEquals(shortOne.tokenCount(), shortOne.promptLength());
+    }
+
     @Test
     void anEmptyPromptIsJustStartAndEndThenPadding() {
         Tokens t = tiny.tokenize("");
@@ -109,13 +164,13 @@ class ClipTokenizerTest {
     }
 
     @Test
-    void unicodeTextStillTokenizesIntoBytesOfTheVocabulary() {
-        int[] ids = tiny.encodeUnpadded("rouge cœur 🙂 日本");
-        assertTrue(ids.length > 4);
-        assertTrue(Arrays.stream(ids).allMatch(i -> i >= 0 && i < tiny.vocabSize()));
-        if (clip != null) {
-            // The same text through the real vocabulary, checked piecewise against CLIP's byte fallback.
-            assertEquals(clip.startId(), clip.encodeUnpadded("🙂")[0]);
+    void textOutsideTheVocabularysWordsFallsBackToItsUtf8Bytes() {
+        // "🙂" is F0 9F 99 82; the tiny vocabulary has no merges for it, so each byte is its own symbol
+        int[] ids = tiny.encodeUnpadded("\uD83D\uDE42");
+        String[] symbols = {"\u00f0", "\u0141", "\u013b", "\u0124</w>"};   // GPT-2/CLIP's byte-to-character map
+        assertEquals(2 + symbols.length, ids.length, Arrays.toString(ids));
+        for (int i = 0; i < symbols.length; i++) {
+            assertEquals(tinyVocab(symbols[i]), ids[i + 1], "byte " + i);
         }
     }
 
@@ -142,6 +197,14 @@ class ClipTokenizerTest {
         TokenizerLoadException e = org.junit.jupiter.api.Assertions.assertThrows(TokenizerLoadException.class,
                 () -> ClipTokenizer.load(Path.of("no-such-folder"), 77, ClipTokenizer.END_TOKEN));
         assertTrue(e.getMessage().contains("vocab.json"), e.getMessage());
+    }
+
+    private static int tinyVocab(String symbol) {
+        try {
+            return new ObjectMapper().readTree(TINY.resolve("vocab.json").toFile()).get(symbol).asInt();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static int id(String word) {
