@@ -1,6 +1,5 @@
 package dev.winnow.engine;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +11,7 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.testing.Determinism;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,6 +33,7 @@ class EngineLoopTest {
     static SafetyJudge nsfw;
     static ScoreJudge aesthetic;
     static BestOfN bestOfN;
+    static String device;
 
     final List<Integer> rowsPerCall = Collections.synchronizedList(new ArrayList<>());
     final EngineObserver recorder = new EngineObserver() {
@@ -46,6 +47,7 @@ class EngineLoopTest {
     @BeforeAll
     static void load() {
         OnnxSessions sessions = OnnxSessions.create(DeviceChoice.CPU, 2, 0);
+        device = sessions.device();
         pipeline = DiffusionPipeline.load(Path.of("models/tiny-shapes"), sessions);
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
         aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions);
@@ -90,8 +92,8 @@ class EngineLoopTest {
         assertTrue(rowsPerCall.stream().anyMatch(r -> r > 4), "some UNet call held rows of both jobs: " + rowsPerCall);
         GenerationResult aloneA = bestOfN.generate(job("a red circle on a white background", 10, 2, 10, 60_000), r -> { });
         GenerationResult aloneB = bestOfN.generate(job("a blue square on a gray background", 20, 2, 10, 60_000), r -> { });
-        assertArrayEquals(aloneA.png(), ra.png());
-        assertArrayEquals(aloneB.png(), rb.png());
+        Determinism.assertSameImage(device, aloneA.png(), ra.png(), "job A alone vs sharing calls");
+        Determinism.assertSameImage(device, aloneB.png(), rb.png(), "job B alone vs sharing calls");
     }
 
     @Test

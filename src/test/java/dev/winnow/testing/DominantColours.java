@@ -1,21 +1,32 @@
-package dev.winnow.api;
+package dev.winnow.testing;
 
+import dev.winnow.image.RgbImage;
 import java.awt.image.BufferedImage;
 
 /**
  * A small colour check for tests: the background is the median of the border pixels, the
  * foreground the mean of the pixels far from it.
  */
-record DominantColours(Rgb background, Rgb foreground) {
+public record DominantColours(Rgb background, Rgb foreground) {
 
-    record Rgb(int r, int g, int b) {
-        boolean isNear(int r2, int g2, int b2, double tolerance) {
+    public record Rgb(int r, int g, int b) {
+        public boolean isNear(int r2, int g2, int b2, double tolerance) {
             double d = Math.sqrt(Math.pow(r - r2, 2) + Math.pow(g - g2, 2) + Math.pow(b - b2, 2));
             return d <= tolerance;
         }
     }
 
-    static DominantColours of(BufferedImage img) {
+    public static DominantColours of(RgbImage img) {
+        BufferedImage b = new BufferedImage(img.width(), img.height(), BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < img.height(); y++) {
+            for (int x = 0; x < img.width(); x++) {
+                b.setRGB(x, y, img.channel(x, y, 0) << 16 | img.channel(x, y, 1) << 8 | img.channel(x, y, 2));
+            }
+        }
+        return of(b);
+    }
+
+    public static DominantColours of(BufferedImage img) {
         int w = img.getWidth();
         int h = img.getHeight();
         java.util.List<int[]> border = new java.util.ArrayList<>();
