@@ -74,6 +74,8 @@ public class WinnowEngine {
     private volatile EngineLoop loop;
     private volatile boolean warm;
     private volatile boolean draining;
+    /** Guarded by this. */
+    private boolean drainStarted;
 
     void onStart(@Observes StartupEvent event) {
         checkTimings();
@@ -101,10 +103,7 @@ public class WinnowEngine {
      */
     void onStop(@Observes @Priority(1) ShutdownEvent event) {
         beginDrain();
-        EngineLoop l;
-        synchronized (this) {
-            l = loop;
-        }
+        EngineLoop l = loop;
         if (l == null) {
             return;
         }
@@ -118,17 +117,19 @@ public class WinnowEngine {
 
     /**
      * Readiness DOWN and 503 for new work at once; admitted jobs have until the drain's time is up
-     * (delay + timeout, less a second), then the rest get 503. Idempotent; waits for a model load
-     * in progress.
+     * (delay + timeout, less a second), then the rest get 503. Idempotent; readiness is DOWN at
+     * once, the rest waits for a model load in progress.
      */
-    public synchronized void beginDrain() {
-        if (draining) {
-            return;
-        }
+    public void beginDrain() {
         draining = true;
-        if (loop == null) {
+        startDrain();
+    }
+
+    private synchronized void startDrain() {
+        if (drainStarted || loop == null) {
             return;
         }
+        drainStarted = true;
         Duration drain = drainTime();
         LOG.info("draining: readiness DOWN and 503 for new requests; " + loop.queueDepth()
                 + " admitted jobs have up to " + drain.toMillis() + " ms to finish");

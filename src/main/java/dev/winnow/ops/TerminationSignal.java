@@ -51,7 +51,7 @@ public class TerminationSignal {
 
     private void onSignal(Signal signal) {
         LOG.info("SIG" + signal.getName() + ": stopping the application before the JVM exits");
+        engine.beginDrain(); // readiness DOWN before anything else happens
         Quarkus.asyncExit(128 + signal.getNumber());
-        engine.beginDrain();
     }
 }

@@ -44,7 +44,7 @@ class DrainOnSigtermTest {
     void sigtermWithJobsQueuedAndRunningLetsEveryAdmittedJobFinishWithItsImage() throws Exception {
         // Production timing, shortened: the drain (delay + timeout) outlasts every admitted job's deadline.
         try (Service service = Service.start(Map.of(
-                "quarkus.shutdown.delay", "1s",
+                "quarkus.shutdown.delay", "2s",
                 "quarkus.shutdown.timeout", "60s",
                 "winnow.engine.default-deadline", "60s"))) {
             List<CompletableFuture<HttpResponse<String>>> jobs = service.generate(JOBS, 8, 40);
@@ -66,11 +66,12 @@ class DrainOnSigtermTest {
 
     @Test
     void whenTheDrainTimeRunsOutTheUnfinishedJobsGetAClear503BeforeTheProcessExits() throws Exception {
-        // A drain far shorter than the work: delay 0.5 s + timeout 1.5 s leaves the jobs 1 s.
+        // A drain far shorter than the work: delay 2 s + timeout 0.1 s leaves the jobs 1.1 s (less the
+        // answer margin), and 10 jobs of 16 candidates × 100 steps take many times that on any CPU.
         try (Service service = Service.start(Map.of(
-                "quarkus.shutdown.delay", "500ms",
-                "quarkus.shutdown.timeout", "1500ms"))) {
-            List<CompletableFuture<HttpResponse<String>>> jobs = service.generate(JOBS, 8, 100);
+                "quarkus.shutdown.delay", "2s",
+                "quarkus.shutdown.timeout", "100ms"))) {
+            List<CompletableFuture<HttpResponse<String>>> jobs = service.generate(JOBS, 16, 100);
             service.awaitAdmittedAndRunning(JOBS);
 
             long sigterm = System.nanoTime();
@@ -91,7 +92,7 @@ class DrainOnSigtermTest {
                 assertTrue(problem.path("detail").asText().contains("shutting down"), problem.toString());
                 refused++;
             }
-            assertTrue(refused > 0, "the drain ended before 10 jobs of 8 × 100 steps could finish");
+            assertTrue(refused > 0, "the drain ended before 10 jobs of 16 × 100 steps could finish");
             long answeredMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sigterm);
             assertTrue(answeredMs < 10_000, "every job was answered " + answeredMs + " ms after SIGTERM");
             service.assertExitsCleanly(30);
@@ -191,23 +192,26 @@ class DrainOnSigtermTest {
             process.destroy(); // SIGTERM, as the kubelet sends it
         }
 
-        /** Within a second of SIGTERM, readiness answers 503 with the engine draining (the probe runs every 5 s). */
+        /**
+         * Within 1.5 s of SIGTERM (the kubelet probes every 5 s), readiness answers 503 with the
+         * engine draining; still inside the 2 s shutdown delay, so the answer is the health
+         * check's, not the HTTP server refusing requests.
+         */
         void assertReadinessGoesDownAtOnce() throws Exception {
             long start = System.nanoTime();
-            while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1)) {
+            while (System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(1500)) {
                 HttpResponse<String> r;
                 try {
                     r = get("/q/health/ready");
                 } catch (IOException e) {
                     throw new AssertionError("the service stopped answering right after SIGTERM (" + e + "):\n" + output(), e);
                 }
-                if (r.statusCode() == 503) {
-                    assertTrue(r.body().contains("\"draining\""), "DOWN because the engine drains: " + r.body());
-                    return;
+                if (r.statusCode() == 503 && r.body().contains("\"draining\"")) {
+                    return; // DOWN, and the engine drains
                 }
                 Thread.sleep(20);
             }
-            fail("readiness was still UP a second after SIGTERM:\n" + output());
+            fail("readiness did not report the engine draining within 1.5 s of SIGTERM:\n" + output());
         }
 
         HttpResponse<String> post(String body) throws Exception {
