@@ -33,7 +33,7 @@ class WedgedEngineLivenessTest {
     public static class ShortDeadlines implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("winnow.engine.default-deadline", "3s", "winnow.engine.liveness-timeout", "4s");
+            return Map.of("winnow.engine.default-deadline", "5s", "winnow.engine.liveness-timeout", "6s");
         }
     }
 
