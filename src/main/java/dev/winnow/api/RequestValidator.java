@@ -117,23 +117,35 @@ public class RequestValidator {
                 Boolean.TRUE.equals(r.returnCandidates()), weights, System.nanoTime() + deadlineMs * 1_000_000);
     }
 
+    /**
+     * A side the pack's UNet can take: the size its graph is fixed to, or a multiple of its size
+     * step (the VAE scale times what the UNet's downsamplings need: 64 pixels for SD) within the
+     * configured bounds. Anything else would fail inside the UNet, after the job was admitted.
+     */
     private int size(String field, Integer value, DiffusionPipeline pipeline) {
         if (value == null) {
             return pipeline.defaultSize();
         }
-        if (pipeline.fixedSize()) {
-            if (value != pipeline.defaultSize()) {
-                throw new InvalidRequestException(field, field + " must be " + pipeline.defaultSize()
+        int fixed = field.equals("width") ? pipeline.fixedWidth() : pipeline.fixedHeight();
+        if (fixed > 0) {
+            if (value != fixed) {
+                throw new InvalidRequestException(field, field + " must be " + fixed
                         + " for the '" + pipeline.name() + "' pack (its UNet takes one size), got " + value);
             }
             return value;
         }
-        int min = config.limits().minSide();
-        int max = config.limits().maxSide();
-        if (value % pipeline.vaeScale() != 0 || value < min || value > max) {
-            throw new InvalidRequestException(field, field + " must be a multiple of " + pipeline.vaeScale()
-                    + " within " + min + ".." + max + ", got " + value);
+        int step = pipeline.sizeStep();
+        int min = roundUp(config.limits().minSide(), step);
+        int max = config.limits().maxSide() / step * step;
+        if (value % step != 0 || value < min || value > max) {
+            throw new InvalidRequestException(field, field + " must be a multiple of " + step + " within " + min + ".."
+                    + max + " for the '" + pipeline.name() + "' pack (its UNet takes sides in steps of " + step
+                    + " pixels), got " + value);
         }
         return value;
+    }
+
+    private static int roundUp(int value, int step) {
+        return (value + step - 1) / step * step;
     }
 }

@@ -29,6 +29,12 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** Stable Diffusion's latent scaling factor, used when the VAE config does not state one. */
     public static final double DEFAULT_SCALING_FACTOR = 0.18215;
 
+    /**
+     * Resolution levels of diffusers' {@code UNet2DConditionModel} when its config does not list
+     * {@code block_out_channels} (its default, (320, 640, 1280, 1280): SD 1.x and 2.x).
+     */
+    public static final int DEFAULT_UNET_LEVELS = 4;
+
     private final String name;
     private final Path folder;
     private final ClipTokenizer tokenizer;
@@ -39,12 +45,13 @@ public final class DiffusionPipeline implements AutoCloseable {
     private final Schedulers schedulers;
     private final double scalingFactor;
     private final int vaeScale;
+    private final int latentMultiple;
     private final int defaultSize;
     private final float[] emptyPromptStates;
 
     private DiffusionPipeline(String name, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
                               VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
-                              int defaultSize) throws OrtException {
+                              int latentMultiple, int defaultSize) throws OrtException {
         this.name = name;
         this.folder = folder;
         this.tokenizer = tokenizer;
@@ -55,6 +62,7 @@ public final class DiffusionPipeline implements AutoCloseable {
         this.schedulers = new Schedulers(schedulerConfig);
         this.scalingFactor = scalingFactor;
         this.vaeScale = vaeScale;
+        this.latentMultiple = latentMultiple;
         this.defaultSize = defaultSize;
         // The empty prompt's states serve every job without a negative prompt: computed once.
         this.emptyPromptStates = textEncoder.encode(new int[][] {tokenizer.tokenize("").inputIds()});
@@ -107,7 +115,7 @@ public final class DiffusionPipeline implements AutoCloseable {
             int latentDefault = unet.latentHeight() > 0 ? unet.latentHeight() : unetConfig.path("sample_size").asInt(64);
             String name = index.path("winnow_name").asText(folder.toAbsolutePath().normalize().getFileName().toString());
             return new DiffusionPipeline(name, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
-                    latentDefault * vaeScale);
+                    latentMultiple(unetConfig), latentDefault * vaeScale);
         } catch (TokenizerLoadException e) {
             closeAll(opened);
             throw new PackException(e.getMessage(), e);
@@ -152,6 +160,18 @@ public final class DiffusionPipeline implements AutoCloseable {
         return blocks.isArray() && blocks.size() > 0 ? 1 << (blocks.size() - 1) : 8;
     }
 
+    /**
+     * The latent side must be a multiple of this: a UNet with L resolution levels halves the
+     * latent L - 1 times on the way down and concatenates the skips on the way up, so a side
+     * that does not divide evenly fails inside the graph (SD: 4 levels, multiples of 8 latent
+     * cells, 64 pixels).
+     */
+    private static int latentMultiple(JsonNode unetConfig) {
+        JsonNode blocks = unetConfig.path("block_out_channels");
+        int levels = blocks.isArray() && blocks.size() > 0 ? blocks.size() : DEFAULT_UNET_LEVELS;
+        return 1 << (levels - 1);
+    }
+
     public String name() {
         return name;
     }
@@ -185,6 +205,25 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** Whether the UNet only takes one latent size (then width and height must be {@link #defaultSize()}). */
     public boolean fixedSize() {
         return unet.latentHeight() > 0;
+    }
+
+    /** The image width the UNet is fixed to, or -1 when it takes any. */
+    public int fixedWidth() {
+        return unet.latentWidth() > 0 ? unet.latentWidth() * vaeScale : -1;
+    }
+
+    /** The image height the UNet is fixed to, or -1 when it takes any. */
+    public int fixedHeight() {
+        return unet.latentHeight() > 0 ? unet.latentHeight() * vaeScale : -1;
+    }
+
+    /**
+     * Image sides must be multiples of this many pixels: the VAE scale times the latent multiple
+     * that the UNet's resolution levels need ({@code unet/config.json} {@code block_out_channels};
+     * SD: 8 × 8 = 64).
+     */
+    public int sizeStep() {
+        return vaeScale * latentMultiple;
     }
 
     public double scalingFactor() {
@@ -264,6 +303,19 @@ public final class DiffusionPipeline implements AutoCloseable {
             s.advance(uncond, cond);
         }
         return rows;
+    }
+
+    /**
+     * One plain UNet call: a single zero row at the default size with the empty prompt. It
+     * tells a device that still works from one that fails everything.
+     *
+     * @throws OrtException when the UNet fails even this call
+     */
+    public void probeUnet() throws OrtException {
+        int h = defaultSize / vaeScale;
+        int w = fixedWidth() > 0 ? unet.latentWidth() : h;
+        unet.predict(new float[unet.channels() * h * w], 1, h, w, new double[] {schedule.trainSteps() - 1},
+                emptyPromptStates, tokenizer.maxLength());
     }
 
     /** Decodes finished slots' latents to images, at most {@code maxRows} per VAE call. */

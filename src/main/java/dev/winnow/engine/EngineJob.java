@@ -4,7 +4,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * An admitted job as the engine loop sees it: the request, the future the caller waits on,
- * and (once the loop has encoded its prompt) its slots.
+ * and (once the loop has encoded its prompt) its slots. Any thread may complete the future;
+ * {@code prepared} belongs to the loop thread, then to the finisher.
  */
 final class EngineJob {
 
@@ -12,6 +13,8 @@ final class EngineJob {
     final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
     final long admittedNanos = System.nanoTime();
     final long sequence;
+    /** Where the job is, for a deadline's message. */
+    volatile String stage = "waiting in the queue";
     PreparedJob prepared;
 
     EngineJob(GenerationRequest request, long sequence) {

@@ -1,20 +1,31 @@
 package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
-import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.onnx.RunBudget;
+import dev.winnow.onnx.RunTerminatedException;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 
 /**
  * Step-level continuous batching. One thread owns the device's denoising: each iteration it
@@ -26,27 +37,65 @@ import java.util.logging.Logger;
  *
  * <p>Oldest jobs come first, so a job's latency is bounded by the jobs admitted before it.
  * A slot's image depends only on its seed and settings, never on its batch-mates.
+ *
+ * <p>Every admitted job is answered: with its result, or at its deadline wherever it is
+ * (waiting, denoising, waiting to be judged or being judged: 504), or when the drain's time
+ * is up or the engine stops (503). Model calls run under a {@link RunBudget}, so a call stuck
+ * past its jobs' deadline, or running when the engine stops, is terminated. A shared UNet call
+ * that fails is retried in halves, job by job, so only the job that caused it fails.
+ *
+ * <p>Threads: the loop thread owns {@code active} and the slots; it also owns the finisher
+ * and shuts it down before it exits. Other threads talk to the loop through its message
+ * queue ({@link #submit}, {@link #close}) and may only complete jobs' futures, which every
+ * stage checks before it spends work on a job.
  */
 public final class EngineLoop implements AutoCloseable {
 
+    /** How long {@link #close()} waits for the loop and the finisher to leave their model calls. */
+    public static final long STOP_WAIT_MILLIS = 10_000;
+
     private static final Logger LOG = Logger.getLogger(EngineLoop.class.getName());
 
+    /** What other threads tell the loop. */
+    private sealed interface Message permits Admit, Stop {
+    }
+
+    private record Admit(EngineJob job) implements Message {
+    }
+
+    private record Stop() implements Message {
+    }
+
     private final BestOfN bestOfN;
+    private final Function<PreparedJob, GenerationResult> finishing;
     private final int capacity;
     private final int maxBatchRows;
     private final boolean acrossJobs;
     private final UnetStepper stepper;
     private final EngineObserver observer;
     private final Semaphore admission;
-    private final LinkedBlockingQueue<EngineJob> incoming = new LinkedBlockingQueue<>();
+    private final Object admissionLock = new Object();
+    private final LinkedBlockingQueue<Message> messages = new LinkedBlockingQueue<>();
+    /** Loop thread only. */
     private final List<EngineJob> active = new ArrayList<>();
+    /** Every admitted job not yet answered; any thread may complete their futures. */
+    private final Set<EngineJob> unanswered = ConcurrentHashMap.newKeySet();
     private final ExecutorService finisher;
+    private final ScheduledThreadPoolExecutor timers;
     private final Thread loop;
     private final AtomicInteger admitted = new AtomicInteger();
     private final AtomicInteger activeSlots = new AtomicInteger();
     private final AtomicLong sequence = new AtomicLong();
     private volatile boolean accepting = true;
-    private volatile boolean running = true;
+    /** Set when the drain's time is up or the engine stops: no model call starts any more. */
+    private volatile boolean cut;
+    private volatile String cutReason = "the engine stopped before the job finished";
+    private volatile RunBudget loopBudget;
+    private volatile RunBudget finisherBudget;
+    private volatile long loopBeatNanos = System.nanoTime();
+    /** When the finisher started its current job, or 0 while it waits. */
+    private volatile long finishingSinceNanos;
+    private volatile boolean finisherStopped;
     private volatile long recentJobMillis = 1000;
 
     /**
@@ -54,7 +103,14 @@ public final class EngineLoop implements AutoCloseable {
      */
     public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
                       EngineObserver observer) {
+        this(bestOfN, bestOfN::finish, capacity, maxBatchRows, acrossJobs, stepper, observer);
+    }
+
+    /** With another way to finish (decode, judge, rank) a denoised job: tests use it to fail that stage. */
+    EngineLoop(BestOfN bestOfN, Function<PreparedJob, GenerationResult> finishing, int capacity, int maxBatchRows,
+               boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
         this.bestOfN = bestOfN;
+        this.finishing = finishing;
         this.capacity = capacity;
         this.maxBatchRows = Math.max(1, maxBatchRows);
         this.acrossJobs = acrossJobs;
@@ -62,6 +118,8 @@ public final class EngineLoop implements AutoCloseable {
         this.observer = observer;
         this.admission = new Semaphore(capacity);
         this.finisher = Executors.newSingleThreadExecutor(r -> daemon(r, "winnow-finisher"));
+        this.timers = new ScheduledThreadPoolExecutor(1, r -> daemon(r, "winnow-job-deadlines"));
+        timers.setRemoveOnCancelPolicy(true);
         this.loop = daemon(this::run, "winnow-engine");
         loop.start();
     }
@@ -79,22 +137,31 @@ public final class EngineLoop implements AutoCloseable {
      * @throws NotReadyException  when draining
      */
     public CompletableFuture<GenerationResult> submit(GenerationRequest request) {
-        if (!accepting) {
-            throw new NotReadyException("the service is shutting down");
+        synchronized (admissionLock) { // so that no job is queued behind the loop's Stop
+            if (!accepting) {
+                throw new NotReadyException("the service is shutting down");
+            }
+            if (!admission.tryAcquire()) {
+                observer.rejected("queue_full");
+                long perJob = Math.max(1, recentJobMillis);
+                throw new QueueFullException(capacity, Math.max(1, (perJob * capacity / Math.max(1, maxBatchRows / 2)) / 1000));
+            }
+            admitted.incrementAndGet();
+            EngineJob job = new EngineJob(request, sequence.incrementAndGet());
+            unanswered.add(job);
+            // The deadline holds wherever the job is: waiting, denoising, waiting to be judged, being judged.
+            ScheduledFuture<?> expiry = timers.schedule(() -> job.future.completeExceptionally(new DeadlineExceededException(
+                    "the deadline passed while the job was " + job.stage)), request.deadlineNanos() - System.nanoTime(),
+                    TimeUnit.NANOSECONDS);
+            job.future.whenComplete((r, e) -> {
+                expiry.cancel(false);
+                unanswered.remove(job);
+                admitted.decrementAndGet();
+                admission.release();
+            });
+            messages.add(new Admit(job));
+            return job.future;
         }
-        if (!admission.tryAcquire()) {
-            observer.rejected("queue_full");
-            long perJob = Math.max(1, recentJobMillis);
-            throw new QueueFullException(capacity, Math.max(1, (perJob * capacity / Math.max(1, maxBatchRows / 2)) / 1000));
-        }
-        admitted.incrementAndGet();
-        EngineJob job = new EngineJob(request, sequence.incrementAndGet());
-        job.future.whenComplete((r, e) -> {
-            admitted.decrementAndGet();
-            admission.release();
-        });
-        incoming.add(job);
-        return job.future;
     }
 
     /** Jobs admitted and not yet answered (waiting, denoising or being judged). */
@@ -109,7 +176,23 @@ public final class EngineLoop implements AutoCloseable {
 
     /** Stops admitting; admitted jobs still finish. */
     public void stopAccepting() {
-        accepting = false;
+        synchronized (admissionLock) {
+            accepting = false;
+        }
+    }
+
+    /**
+     * Drains: admits nothing more, and at {@code untilNanos} answers every job still unfinished
+     * with 503 and terminates the model calls that run for them.
+     */
+    public void drain(long untilNanos) {
+        stopAccepting();
+        try {
+            timers.schedule(() -> cut("the service is shutting down and the job did not finish within the drain time"),
+                    untilNanos - System.nanoTime(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            // already stopped
+        }
     }
 
     /** Waits until every admitted job is answered, at most {@code timeoutMillis}. */
@@ -124,77 +207,94 @@ public final class EngineLoop implements AutoCloseable {
         return true;
     }
 
+    /**
+     * How long the engine has been inside one piece of work: the loop's current iteration, or
+     * the finisher's current job, whichever is longer. Model calls end at their jobs' deadlines,
+     * so a healthy engine never stays longer than the longest deadline; a longer stay means a
+     * call that ignores its terminate flag (a wedged device). Zero once the engine has stopped.
+     */
+    public long busyNanos() {
+        if (finisherStopped) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        long since = finishingSinceNanos;
+        return Math.max(now - loopBeatNanos, since == 0 ? 0 : now - since);
+    }
+
+    /** Whether the loop thread runs (false after {@link #close()}, or if it died). */
+    public boolean isRunning() {
+        return loop.isAlive();
+    }
+
     private void run() {
-        while (running) {
-            try {
-                iterate();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException | Error e) {
-                LOG.log(Level.SEVERE, "engine loop iteration failed", e);
-            }
-        }
-    }
-
-    private void iterate() throws InterruptedException {
         try {
-            admitDropAndStep();
+            while (true) {
+                loopBeatNanos = System.nanoTime();
+                try {
+                    if (!iterate()) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (RuntimeException | Error e) {
+                    LOG.log(Level.SEVERE, "engine loop iteration failed", e);
+                } finally {
+                    activeSlots.set(active.stream().mapToInt(j -> (int) j.prepared.slots().stream()
+                            .filter(s -> !s.isDone()).count()).sum());
+                }
+            }
         } finally {
-            activeSlots.set(active.stream().mapToInt(j -> (int) j.prepared.slots().stream()
-                    .filter(s -> !s.isDone()).count()).sum());
+            stopOnLoopThread();
         }
     }
 
-    private void admitDropAndStep() throws InterruptedException {
-        if (active.isEmpty()) {
-            EngineJob next = incoming.poll(100, TimeUnit.MILLISECONDS);
-            if (next == null) {
-                return;
+    /** @return false once the loop has been told to stop */
+    private boolean iterate() throws InterruptedException {
+        Message m = active.isEmpty() ? messages.poll(100, TimeUnit.MILLISECONDS) : messages.poll();
+        while (m != null) {
+            if (m instanceof Stop) {
+                return false;
             }
-            admit(next);
+            admit(((Admit) m).job());
+            m = messages.poll();
         }
-        EngineJob more;
-        while ((more = incoming.poll()) != null) {
-            admit(more);
-        }
-        dropCancelledAndExpired();
+        dropAnsweredAndExpired();
         List<DenoisingSlot> batch = nextBatch();
-        if (batch.isEmpty()) {
-            return;
+        if (batch.isEmpty() || cut) {
+            return true;
         }
-        try {
-            int rows = stepper.step(bestOfN.pipeline(), batch);
-            observer.unetBatch(rows);
-        } catch (Exception e) {
-            failJobsOf(batch, e);
-        }
+        stepIsolatingFailures(partsOf(batch));
         handOffFinished();
+        return true;
     }
 
     private void admit(EngineJob job) {
         if (job.future.isDone()) {
-            return; // cancelled while waiting
+            return; // cancelled or expired while waiting
         }
         long waited = System.nanoTime() - job.admittedNanos;
         observer.queued(waited);
-        try {
+        job.stage = "encoding its prompt";
+        try (RunBudget budget = loopBudget(job.request.deadlineNanos())) {
             job.prepared = bestOfN.prepare(job.request);
             job.prepared.queued(waited);
             observer.stage("text_encode", job.prepared.timings().get("text_encode") * 1_000_000);
+            job.stage = "denoising";
             active.add(job);
-        } catch (RuntimeException e) {
-            job.future.completeExceptionally(e);
+        } catch (Throwable e) {
+            job.future.completeExceptionally(answerFor(e, "encoding the prompt"));
         }
     }
 
-    private void dropCancelledAndExpired() {
+    private void dropAnsweredAndExpired() {
         long now = System.nanoTime();
         for (Iterator<EngineJob> it = active.iterator(); it.hasNext(); ) {
             EngineJob j = it.next();
             if (j.future.isDone()) {
-                it.remove(); // cancelled (client gone): its slots leave at this step
-            } else if (now > j.request.deadlineNanos()) {
+                it.remove(); // cancelled (client gone), expired or cut: its slots leave at this step
+            } else if (now - j.request.deadlineNanos() > 0) {
                 it.remove();
                 DenoisingSlot s = j.prepared.slots().get(0);
                 j.future.completeExceptionally(new DeadlineExceededException("the deadline passed after "
@@ -235,14 +335,63 @@ public final class EngineLoop implements AutoCloseable {
         return batch;
     }
 
-    private void failJobsOf(List<DenoisingSlot> batch, Exception e) {
-        LOG.log(Level.WARNING, "a UNet call failed; failing the jobs in its batch", e);
-        for (Iterator<EngineJob> it = active.iterator(); it.hasNext(); ) {
-            EngineJob j = it.next();
-            if (j.prepared.slots().stream().anyMatch(batch::contains)) {
-                it.remove();
-                j.future.completeExceptionally(new GenerationFailedException("the UNet call failed: " + e.getMessage(), e));
+    /** The batch's slots grouped by job, oldest job first. */
+    private List<Part> partsOf(List<DenoisingSlot> batch) {
+        Map<DenoisingSlot, EngineJob> owner = new IdentityHashMap<>();
+        for (EngineJob j : active) {
+            for (DenoisingSlot s : j.prepared.slots()) {
+                owner.put(s, j);
             }
+        }
+        Map<EngineJob, List<DenoisingSlot>> byJob = new LinkedHashMap<>();
+        for (DenoisingSlot s : batch) {
+            byJob.computeIfAbsent(owner.get(s), k -> new ArrayList<>()).add(s);
+        }
+        List<Part> parts = new ArrayList<>();
+        byJob.forEach((j, slots) -> parts.add(new Part(j, slots)));
+        return parts;
+    }
+
+    /** One job's rows in a UNet call. */
+    private record Part(EngineJob job, List<DenoisingSlot> slots) {
+    }
+
+    /**
+     * One UNet call for the parts. When a call that holds several jobs fails, the device may be
+     * fine and one request at fault (a size or a batch it cannot take): each half is called again
+     * on its own, down to single jobs, so the others take their step and only the offender fails.
+     * A call that fails no slot has advanced, so a retry is the same step, not a second one.
+     */
+    private void stepIsolatingFailures(List<Part> parts) {
+        List<Part> live = parts.stream().filter(p -> !p.job().future.isDone()).toList();
+        if (live.isEmpty() || cut) {
+            return;
+        }
+        List<DenoisingSlot> slots = new ArrayList<>();
+        long deadline = live.get(0).job().request.deadlineNanos();
+        for (Part p : live) {
+            slots.addAll(p.slots());
+            deadline = Math.max(deadline, p.job().request.deadlineNanos()); // no job's call is cut before its own deadline
+        }
+        try (RunBudget budget = loopBudget(deadline)) {
+            int rows = live.size() == 1 ? stepper.step(bestOfN.pipeline(), slots)
+                    : stepper.stepShared(bestOfN.pipeline(), slots);
+            observer.unetBatch(rows);
+        } catch (Throwable e) {
+            Throwable cause = e instanceof RequestFaultException f && f.getCause() != null ? f.getCause() : e;
+            if (live.size() == 1 || RunTerminatedException.in(cause) != null || cause instanceof CircuitBreakerOpenException) {
+                if (live.size() == 1 && RunTerminatedException.in(cause) == null) {
+                    LOG.log(Level.WARNING, "a UNet call failed; failing its job", cause);
+                }
+                for (Part p : live) {
+                    p.job().future.completeExceptionally(answerFor(cause, "the UNet call"));
+                }
+                return;
+            }
+            LOG.log(Level.FINE, "a UNet call shared by " + live.size() + " jobs failed; retrying them apart", cause);
+            int half = live.size() / 2;
+            stepIsolatingFailures(live.subList(0, half));
+            stepIsolatingFailures(live.subList(half, live.size()));
         }
     }
 
@@ -253,36 +402,152 @@ public final class EngineLoop implements AutoCloseable {
                 it.remove();
                 j.prepared.denoiseDone();
                 observer.stage("denoise", j.prepared.timings().get("denoise") * 1_000_000);
-                finisher.execute(() -> finish(j));
+                j.stage = "waiting to be judged";
+                try {
+                    finisher.execute(() -> finish(j));
+                } catch (RejectedExecutionException e) {
+                    j.future.completeExceptionally(new NotReadyException(cutReason));
+                }
             }
         }
     }
 
+    /** Decodes, judges and ranks a denoised job on the finisher thread; always answers the job. */
     private void finish(EngineJob j) {
-        if (j.future.isDone()) {
+        if (j.future.isDone() || cut) {
+            j.future.completeExceptionally(new NotReadyException(cutReason)); // no-op when already answered
             return;
         }
-        try {
-            GenerationResult r = bestOfN.finish(j.prepared);
-            recentJobMillis = Math.max(1, (System.nanoTime() - j.admittedNanos) / 1_000_000);
-            j.future.complete(r);
-        } catch (RuntimeException e) {
-            j.future.completeExceptionally(e);
+        finishingSinceNanos = System.nanoTime();
+        j.stage = "being judged";
+        RunBudget budget = RunBudget.open(j.request.deadlineNanos());
+        finisherBudget = budget;
+        if (cut) {
+            budget.stop();
         }
+        GenerationResult result = null;
+        Throwable failure = null;
+        try {
+            result = finishing.apply(j.prepared);
+            recentJobMillis = Math.max(1, (System.nanoTime() - j.admittedNanos) / 1_000_000);
+        } catch (Throwable e) { // an Error too (OutOfMemoryError): the job is answered and its permit freed
+            failure = e;
+        } finally {
+            budget.close();
+            finishingSinceNanos = 0;
+        }
+        RunBudget.Reason ended = budget.terminated();
+        if (ended != null) {
+            // A judge fails closed on a terminated run; the answer is the reason it was terminated.
+            j.future.completeExceptionally(answerFor(ended));
+        } else if (failure != null) {
+            j.future.completeExceptionally(answerFor(failure, "decoding and judging"));
+        } else {
+            j.future.complete(result);
+        }
+    }
+
+    /** A budget for the loop thread's model calls, stopped at once if the engine is being cut. */
+    private RunBudget loopBudget(long deadlineNanos) {
+        RunBudget b = RunBudget.open(deadlineNanos);
+        loopBudget = b;
+        if (cut) {
+            b.stop();
+        }
+        return b;
+    }
+
+    /** What a job's caller gets when its work threw {@code e} in {@code stage}. */
+    private Throwable answerFor(Throwable e, String stage) {
+        RunTerminatedException terminated = RunTerminatedException.in(e);
+        if (terminated != null) {
+            return answerFor(terminated.reason());
+        }
+        if (e instanceof CircuitBreakerOpenException) {
+            return new GenerationFailedException("the device is failing repeatedly; the circuit is open", e);
+        }
+        if (e instanceof NoSafeCandidateException || e instanceof GenerationFailedException
+                || e instanceof DeadlineExceededException || e instanceof NotReadyException) {
+            return e;
+        }
+        return new GenerationFailedException(stage + " failed: " + e, e);
+    }
+
+    private Throwable answerFor(RunBudget.Reason reason) {
+        return reason == RunBudget.Reason.DEADLINE
+                ? new DeadlineExceededException("the deadline passed during a model call; the call was stopped")
+                : new NotReadyException(cutReason);
+    }
+
+    /**
+     * Answers every unfinished job with 503 and terminates the model calls running for them; no
+     * model call starts after it. Any thread.
+     */
+    private void cut(String why) {
+        cutReason = why;
+        cut = true;
+        for (EngineJob j : unanswered) {
+            j.future.completeExceptionally(new NotReadyException(why));
+        }
+        stopBudget(loopBudget);
+        stopBudget(finisherBudget);
+    }
+
+    private static void stopBudget(RunBudget b) {
+        if (b != null) {
+            b.stop();
+        }
+    }
+
+    /** The loop's last act: answer what is left, then shut the finisher down and wait for it. */
+    private void stopOnLoopThread() {
+        stopAccepting(); // also when the loop died unexpectedly: refuse rather than queue behind nothing
+        cut(cutReason);
+        Message m;
+        while ((m = messages.poll()) != null) {
+            if (m instanceof Admit a) {
+                a.job().future.completeExceptionally(new NotReadyException(cutReason));
+            }
+        }
+        active.clear();
+        activeSlots.set(0);
+        finisher.shutdown();
+        try {
+            finisherStopped = finisher.awaitTermination(STOP_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!finisherStopped) {
+            LOG.severe("the finisher did not leave its model call within " + STOP_WAIT_MILLIS + " ms");
+        }
+    }
+
+    /**
+     * Stops the engine: admits nothing more, answers every unfinished job with 503, terminates
+     * the model calls in progress, and waits up to {@link #STOP_WAIT_MILLIS} for the loop and the
+     * finisher threads to exit.
+     *
+     * @return whether both exited: only then may the models be closed
+     */
+    public boolean stop() {
+        stopAccepting();
+        cut("the engine stopped before the job finished");
+        messages.add(new Stop());
+        try {
+            loop.join(STOP_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        timers.shutdownNow();
+        boolean stopped = !loop.isAlive() && finisherStopped;
+        if (!stopped) {
+            LOG.severe("the engine's threads did not stop within " + STOP_WAIT_MILLIS + " ms");
+        }
+        return stopped;
     }
 
     @Override
     public void close() {
-        accepting = false;
-        running = false;
-        loop.interrupt();
-        finisher.shutdown();
-        for (EngineJob j : active) {
-            j.future.completeExceptionally(new NotReadyException("the engine stopped"));
-        }
-        EngineJob j;
-        while ((j = incoming.poll()) != null) {
-            j.future.completeExceptionally(new NotReadyException("the engine stopped"));
-        }
+        stop();
     }
 }

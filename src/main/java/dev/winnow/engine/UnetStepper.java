@@ -4,12 +4,28 @@ import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import java.util.List;
 
-/** Makes one batched UNet call and steps the slots; the CDI implementation adds a circuit breaker. */
+/**
+ * Makes one batched UNet call and steps the slots; the CDI implementation adds a circuit
+ * breaker that counts only failures of the device. A call that fails advances no slot.
+ */
 @FunctionalInterface
 public interface UnetStepper {
 
-    /** @return the rows in the call */
+    /**
+     * A call whose rows all belong to one job: if it fails, either that job or the device is
+     * at fault.
+     *
+     * @return the rows in the call
+     */
     int step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception;
+
+    /**
+     * A call whose rows belong to several jobs. Its failure blames no one yet: the engine calls
+     * the jobs apart to find out. By default the same call as {@link #step}.
+     */
+    default int stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+        return step(pipeline, slots);
+    }
 
     UnetStepper DIRECT = DiffusionPipeline::step;
 }

@@ -72,9 +72,22 @@ public interface WinnowConfig {
         @WithDefault("16")
         int maxBatchRows();
 
-        /** The longest a job may take; requests may ask for less with {@code deadline_ms}. */
+        /**
+         * The longest a job may take; requests may ask for less with {@code deadline_ms}. At the
+         * deadline the job gets 504 wherever it is, and a model call running for it is stopped.
+         * Keep {@code quarkus.shutdown.timeout} at least this long, so a drain lets every admitted
+         * job end by itself.
+         */
         @WithDefault("120s")
         Duration defaultDeadline();
+
+        /**
+         * Liveness goes DOWN when the engine loop (or the finisher) has been inside one piece of
+         * work for longer than this: model calls end at their job's deadline, so only a wedged
+         * call stays that long. Must be longer than {@code default-deadline}.
+         */
+        @WithDefault("150s")
+        Duration livenessTimeout();
 
         /** Threads of the shared ONNX Runtime CPU pool; 0 = all cores. */
         @WithDefault("0")

@@ -10,18 +10,18 @@ import dev.winnow.onnx.OnnxSessions;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.smallrye.faulttolerance.api.CircuitBreakerMaintenance;
-import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -31,8 +31,15 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * The process's one engine: owns the models and the {@link EngineLoop}. Models load at
  * startup, so a bad pack stops the service with a message naming the file; a warm-up
- * generation then runs before readiness. On shutdown, readiness goes DOWN and new requests
- * get 503 first, then admitted jobs finish within {@code quarkus.shutdown.timeout}.
+ * generation then runs before readiness.
+ *
+ * <p>Drain: when shutdown begins, readiness goes DOWN and new requests get 503 at once; the
+ * admitted jobs carry on for {@code quarkus.shutdown.delay} + {@code quarkus.shutdown.timeout}
+ * (less a second, so their answers are written before the HTTP server gives up), and any job
+ * still unfinished then is answered with 503. With {@code shutdown.timeout} at least the
+ * default deadline, every admitted job ends by its own deadline first. Then the engine stops:
+ * its threads leave their model calls (terminated if need be) and exit, and only then are the
+ * models' sessions closed.
  */
 @ApplicationScoped
 public class WinnowEngine {
@@ -48,20 +55,30 @@ public class WinnowEngine {
     @Inject
     GuardedUnetStepper stepper;
 
-    @Inject
-    CircuitBreakerMaintenance breakers;
+    @ConfigProperty(name = "quarkus.shutdown.timeout", defaultValue = "0s")
+    Duration shutdownTimeout;
 
-    @ConfigProperty(name = "quarkus.shutdown.timeout", defaultValue = "60s")
-    java.time.Duration shutdownTimeout;
+    @ConfigProperty(name = "quarkus.shutdown.delay-enabled", defaultValue = "false")
+    boolean shutdownDelayEnabled;
+
+    @ConfigProperty(name = "quarkus.shutdown.delay")
+    Optional<Duration> shutdownDelay;
+
+    /** Kept from the drain's end so that the jobs' answers are written before the HTTP server stops waiting. */
+    static final Duration ANSWER_MARGIN = Duration.ofSeconds(1);
 
     private OnnxSessions sessions;
+    private final List<AutoCloseable> models = new ArrayList<>();
     private volatile BestOfN bestOfN;
     private volatile Set<String> scoreNames = Set.of();
-    private EngineLoop loop;
+    private volatile EngineLoop loop;
     private volatile boolean warm;
     private volatile boolean draining;
+    /** Guarded by this. */
+    private boolean drainStarted;
 
     void onStart(@Observes StartupEvent event) {
+        checkTimings();
         load();
         if (config.engine().warmUp()) {
             Thread warmUp = new Thread(this::warmUp, "winnow-warm-up");
@@ -77,27 +94,80 @@ public class WinnowEngine {
      * gateway stops sending work, and new requests get 503, while admitted jobs carry on.
      */
     void onShutdownDelay(@Observes ShutdownDelayInitiatedEvent event) {
-        draining = true;
-        if (loop != null) {
-            loop.stopAccepting();
+        beginDrain();
+    }
+
+    /**
+     * The HTTP server has waited for the admitted requests (up to {@code quarkus.shutdown.timeout}):
+     * stop the engine, then close the models, never while a thread may still be running them.
+     */
+    void onStop(@Observes @Priority(1) ShutdownEvent event) {
+        beginDrain();
+        EngineLoop l = loop;
+        if (l == null) {
+            return;
+        }
+        if (l.stop()) {
+            closeModels();
+        } else {
+            LOG.severe("the engine's threads are still inside a model call; its models stay open (closing them under "
+                    + "a running call would crash the process)");
         }
     }
 
-    /** Drain: readiness DOWN and 503 for new work (if not already), then the admitted jobs finish. */
-    void onStop(@Observes @Priority(1) ShutdownEvent event) {
+    /**
+     * Readiness DOWN and 503 for new work at once; admitted jobs have until the drain's time is up
+     * (delay + timeout, less a second), then the rest get 503. Idempotent; readiness is DOWN at
+     * once, the rest waits for a model load in progress.
+     */
+    public void beginDrain() {
         draining = true;
-        if (loop == null) {
+        startDrain();
+    }
+
+    private synchronized void startDrain() {
+        if (drainStarted || loop == null) {
             return;
         }
-        loop.stopAccepting();
-        try {
-            if (!loop.awaitIdle(shutdownTimeout.toMillis())) {
-                LOG.warning("shutdown: " + loop.queueDepth() + " jobs did not finish within " + shutdownTimeout);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        drainStarted = true;
+        Duration drain = drainTime();
+        LOG.info("draining: readiness DOWN and 503 for new requests; " + loop.queueDepth()
+                + " admitted jobs have up to " + drain.toMillis() + " ms to finish");
+        loop.drain(System.nanoTime() + drain.toNanos());
+    }
+
+    /** How long admitted jobs may still run once the drain begins. */
+    Duration drainTime() {
+        Duration delay = shutdownDelayEnabled ? shutdownDelay.orElse(Duration.ZERO) : Duration.ZERO;
+        Duration d = delay.plus(shutdownTimeout).minus(ANSWER_MARGIN);
+        return d.isNegative() ? Duration.ZERO : d;
+    }
+
+    /** Fails fast on timings that contradict each other; warns when a drain cannot wait for a full deadline. */
+    void checkTimings() {
+        Duration deadline = config.engine().defaultDeadline();
+        Duration liveness = config.engine().livenessTimeout();
+        if (liveness.compareTo(deadline) <= 0) {
+            throw new IllegalStateException("winnow.engine.liveness-timeout (" + liveness + ") must be longer than "
+                    + "winnow.engine.default-deadline (" + deadline + "): model calls may legitimately run until "
+                    + "their job's deadline, and liveness would restart a healthy pod");
         }
-        loop.close();
+        if (drainTime().plus(ANSWER_MARGIN).compareTo(deadline) < 0) {
+            LOG.warning("quarkus.shutdown.delay + quarkus.shutdown.timeout (" + drainTime().plus(ANSWER_MARGIN)
+                    + ") is shorter than winnow.engine.default-deadline (" + deadline + "): on shutdown, jobs still "
+                    + "running when the drain ends get 503 instead of their image");
+        }
+    }
+
+    private void closeModels() {
+        for (AutoCloseable m : models) {
+            try {
+                m.close();
+            } catch (Exception e) {
+                LOG.warning("closing a model failed: " + e);
+            }
+        }
+        models.clear();
     }
 
     synchronized void load() {
@@ -109,12 +179,14 @@ public class WinnowEngine {
                 new CudaSettings(config.engine().cudaDeviceId(), cuda.arenaExtendStrategy(), cuda.cudnnConvAlgoSearch(),
                         cuda.cudnnConvUseMaxWorkspace(), cuda.preferNhwc()));
         DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions);
+        models.add(pipeline);
         if ("cuda".equals(sessions.device()) && !pipeline.unet().isFp16()) {
             LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
                     + "--fp16) needs half the GPU memory and is about twice as fast");
         }
         SafetyJudge safety = SafetyJudge.load(Path.of(config.judges().safety().path()), sessions,
                 config.judges().safety().threshold().orElse(null));
+        models.add(safety);
         List<ScoreJudge> scorers = new ArrayList<>();
         Map<String, Double> weights = new LinkedHashMap<>();
         addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
@@ -133,6 +205,7 @@ public class WinnowEngine {
             return;
         }
         ScoreJudge judge = ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions);
+        models.add(judge);
         scorers.add(judge);
         weights.put(judge.scoreName(), cfg.weight());
     }
@@ -142,7 +215,7 @@ public class WinnowEngine {
             long t = System.nanoTime();
             DiffusionPipeline p = bestOfN.pipeline();
             GenerationRequest job = new GenerationRequest("warm-up", "", 1, 2, 5.0, 0, p.defaultSize(), p.defaultSize(),
-                    "ddim", false, Map.of(), System.nanoTime() + 600_000_000_000L);
+                    "ddim", false, Map.of(), System.nanoTime() + config.engine().defaultDeadline().toNanos());
             try {
                 loop.submit(job).join();
             } catch (CompletionException e) {
@@ -153,7 +226,7 @@ public class WinnowEngine {
             LOG.info("warm-up generation took " + (System.nanoTime() - t) / 1_000_000 + " ms; ready");
             warm = true;
         } catch (RuntimeException e) {
-            LOG.severe("warm-up failed; staying not ready: " + e);
+            LOG.severe(draining ? "warm-up ended by shutdown" : "warm-up failed; staying not ready: " + e);
         }
     }
 
@@ -163,11 +236,26 @@ public class WinnowEngine {
     }
 
     public boolean isCircuitOpen() {
-        try {
-            return breakers.currentState(GuardedUnetStepper.BREAKER) == CircuitBreakerState.OPEN;
-        } catch (RuntimeException e) {
-            return false; // the breaker is registered on its first call
+        return stepper.isOpen();
+    }
+
+    /**
+     * Live: the engine loop runs and neither it nor the finisher has been inside one piece of
+     * work for longer than {@code winnow.engine.liveness-timeout} (model calls end at their
+     * job's deadline, so only a call that ignores its terminate flag stays that long).
+     */
+    public boolean isLive() {
+        EngineLoop l = loop;
+        if (l == null) {
+            return true; // loading: the startup probe covers it
         }
+        return (l.isRunning() || draining) && l.busyNanos() <= config.engine().livenessTimeout().toNanos();
+    }
+
+    /** How long the engine has been inside its current piece of work, in milliseconds. */
+    public long busyMillis() {
+        EngineLoop l = loop;
+        return l == null ? 0 : l.busyNanos() / 1_000_000;
     }
 
     public boolean isDraining() {
@@ -262,6 +350,8 @@ public class WinnowEngine {
             observe(o -> o.rejected("deadline"));
         } else if (cause instanceof java.util.concurrent.CancellationException) {
             outcome = "cancelled";
+        } else if (cause instanceof NotReadyException) {
+            outcome = "not_ready"; // admitted, then cut by the end of a drain
         } else {
             outcome = "error";
         }

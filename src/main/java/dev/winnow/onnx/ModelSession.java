@@ -12,7 +12,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One loaded ONNX graph: its session, its options, and the file it came from (for error
- * messages). Closes both the session and its options. Safe to run from several threads.
+ * messages). Closes both the session and its options. Safe to run from several threads, but
+ * closing it while a run is in progress crashes the process: the owner closes it only after
+ * every thread that runs it has stopped.
  */
 public final class ModelSession implements AutoCloseable {
 
@@ -84,11 +86,17 @@ public final class ModelSession implements AutoCloseable {
         return info;
     }
 
-    /** Runs the graph; the caller closes the result. */
+    /**
+     * Runs the graph; the caller closes the result. On a thread with an open {@link RunBudget}
+     * the run is terminated when the budget's deadline passes or the budget is stopped.
+     *
+     * @throws RunTerminatedException when the budget ended the run
+     */
     public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
         long t = System.nanoTime();
         try {
-            return session.run(inputs);
+            RunBudget budget = RunBudget.current();
+            return budget == null ? session.run(inputs) : budget.run(session, inputs, file);
         } finally {
             RUN_NANOS.add(System.nanoTime() - t);
         }

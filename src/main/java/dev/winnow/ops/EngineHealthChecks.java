@@ -11,8 +11,8 @@ import org.eclipse.microprofile.health.Startup;
 
 /**
  * Probes that tell the truth: started once the models are loaded (startup fails on a bad
- * pack), ready only after the warm-up generation and not while draining, live while the
- * process can serve.
+ * pack), ready only after the warm-up generation and not while draining or with the device's
+ * circuit open, live while the engine loop keeps beating (not merely while the JVM runs).
  */
 @ApplicationScoped
 public class EngineHealthChecks {
@@ -38,8 +38,12 @@ public class EngineHealthChecks {
                 .build();
     }
 
+    /** DOWN when the engine is wedged: its loop died, or one piece of its work outlasts every deadline. */
     @Liveness
     HealthCheck alive() {
-        return () -> HealthCheckResponse.up("engine-alive");
+        return () -> HealthCheckResponse.named("engine-alive")
+                .status(engine.isLive())
+                .withData("busy_ms", engine.busyMillis())
+                .build();
     }
 }

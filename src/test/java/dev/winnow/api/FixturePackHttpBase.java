@@ -1,6 +1,7 @@
 package dev.winnow.api;
 
 import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 
 import io.quarkus.test.junit.QuarkusTestProfile;
@@ -52,6 +53,20 @@ abstract class FixturePackHttpBase {
                 .body("model", equalTo(pack()))
                 .body("image.width", equalTo(128))
                 .body("image.height", equalTo(192));
+    }
+
+    /** A real SD UNet fails inside the graph at sides that are not multiples of 64: refused before admission. */
+    @Test
+    void sizesTheUnetCannotTakeAreRefusedNamingTheField() {
+        ServiceReady.await();
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"x\", \"width\": 136}")
+                .when().post("/generate")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("field", equalTo("width"))
+                .body("detail", containsString("multiple of 64"));
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"x\", \"height\": 200}")
+                .when().post("/generate")
+                .then().statusCode(400).body("field", equalTo("height"));
     }
 
     @Test

@@ -37,6 +37,7 @@ class FixturePacksTest {
             assertEquals(scaling, p.scalingFactor(), 1e-9);
             assertEquals(prediction, p.schedulerConfig().predictionType());
             assertTrue(!p.fixedSize());
+            assertEquals(64, p.sizeStep(), "an SD UNet (4 levels) halves the latent 3 times: sides in steps of 64 px");
             for (String scheduler : new String[] {"ddim", "euler", "dpmpp_2m"}) {
                 PromptEmbedding prompt = p.encodePrompt("a red circle", "blurry");
                 List<DenoisingSlot> slots = new ArrayList<>();

@@ -1,25 +1,32 @@
 package dev.winnow.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.onnx.SlowModel;
 import dev.winnow.testing.Determinism;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -34,6 +41,10 @@ class EngineLoopTest {
     static ScoreJudge aesthetic;
     static BestOfN bestOfN;
     static String device;
+    /** A model call that runs for tens of seconds unless its budget stops it. */
+    static SlowModel stuck;
+    /** Set when a loop failed to stop: its thread may still run the models, so they stay open. */
+    static boolean modelsInUse;
 
     final List<Integer> rowsPerCall = Collections.synchronizedList(new ArrayList<>());
     final EngineObserver recorder = new EngineObserver() {
@@ -52,19 +63,28 @@ class EngineLoopTest {
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
         aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions);
         bestOfN = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
+        try {
+            stuck = SlowModel.open(sessions, 1024, 2000);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @AfterAll
     static void close() {
+        if (modelsInUse) {
+            return; // closing a session under a running call would crash the test JVM
+        }
         pipeline.close();
         nsfw.close();
         aesthetic.close();
+        stuck.close();
     }
 
     @AfterEach
     void stop() {
-        if (loop != null) {
-            loop.close();
+        if (loop != null && !loop.stop()) {
+            modelsInUse = true;
         }
     }
 
@@ -172,6 +192,192 @@ class EngineLoopTest {
         ExecutionException e = assertThrows(ExecutionException.class, () -> first.get(60, TimeUnit.SECONDS));
         assertInstanceOf(GenerationFailedException.class, e.getCause());
         loop.submit(job("a red circle on a white background", 1, 1, 4, 60_000)).get(60, TimeUnit.SECONDS);
+    }
+
+    /** The seeds of each UNet call's slots, to see which jobs shared a call. */
+    static Set<Long> seeds(List<DenoisingSlot> slots) {
+        Set<Long> out = new HashSet<>();
+        slots.forEach(s -> out.add(s.seed()));
+        return out;
+    }
+
+    @Test
+    void aFailingCallInASharedBatchFailsOnlyTheJobThatCausedItAndTheOthersGetTheirImages() throws Exception {
+        List<Set<Long>> calls = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch allAdmitted = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, 8, 16, true, (p, slots) -> {
+            allAdmitted.await(10, TimeUnit.SECONDS); // so that the three jobs share their first call
+            Set<Long> seeds = seeds(slots);
+            calls.add(seeds);
+            if (seeds.contains(666L)) {
+                throw new IllegalStateException("the UNet cannot take this job's rows");
+            }
+            return p.step(slots);
+        }, recorder);
+        CompletableFuture<GenerationResult> a = loop.submit(job("a red circle on a white background", 10, 2, 6, 60_000));
+        CompletableFuture<GenerationResult> bad = loop.submit(job("a green square on a black background", 666, 1, 6, 60_000));
+        CompletableFuture<GenerationResult> c = loop.submit(job("a blue square on a gray background", 30, 2, 6, 60_000));
+        allAdmitted.countDown();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> bad.get(60, TimeUnit.SECONDS));
+        assertInstanceOf(GenerationFailedException.class, e.getCause());
+        GenerationResult ra = a.get(60, TimeUnit.SECONDS);
+        GenerationResult rc = c.get(60, TimeUnit.SECONDS);
+        assertTrue(calls.stream().anyMatch(s -> s.contains(666L) && s.size() > 1), "the offender shared a call: " + calls);
+        // The survivors were retried without the offender and took each step exactly once.
+        Determinism.assertSameImage(device, bestOfN.generate(job("a red circle on a white background", 10, 2, 6, 60_000),
+                r -> { }).png(), ra.png(), "survivor A alone vs after the retry");
+        Determinism.assertSameImage(device, bestOfN.generate(job("a blue square on a gray background", 30, 2, 6, 60_000),
+                r -> { }).png(), rc.png(), "survivor C alone vs after the retry");
+        assertEquals(0, loop.queueDepth());
+    }
+
+    @Test
+    void anOutOfMemoryErrorInASharedCallIsIsolatedLikeAnyOtherFailure() throws Exception {
+        AtomicInteger tooLarge = new AtomicInteger();
+        CountDownLatch bothAdmitted = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, 8, 16, true, (p, slots) -> {
+            bothAdmitted.await(10, TimeUnit.SECONDS);
+            if (slots.size() > 2) {
+                tooLarge.incrementAndGet();
+                throw new OutOfMemoryError("simulated: this batch is too large");
+            }
+            return p.step(slots);
+        }, recorder);
+        CompletableFuture<GenerationResult> a = loop.submit(job("a red circle on a white background", 1, 2, 4, 60_000));
+        CompletableFuture<GenerationResult> b = loop.submit(job("a blue circle on a white background", 2, 2, 4, 60_000));
+        bothAdmitted.countDown();
+        a.get(60, TimeUnit.SECONDS);
+        b.get(60, TimeUnit.SECONDS);
+        assertTrue(tooLarge.get() > 0, "the jobs shared a call that ran out of memory");
+    }
+
+    @Test
+    void anErrorWhileFinishingAJobStillAnswersItAndFreesItsPlaceInTheQueue() throws Exception {
+        loop = new EngineLoop(bestOfN, prepared -> {
+            throw new OutOfMemoryError("simulated: decoding needs more heap than there is");
+        }, 1, 16, true, UnetStepper.DIRECT, recorder);
+        CompletableFuture<GenerationResult> f = loop.submit(job("a red circle on a white background", 1, 1, 2, 60_000));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+        assertInstanceOf(GenerationFailedException.class, e.getCause());
+        assertTrue(e.getCause().getMessage().contains("OutOfMemoryError"), e.getCause().getMessage());
+        assertEquals(0, loop.queueDepth());
+        // The one place in the queue is free again.
+        CompletableFuture<GenerationResult> next = loop.submit(job("a red circle on a white background", 2, 1, 2, 60_000));
+        assertThrows(ExecutionException.class, () -> next.get(30, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void stoppingWithJobsQueuedDenoisingAndBeingJudgedAnswersEachAndLeavesNoModelCallRunning() throws Exception {
+        AtomicInteger inCall = new AtomicInteger();
+        CountDownLatch judging = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, prepared -> {
+            judging.countDown();
+            return bestOfN.finish(prepared);
+        }, 8, 4, true, (p, slots) -> {
+            inCall.incrementAndGet();
+            try {
+                Thread.sleep(50);
+                return p.step(slots);
+            } finally {
+                inCall.decrementAndGet();
+            }
+        }, recorder);
+        List<CompletableFuture<GenerationResult>> jobs = new ArrayList<>();
+        jobs.add(loop.submit(job("a red circle on a white background", 1, 1, 1, 60_000)));
+        for (int i = 0; i < 5; i++) {
+            jobs.add(loop.submit(job("a blue circle on a white background", 10 + i, 2, 40, 60_000)));
+        }
+        assertTrue(judging.await(30, TimeUnit.SECONDS));
+        assertTrue(loop.stop(), "the loop and the finisher exited");
+        assertEquals(0, inCall.get(), "no UNet call is running once stop() returns: the models may be closed");
+        assertFalse(loop.isRunning());
+        for (CompletableFuture<GenerationResult> f : jobs) {
+            assertTrue(f.isDone(), "every admitted job is answered");
+            if (f.isCompletedExceptionally()) {
+                ExecutionException e = assertThrows(ExecutionException.class, f::get);
+                assertInstanceOf(NotReadyException.class, e.getCause());
+            }
+        }
+        assertTrue(jobs.stream().skip(1).allMatch(CompletableFuture::isCompletedExceptionally));
+        assertThrows(NotReadyException.class, () -> loop.submit(job("a red circle on a white background", 3, 1, 2, 60_000)));
+    }
+
+    @Test
+    void whenTheDrainTimeRunsOutTheUnfinishedJobsGet503AndTheirModelCallIsStopped() throws Exception {
+        CountDownLatch inCall = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, 4, 16, true, (p, slots) -> {
+            inCall.countDown();
+            stuck.run(); // a call that would run for tens of seconds
+            return p.step(slots);
+        }, recorder);
+        CompletableFuture<GenerationResult> f = loop.submit(job("a red circle on a white background", 1, 2, 10, 60_000));
+        assertTrue(inCall.await(30, TimeUnit.SECONDS));
+        long start = System.nanoTime();
+        loop.drain(start + TimeUnit.MILLISECONDS.toNanos(300));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(NotReadyException.class, e.getCause());
+        assertTrue(loop.stop(), "the stuck call was terminated, so the loop could exit");
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 5000);
+    }
+
+    @Test
+    void aJobStuckInAModelCallIsAnsweredAtItsDeadlineAndTheCallIsStopped() throws Exception {
+        AtomicBoolean stuckOnce = new AtomicBoolean(true);
+        loop = new EngineLoop(bestOfN, 4, 16, true, (p, slots) -> {
+            if (stuckOnce.getAndSet(false)) {
+                stuck.run(); // would run for tens of seconds
+            }
+            return p.step(slots);
+        }, recorder);
+        long start = System.nanoTime();
+        CompletableFuture<GenerationResult> late = loop.submit(job("a red circle on a white background", 1, 2, 10, 500));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> late.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(DeadlineExceededException.class, e.getCause());
+        // The loop is free again: the stuck call did not run to its end.
+        loop.submit(job("a red circle on a white background", 2, 1, 4, 60_000)).get(10, TimeUnit.SECONDS);
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 8000);
+    }
+
+    @Test
+    void aJobWaitingToBeJudgedIsAnsweredAtItsDeadline() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, prepared -> {
+            if (prepared.request().seed() == 1) {
+                try {
+                    release.await(30, TimeUnit.SECONDS); // the first job holds the finisher
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return bestOfN.finish(prepared);
+        }, 4, 16, true, UnetStepper.DIRECT, recorder);
+        CompletableFuture<GenerationResult> first = loop.submit(job("a red circle on a white background", 1, 1, 2, 60_000));
+        CompletableFuture<GenerationResult> waiting = loop.submit(job("a blue circle on a white background", 2, 1, 2, 1500));
+        try {
+            ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(DeadlineExceededException.class, e.getCause());
+            assertFalse(first.isDone());
+        } finally {
+            release.countDown();
+        }
+        first.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aLoopWedgedInACallThatIgnoresItsDeadlineShowsAsBusy() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, 4, 16, true, (p, slots) -> {
+            release.await(30, TimeUnit.SECONDS); // a call that no terminate flag reaches
+            return p.step(slots);
+        }, recorder);
+        assertTrue(loop.busyNanos() < TimeUnit.SECONDS.toNanos(1), "an idle loop beats");
+        CompletableFuture<GenerationResult> f = loop.submit(job("a red circle on a white background", 1, 1, 2, 60_000));
+        Thread.sleep(1500);
+        assertTrue(loop.busyNanos() > TimeUnit.MILLISECONDS.toNanos(1200), "busy " + loop.busyNanos() / 1_000_000 + " ms");
+        release.countDown();
+        f.get(30, TimeUnit.SECONDS);
+        Thread.sleep(300);
+        assertTrue(loop.busyNanos() < TimeUnit.SECONDS.toNanos(1), "beating again");
     }
 
     @Test

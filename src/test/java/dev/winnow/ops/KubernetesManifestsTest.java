@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.winnow.engine.EngineLoop;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -35,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -148,26 +150,65 @@ class KubernetesManifestsTest {
         assertFalse(c.getSecurityContext().getAllowPrivilegeEscalation());
     }
 
-    @Test
-    void theGracePeriodOutlastsTheDrain() throws IOException {
-        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+    /** The pod's application.properties (the ConfigMap) as the service reads it. */
+    static Properties podConfig() throws IOException {
         ConfigMap cm = YAML.readValue(BASE.resolve("configmap.yaml").toFile(), ConfigMap.class);
         Properties p = new Properties();
         p.load(new StringReader(cm.getData().get("application.properties")));
-        long drain = seconds(p.getProperty("quarkus.shutdown.delay")) + seconds(p.getProperty("quarkus.shutdown.timeout"))
-                + d.getSpec().getTemplate().getSpec().getContainers().get(0).getLifecycle().getPreStop().getSleep()
+        return p;
+    }
+
+    /** The defaults packaged in the jar (src/main/resources/application.properties). */
+    static Properties jarConfig() throws IOException {
+        Properties p = new Properties();
+        try (var in = Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
+            p.load(in);
+        }
+        return p;
+    }
+
+    /**
+     * SIGTERM comes after preStop; then readiness DOWN and the delay, then the HTTP server waits
+     * up to the timeout for the admitted jobs' answers, then the engine stops (up to 10 s) and
+     * closes its models. All of it must end before the kubelet's SIGKILL.
+     */
+    @Test
+    void theGracePeriodOutlastsPreStopTheDrainAndTheEnginesStop() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        Properties p = podConfig();
+        long preStop = d.getSpec().getTemplate().getSpec().getContainers().get(0).getLifecycle().getPreStop().getSleep()
                 .getSeconds();
+        long drain = preStop + seconds(p.getProperty("quarkus.shutdown.delay")) + seconds(p.getProperty("quarkus.shutdown.timeout"))
+                + TimeUnit.MILLISECONDS.toSeconds(EngineLoop.STOP_WAIT_MILLIS);
         assertTrue(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds() > drain,
-                "terminationGracePeriodSeconds must exceed delay + timeout + preStop = " + drain);
+                "terminationGracePeriodSeconds must exceed preStop + delay + timeout + the engine's stop = " + drain);
+    }
+
+    /**
+     * A drain waits at least as long as an admitted job may take, so a job admitted just before
+     * SIGTERM ends by its own deadline (image or 504) rather than by the drain's 503; in the pod
+     * and in the jar's defaults alike.
+     */
+    @Test
+    void theShutdownTimeoutLetsEveryAdmittedJobReachItsDeadline() throws IOException {
+        for (Properties p : List.of(podConfig(), jarConfig())) {
+            long deadline = seconds(p.getProperty("winnow.engine.default-deadline", "120s"));
+            long timeout = seconds(p.getProperty("quarkus.shutdown.timeout"));
+            assertTrue(timeout >= deadline, "quarkus.shutdown.timeout (" + timeout + " s) must be at least "
+                    + "winnow.engine.default-deadline (" + deadline + " s)");
+            assertEquals("true", p.getProperty("quarkus.shutdown.delay-enabled"),
+                    "the drain begins with the shutdown delay's event");
+            long liveness = seconds(p.getProperty("winnow.engine.liveness-timeout", "150s"));
+            assertTrue(liveness > deadline, "liveness-timeout must exceed the deadline a model call may run to");
+        }
+        assertEquals(seconds(jarConfig().getProperty("quarkus.shutdown.timeout")),
+                seconds(podConfig().getProperty("quarkus.shutdown.timeout")), "the pod drains as the jar's defaults say");
     }
 
     @Test
     void theGatewayTimeoutSitsAboveTheServiceDeadline() throws IOException {
         HTTPRoute route = YAML.readValue(BASE.resolve("httproute.yaml").toFile(), HTTPRoute.class);
-        ConfigMap cm = YAML.readValue(BASE.resolve("configmap.yaml").toFile(), ConfigMap.class);
-        Properties p = new Properties();
-        p.load(new StringReader(cm.getData().get("application.properties")));
-        long deadline = seconds(p.getProperty("winnow.engine.default-deadline"));
+        long deadline = seconds(podConfig().getProperty("winnow.engine.default-deadline"));
         long gateway = seconds(route.getSpec().getRules().get(0).getTimeouts().getRequest());
         assertTrue(gateway > deadline, "the gateway must wait longer than the service's deadline, so clients get its 504");
     }
