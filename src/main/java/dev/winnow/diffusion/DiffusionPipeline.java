@@ -314,7 +314,7 @@ public final class DiffusionPipeline implements AutoCloseable {
     public void probeUnet() throws OrtException {
         int h = defaultSize / vaeScale;
         int w = fixedWidth() > 0 ? unet.latentWidth() : h;
-        unet.predict(new float[unet.channels() * h * w], 1, h, w, new double[] {schedule.trainSteps() - 1},
+        unet.predict(new float[unet.channels() * h * w], 1, h, w, new double[] {schedulers.schedule("ddim").trainSteps() - 1},
                 emptyPromptStates, tokenizer.maxLength());
     }
 
