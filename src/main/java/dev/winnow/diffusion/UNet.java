@@ -201,15 +201,23 @@ public final class UNet implements AutoCloseable {
             case INT64_PER_ROW -> {
                 long[] t = new long[timesteps.length];
                 for (int i = 0; i < t.length; i++) {
-                    t[i] = Math.round(timesteps[i]);
+                    t[i] = integerTimestep(timesteps[i]);
                 }
                 yield OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(t), new long[] {t.length});
             }
             case SCALAR_FLOAT -> model.input(TIMESTEP).type == OnnxJavaType.FLOAT16
                     ? Tensors.floats(env, new float[] {(float) timesteps[0]}, new long[0], OnnxJavaType.FLOAT16)
                     : OnnxTensor.createTensor(env, (float) timesteps[0]);
-            case SCALAR_INT64 -> OnnxTensor.createTensor(env, Math.round(timesteps[0]));
+            case SCALAR_INT64 -> OnnxTensor.createTensor(env, integerTimestep(timesteps[0]));
         };
+    }
+
+    /**
+     * An int64 graph gets the timestep as diffusers' ONNX pipelines hand it over:
+     * {@code np.array([t], dtype=np.int64)} truncates a fractional Euler timestep (893.7 → 893).
+     */
+    static long integerTimestep(double t) {
+        return (long) t;
     }
 
     private static boolean allEqual(double[] t) {
