@@ -1,5 +1,6 @@
 package dev.winnow.bench;
 
+import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.engine.BestOfN;
 import dev.winnow.engine.EngineLoop;
@@ -8,18 +9,28 @@ import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.NoSafeCandidateException;
 import dev.winnow.engine.UnetStepper;
+import dev.winnow.image.RgbImage;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
+import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.judge.ScoreJudge;
+import dev.winnow.judge.Verdict;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.onnx.RunBudget;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -29,40 +40,82 @@ import java.util.concurrent.Future;
  * The engine's speed, as ratios measured in one process (the machines are noisy, so only
  * ratios from the same run are compared). Not a test: run it with
  *
- * <pre>./mvnw -B test-compile exec:java -Pbench [-Dbench.args="--heap-requests 10000"]</pre>
+ * <pre>./mvnw -B test-compile exec:java -Pbench [-Dbench.args="--sections 0,1,5 --heap-requests 0"]</pre>
  *
- * on the embedded tiny-shapes pack and judges, and paste its printout into docs/PERFORMANCE.md.
+ * on the embedded pack and judges (sections 0–4) and on the SD-1.5-shaped fixture pack at
+ * 512² (section 5), and paste its printout into docs/PERFORMANCE.md. It uses only APIs that the
+ * engine had before issue 11, so {@code bench/compare.sh} runs this same file against an older
+ * commit for a before/after in one sitting. The {@code SUMMARY} lines at the end are the
+ * figures compare.sh lines up.
  */
 public final class EngineBenchmark {
 
     static final String PROMPT = "a red circle on a white background";
+    static final String EMBEDDED = "models/tiny-shapes";
+    static final String FIXTURE = "src/test/fixture-packs/sd15-optimum-fixture";
+    static final Map<String, Double> SUMMARY = new LinkedHashMap<>();
 
     public static void main(String[] args) throws Exception {
         int heapRequests = intArg(args, "--heap-requests", 10_000);
         int steps = intArg(args, "--steps", 20);
+        String pack = stringArg(args, "--pack", EMBEDDED);
+        String fixture = stringArg(args, "--fixture", FIXTURE);
+        Set<Integer> sections = new TreeSet<>();
+        for (String s : stringArg(args, "--sections", "0,1,2,3,4,5").split(",")) {
+            sections.add(Integer.parseInt(s.trim()));
+        }
         OnnxSessions sessions = OnnxSessions.create(DeviceChoice.CPU, 0, 0);
-        DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of("models/tiny-shapes"), sessions);
-        SafetyJudge safety = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
-        List<ScoreJudge> scorers = List.of(ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions),
-                ScoreJudge.load(Path.of("models/judges/faithfulness-tiny"), sessions));
-        BestOfN bestOfN = new BestOfN(pipeline, safety, scorers,
-                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
-        System.out.printf(Locale.ROOT, "Winnow engine benchmark — %s, %d cores, JDK %s, %s%n", pipeline.name(),
-                Runtime.getRuntime().availableProcessors(), Runtime.version(), System.getProperty("os.arch"));
+        System.out.printf(Locale.ROOT, "Winnow engine benchmark — %d cores, JDK %s, %s, load average at start %s%n",
+                Runtime.getRuntime().availableProcessors(), Runtime.version(), System.getProperty("os.arch"), loadAverage());
         System.out.printf(Locale.ROOT, "jobs: \"%s\", DDIM %d steps, guidance 5 (2 UNet rows per candidate)%n%n", PROMPT, steps);
+        if (sections.stream().anyMatch(s -> s <= 4)) {
+            DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(pack), sessions);
+            BestOfN bestOfN = new BestOfN(pipeline, defaultSafety(sessions), defaultScorers(sessions),
+                    new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
+            System.out.printf(Locale.ROOT, "Sections 0-4: pack %s (%s), its default size, the embedded judges%n%n",
+                    pipeline.name(), pack);
+            warm(bestOfN, steps);
+            double[] curve = null;
+            if (sections.contains(0) || sections.contains(1)) {
+                curve = unetCostPerRow(pipeline);
+            }
+            if (sections.contains(1)) {
+                batchedVersusSequential(bestOfN, steps, curve);
+            }
+            if (sections.contains(2)) {
+                engineOverhead(bestOfN, steps);
+            }
+            if (sections.contains(3)) {
+                stepLevelBatching(bestOfN, steps);
+            }
+            if (sections.contains(4) && heapRequests > 0) {
+                heapFlatness(bestOfN, heapRequests);
+            }
+        }
+        if (sections.contains(5)) {
+            fixtureCosts(sessions, Path.of(fixture), steps);
+        }
+        System.out.println("Summary (the figures bench/compare.sh puts side by side)");
+        SUMMARY.forEach((k, v) -> System.out.printf(Locale.ROOT, "SUMMARY %s %.4f%n", k, v));
+        System.exit(0); // the engine loops' daemon threads and ONNX Runtime's pools need not linger
+    }
 
-        warm(bestOfN, steps);
-        unetCostPerRow(pipeline);
-        batchedVersusSequential(bestOfN, steps);
-        engineOverhead(bestOfN, steps);
-        stepLevelBatching(bestOfN, steps);
-        heapFlatness(bestOfN, heapRequests);
+    static SafetyJudge defaultSafety(OnnxSessions sessions) {
+        return SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
+    }
 
+    static List<ScoreJudge> defaultScorers(OnnxSessions sessions) {
+        return List.of(ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions),
+                ScoreJudge.load(Path.of("models/judges/faithfulness-tiny"), sessions));
+    }
+
+    static GenerationRequest job(int n, long seed, int steps, int size) {
+        return new GenerationRequest(PROMPT, "", n, steps, 5.0, seed, size, size, "ddim", false, Map.of(),
+                System.nanoTime() + 3_600_000_000_000L);
     }
 
     static GenerationRequest job(int n, long seed, int steps) {
-        return new GenerationRequest(PROMPT, "", n, steps, 5.0, seed, 64, 64, "ddim", false, Map.of(),
-                System.nanoTime() + 3_600_000_000_000L);
+        return job(n, seed, steps, 64);
     }
 
     static void run(BestOfN b, GenerationRequest job) {
@@ -74,57 +127,114 @@ public final class EngineBenchmark {
     }
 
     static void warm(BestOfN b, int steps) {
+        int size = b.pipeline().defaultSize();
         for (int i = 0; i < 5; i++) {
-            run(b, job(4, i, steps));
+            run(b, job(4, i, steps, size));
         }
     }
 
-    /** The ceiling on any batching gain here: the UNet's time per row as the batch grows. */
-    static void unetCostPerRow(DiffusionPipeline p) throws Exception {
-        System.out.println("0. UNet time per call and per row by batch size (raw model calls)");
+    /**
+     * The UNet's time per call by rows, and from it the batching ceiling: the most that N guided
+     * candidates in one call can gain over N calls of one candidate, N·t(2) / t(2N).
+     *
+     * @return ms per call, indexed by rows (0 where not measured)
+     */
+    static double[] unetCostPerRow(DiffusionPipeline p) throws Exception {
+        System.out.println("0. UNet time per call and per row by batch size (raw model calls), and the batching ceiling");
         System.out.println("   rows   ms/call   ms/row");
+        double[] msPerCall = new double[33];
         int latent = p.defaultSize() / p.vaeScale();
         int tokens = p.tokenizer().maxLength();
         for (int rows : new int[] {1, 2, 4, 8, 16, 32}) {
             float[] sample = new float[rows * p.unet().channels() * latent * latent];
             float[] states = new float[rows * tokens * p.unet().textWidth()];
             double[] t = new double[rows];
-            java.util.Arrays.fill(t, 500);
+            Arrays.fill(t, 500);
             for (int i = 0; i < 5; i++) {
                 p.unet().predict(sample, rows, latent, latent, t, states, tokens);
             }
-            int reps = 50;
-            long t0 = System.nanoTime();
-            for (int i = 0; i < reps; i++) {
-                p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+            List<Double> samples = new ArrayList<>();
+            for (int round = 0; round < 5; round++) {
+                int reps = 10;
+                long t0 = System.nanoTime();
+                for (int i = 0; i < reps; i++) {
+                    p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+                }
+                samples.add((System.nanoTime() - t0) / 1e6 / reps);
             }
-            double ms = (System.nanoTime() - t0) / 1e6 / reps;
+            double ms = median(samples);
+            msPerCall[rows] = ms;
             System.out.printf(Locale.ROOT, "   %4d  %8.2f  %7.3f%n", rows, ms, ms / rows);
+        }
+        System.out.println("   batching ceiling (N guided candidates in one call vs N calls of one): N·t(2)/t(2N)");
+        for (int n : new int[] {4, 8, 16}) {
+            double c = ceiling(msPerCall, n);
+            System.out.printf(Locale.ROOT, "   N = %2d: %.2fx%n", n, c);
+            SUMMARY.put("embedded.ceiling.n" + n, c);
+        }
+        System.out.println();
+        return msPerCall;
+    }
+
+    static double ceiling(double[] msPerCall, int n) {
+        return n * msPerCall[2] / msPerCall[2 * n];
+    }
+
+    /**
+     * Images/s with N candidates in one job vs N one-candidate jobs in a row, end to end (both
+     * judged) and denoising alone, beside the batching ceiling. Interleaved rounds, medians.
+     */
+    static void batchedVersusSequential(BestOfN b, int steps, double[] msPerCall) throws Exception {
+        System.out.println("1. N candidates in one job vs N sequential one-candidate jobs (images/s, medians of interleaved rounds)");
+        System.out.println("   N | end to end, judged: one job  sequential  speed-up | denoising only: one job  sequential  speed-up"
+                + " | ceiling | share of ceiling (judged / denoising)");
+        for (int n : new int[] {1, 4, 8, 16}) {
+            List<Double> oneJob = new ArrayList<>();
+            List<Double> sequential = new ArrayList<>();
+            List<Double> oneJobDenoise = new ArrayList<>();
+            List<Double> sequentialDenoise = new ArrayList<>();
+            int rounds = 5;
+            int images = Math.max(8, n);
+            for (int r = 0; r < rounds; r++) {
+                long t0 = System.nanoTime();
+                for (int done = 0; done < images; done += n) {
+                    run(b, job(n, 100 + r + done, steps));
+                }
+                oneJob.add(images / seconds(t0));
+                long t1 = System.nanoTime();
+                for (int i = 0; i < images; i++) {
+                    run(b, job(1, 100 + r + i, steps));
+                }
+                sequential.add(images / seconds(t1));
+                oneJobDenoise.add(denoiseImagesPerSecond(b, n, images, steps, 64));
+                sequentialDenoise.add(denoiseImagesPerSecond(b, 1, images, steps, 64));
+            }
+            double speedUp = median(oneJob) / median(sequential);
+            double denoiseSpeedUp = median(oneJobDenoise) / median(sequentialDenoise);
+            double c = n == 1 ? 1.0 : ceiling(msPerCall, n);
+            System.out.printf(Locale.ROOT, "  %2d | %27.1f  %10.1f  %7.2fx | %23.1f  %10.1f  %7.2fx | %6.2fx | %.2f / %.2f%n",
+                    n, median(oneJob), median(sequential), speedUp, median(oneJobDenoise), median(sequentialDenoise),
+                    denoiseSpeedUp, c, speedUp / c, denoiseSpeedUp / c);
+            SUMMARY.put("embedded.n" + n + ".speedup.judged", speedUp);
+            SUMMARY.put("embedded.n" + n + ".speedup.denoise", denoiseSpeedUp);
+            if (n > 1) {
+                SUMMARY.put("embedded.n" + n + ".share_of_ceiling.judged", speedUp / c);
+                SUMMARY.put("embedded.n" + n + ".share_of_ceiling.denoise", denoiseSpeedUp / c);
+            }
         }
         System.out.println();
     }
 
-    /** Images/s with N candidates in one job vs N one-candidate jobs in a row. */
-    static void batchedVersusSequential(BestOfN b, int steps) {
-        System.out.println("1. N candidates in one job vs N sequential one-candidate jobs (images/s)");
-        System.out.println("   N   one job   sequential   ratio");
-        for (int n : new int[] {1, 4, 8, 16}) {
-            int reps = Math.max(2, 16 / n);
-            long t0 = System.nanoTime();
-            for (int r = 0; r < reps; r++) {
-                run(b, job(n, 100 + r, steps));
+    /** Denoising only: {@code images} candidates in jobs of {@code n}, every step of a job in one call. */
+    static double denoiseImagesPerSecond(BestOfN b, int n, int images, int steps, int size) throws Exception {
+        long t0 = System.nanoTime();
+        for (int done = 0; done < images; done += n) {
+            List<DenoisingSlot> slots = b.prepare(job(n, 300 + done, steps, size)).slots();
+            while (!slots.get(0).isDone()) {
+                b.pipeline().step(slots);
             }
-            double batched = (double) n * reps / seconds(t0);
-            long t1 = System.nanoTime();
-            for (int r = 0; r < reps; r++) {
-                for (int i = 0; i < n; i++) {
-                    run(b, job(1, 100 + r + i, steps));
-                }
-            }
-            double sequential = (double) n * reps / seconds(t1);
-            System.out.printf(Locale.ROOT, "  %2d  %8.1f  %11.1f  %5.2fx%n", n, batched, sequential, batched / sequential);
         }
-        System.out.println();
+        return images / seconds(t0);
     }
 
     /** A job's wall time vs the time spent inside ONNX Runtime's run calls for it. */
@@ -141,6 +251,7 @@ public final class EngineBenchmark {
             double wall = (System.nanoTime() - t0) / 1e6 / reps;
             double ort = (ModelSession.totalRunNanos() - ort0) / 1e6 / reps;
             System.out.printf(Locale.ROOT, "  %2d  %7.1f  %7.1f  %5.3fx%n", n, wall, ort, wall / ort);
+            SUMMARY.put("embedded.n" + n + ".job_over_ort", wall / ort);
         }
         System.out.println();
     }
@@ -148,14 +259,15 @@ public final class EngineBenchmark {
     /** 8 clients, each sending N=2 jobs back to back, with step-level batching on and off. */
     static void stepLevelBatching(BestOfN b, int steps) throws Exception {
         System.out.println("3. 8 concurrent clients (N = 2 each): step-level batching across jobs on vs off");
-        double on = clients(b, steps, true);
-        double off = clients(b, steps, false);
+        double on = clients(b, 8, 6, 2, steps, 64, true);
+        double off = clients(b, 8, 6, 2, steps, 64, false);
         System.out.printf(Locale.ROOT, "   on %.1f images/s, off %.1f images/s, ratio %.2fx%n%n", on, off, on / off);
+        SUMMARY.put("embedded.clients8.on_over_off", on / off);
     }
 
-    static double clients(BestOfN b, int steps, boolean acrossJobs) throws Exception {
-        int clients = 8;
-        int jobsEach = 6;
+    /** Images/s of {@code clients} clients each sending {@code jobsEach} jobs of N = {@code n} back to back through an engine loop. */
+    static double clients(BestOfN b, int clients, int jobsEach, int n, int steps, int size, boolean acrossJobs)
+            throws Exception {
         EngineLoop loop = new EngineLoop(b, 64, 32, acrossJobs, UnetStepper.DIRECT, new EngineObserver() { });
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         try {
@@ -166,7 +278,7 @@ public final class EngineBenchmark {
                 done.add(pool.submit(() -> {
                     for (int j = 0; j < jobsEach; j++) {
                         try {
-                            loop.submit(job(2, 1000L * client + j, steps)).join();
+                            loop.submit(job(n, 1000L * client + j, steps, size)).join();
                         } catch (CompletionException e) {
                             if (!(e.getCause() instanceof NoSafeCandidateException)) {
                                 throw e;
@@ -179,7 +291,7 @@ public final class EngineBenchmark {
             for (Future<?> f : done) {
                 f.get();
             }
-            return clients * jobsEach * 2 / seconds(t0);
+            return (double) clients * jobsEach * n / seconds(t0);
         } finally {
             pool.shutdownNow();
             loop.close();
@@ -209,8 +321,143 @@ public final class EngineBenchmark {
         }
         long afterAll = usedHeapAfterGc();
         loop.close();
-        System.out.printf(Locale.ROOT, "   after 1,000: %.1f MiB, after %d: %.1f MiB, ratio %.3f (%.0f s)%n", after1000 / 1048576.0,
+        System.out.printf(Locale.ROOT, "   after 1,000: %.1f MiB, after %d: %.1f MiB, ratio %.3f (%.0f s)%n%n", after1000 / 1048576.0,
                 requests, afterAll / 1048576.0, (double) afterAll / after1000, seconds(t0));
+        SUMMARY.put("embedded.heap_ratio", (double) afterAll / after1000);
+    }
+
+    /**
+     * The SD-1.5-shaped fixture pack (real interfaces, trivial model bodies) at 512²: what Winnow
+     * itself costs per candidate, since the models cost next to nothing.
+     */
+    static void fixtureCosts(OnnxSessions sessions, Path pack, int steps) throws Exception {
+        DiffusionPipeline p = DiffusionPipeline.load(pack, sessions);
+        int size = p.defaultSize();
+        System.out.printf(Locale.ROOT, "5. SD-1.5-shaped fixture %s at %dx%d (trivial model bodies: the engine's own costs), "
+                + "DDIM %d steps, guidance 5%n", p.name(), size, size, steps);
+        BestOfN generationOnly = new BestOfN(p, new AllSafe(), List.of(), new RankingPolicy(Map.of()), 32);
+        // (a) host time per UNet row: a step's wall time less the time inside OrtSession.run, over its rows
+        System.out.println("   a. host overhead per UNet row: (step wall time - time inside OrtSession.run) / rows, steady state");
+        System.out.println("      rows   step ms   in run ms   host ms/row");
+        for (int n : new int[] {1, 2, 4, 8}) {
+            int rows = 2 * n;
+            double[] r = hostOverhead(generationOnly, n, steps, size);
+            System.out.printf(Locale.ROOT, "      %4d  %8.3f  %10.3f  %12.4f%n", rows, r[0], r[1], r[2]);
+            SUMMARY.put("fixture.host_ms_per_row.rows" + rows, r[2]);
+        }
+        // (b) ms per image-step, generation only (denoising), N = 1 / 4 / 8
+        System.out.println("   b. denoising, ms per image-step (wall / (N x steps)), medians of 5");
+        for (int n : new int[] {1, 4, 8}) {
+            denoiseImagesPerSecond(generationOnly, n, n, steps, size);
+            List<Double> ms = new ArrayList<>();
+            for (int r = 0; r < 5; r++) {
+                double ips = denoiseImagesPerSecond(generationOnly, n, n, steps, size);
+                ms.add(1000.0 / ips / steps);
+            }
+            System.out.printf(Locale.ROOT, "      N = %d: %.3f ms%n", n, median(ms));
+            SUMMARY.put("fixture.ms_per_image_step.n" + n, median(ms));
+        }
+        // (c) decode + to-image per image, 8 images
+        List<DenoisingSlot> denoised = generationOnly.prepare(job(8, 5, steps, size)).slots();
+        while (!denoised.get(0).isDone()) {
+            p.step(denoised);
+        }
+        p.decode(denoised, 8);
+        List<Double> decodeMs = new ArrayList<>();
+        for (int r = 0; r < 5; r++) {
+            long t0 = System.nanoTime();
+            List<RgbImage> images = p.decode(denoised, 8);
+            decodeMs.add((System.nanoTime() - t0) / 1e6 / images.size());
+        }
+        System.out.printf(Locale.ROOT, "   c. decode + to-image: %.2f ms per image (8 images)%n", median(decodeMs));
+        SUMMARY.put("fixture.decode_ms_per_image", median(decodeMs));
+        // (d) images/s at N = 8 through the engine loop, one client: with the embedded judges, and without judges
+        BestOfN judged = new BestOfN(p, defaultSafety(sessions), defaultScorers(sessions),
+                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
+        clients(judged, 1, 2, 8, steps, size, true);
+        clients(generationOnly, 1, 2, 8, steps, size, true);
+        List<Double> withJudges = new ArrayList<>();
+        List<Double> without = new ArrayList<>();
+        for (int r = 0; r < 5; r++) {
+            withJudges.add(clients(judged, 1, 3, 8, steps, size, true));
+            without.add(clients(generationOnly, 1, 3, 8, steps, size, true));
+        }
+        System.out.printf(Locale.ROOT, "   d. N = 8, one client, through the engine loop: %.1f images/s with the embedded judges, "
+                + "%.1f images/s generation only (no judges)%n%n", median(withJudges), median(without));
+        SUMMARY.put("fixture.n8.images_per_s.judged", median(withJudges));
+        SUMMARY.put("fixture.n8.images_per_s.generation_only", median(without));
+    }
+
+    /**
+     * Steady-state UNet steps of {@code n} guided candidates, each under a run budget as in the
+     * engine loop: {step wall ms, ms inside OrtSession.run, host ms per row}, medians of rounds.
+     */
+    static double[] hostOverhead(BestOfN b, int n, int steps, int size) throws Exception {
+        List<DenoisingSlot> slots = b.prepare(job(n, 7, steps, size)).slots();
+        int rows = 2 * n;
+        long warmUntil = System.nanoTime() + 2_000_000_000L; // the JIT compiles the step's loops first
+        while (System.nanoTime() < warmUntil) {
+            slots = stepOnce(b, slots, steps, size);
+        }
+        List<Double> wall = new ArrayList<>();
+        List<Double> inRun = new ArrayList<>();
+        List<Double> host = new ArrayList<>();
+        for (int round = 0; round < 7; round++) {
+            long wallNanos = 0;
+            long runNanos = 0;
+            int reps = 10;
+            for (int i = 0; i < reps; i++) {
+                if (slots.get(0).isDone()) {
+                    slots = b.prepare(job(n, 7 + i, steps, size)).slots(); // not timed: a new job's setup
+                }
+                long ort0 = ModelSession.totalRunNanos();
+                long t0 = System.nanoTime();
+                try (RunBudget budget = RunBudget.open(System.nanoTime() + 3_600_000_000_000L)) {
+                    b.pipeline().step(slots);
+                }
+                wallNanos += System.nanoTime() - t0;
+                runNanos += ModelSession.totalRunNanos() - ort0;
+            }
+            wall.add(wallNanos / 1e6 / reps);
+            inRun.add(runNanos / 1e6 / reps);
+            host.add((wallNanos - runNanos) / 1e6 / reps / rows);
+        }
+        return new double[] {median(wall), median(inRun), median(host)};
+    }
+
+    static List<DenoisingSlot> stepOnce(BestOfN b, List<DenoisingSlot> slots, int steps, int size) throws Exception {
+        if (slots.get(0).isDone()) {
+            slots = b.prepare(job(slots.size(), 9, steps, size)).slots();
+        }
+        b.pipeline().step(slots);
+        return slots;
+    }
+
+    /** A safety judge that judges nothing: every candidate safe, for the generation-only figures. */
+    static final class AllSafe extends SafetyJudge {
+        AllSafe() {
+            super(null, null, 0.5);
+        }
+
+        @Override
+        public List<SafetyVerdict> judge(List<RgbImage> images) {
+            return Collections.nCopies(images.size(), new SafetyVerdict(Verdict.SAFE, 0.0, null));
+        }
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (Exception e) {
+            return "unknown";
+        }
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int m = sorted.size() / 2;
+        return sorted.size() % 2 == 1 ? sorted.get(m) : (sorted.get(m - 1) + sorted.get(m)) / 2;
     }
 
     static long usedHeapAfterGc() {
@@ -230,9 +477,13 @@ public final class EngineBenchmark {
     }
 
     static int intArg(String[] args, String name, int dflt) {
+        return Integer.parseInt(stringArg(args, name, String.valueOf(dflt)));
+    }
+
+    static String stringArg(String[] args, String name, String dflt) {
         for (int i = 0; i < args.length - 1; i++) {
             if (args[i].equals(name)) {
-                return Integer.parseInt(args[i + 1]);
+                return args[i + 1];
             }
         }
         return dflt;
