@@ -11,6 +11,8 @@ public final class DdimScheduler extends SteppedScheduler implements Scheduler {
 
     private final NoiseSchedule schedule;
     private int stepRatio;
+    private float[] x0;
+    private float[] eps;
 
     public DdimScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -25,7 +27,7 @@ public final class DdimScheduler extends SteppedScheduler implements Scheduler {
     }
 
     @Override
-    public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+    public float[] stepInPlace(float[] modelOutput, float[] sample, GaussianNoise noise) {
         SchedulerSettings c = schedule.settings();
         int t = (int) timesteps[stepIndex];
         // 1. previous timestep: diffusers always steps back by T // n, whatever the spacing
@@ -36,26 +38,26 @@ public final class DdimScheduler extends SteppedScheduler implements Scheduler {
         double a = Math.sqrt(alphaProd);
         double b = Math.sqrt(1 - alphaProd);
         // 3. "predicted x_0" and ε̂ from the model output, eq. (12)
-        float[] x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaProd);
-        float[] eps = new float[sample.length];
-        for (int i = 0; i < sample.length; i++) {
-            eps[i] = switch (c.predictionType()) {
-                case "epsilon" -> modelOutput[i];
-                case "v_prediction" -> (float) (a * modelOutput[i] + b * sample[i]);
-                default -> (float) ((sample[i] - a * x0[i]) / b);
-            };
+        x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaProd, own(x0, sample.length));
+        float[] epsHat = modelOutput; // ε-prediction: the model output is ε̂
+        if (!"epsilon".equals(c.predictionType())) {
+            eps = own(eps, sample.length);
+            boolean v = "v_prediction".equals(c.predictionType());
+            for (int i = 0; i < sample.length; i++) {
+                eps[i] = v ? (float) (a * modelOutput[i] + b * sample[i]) : (float) ((sample[i] - a * x0[i]) / b);
+            }
+            epsHat = eps;
         }
         // 4. clip x̂_0 (clip_sample); ε̂ stays the unclipped one, as with use_clipped_model_output=False
         Predictions.clip(x0, c);
         // 5-7. σ_t = 0 (η = 0): x_{t-1} = sqrt(ᾱ_{t-1})·x̂_0 + sqrt(1 - ᾱ_{t-1})·ε̂, eq. (12)
         double prevA = Math.sqrt(alphaProdPrev);
         double prevB = Math.sqrt(1 - alphaProdPrev);
-        float[] prevSample = new float[sample.length];
         for (int i = 0; i < sample.length; i++) {
-            prevSample[i] = (float) (prevA * x0[i] + prevB * eps[i]);
+            sample[i] = (float) (prevA * x0[i] + prevB * epsHat[i]);
         }
         stepIndex++;
-        return new StepResult(prevSample, x0);
+        return x0;
     }
 
     @Override

@@ -16,6 +16,8 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
     private final NoiseSchedule schedule;
     private double[] sigmas = {0};
     private float[] previousX0;
+    /** The buffer the next x̂_0 goes into: it and {@code previousX0} swap roles every step. */
+    private float[] nextX0;
 
     public DpmSolverMultistepScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -29,6 +31,7 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
         sigmas = plan.sigmas();
         stepIndex = 0;
         previousX0 = null;
+        nextX0 = null;
     }
 
     @Override
@@ -37,12 +40,13 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
     }
 
     @Override
-    public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+    public float[] stepInPlace(float[] modelOutput, float[] sample, GaussianNoise noise) {
         SchedulerSettings c = schedule.settings();
         double sigmaS0 = sigmas[stepIndex];
         double alphaS0 = alpha(sigmaS0);
         // convert_model_output: x̂_0 = (x - σ_t·ε̂) / α_t in the alpha-sigma form of the sample
-        float[] x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaS0 * alphaS0);
+        float[] x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaS0 * alphaS0,
+                own(nextX0, sample.length));
         double sigmaT = sigmas[stepIndex + 1];
         double alphaT = alpha(sigmaT);
         double sT = sigmaT * alphaT;
@@ -57,11 +61,10 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
         boolean lowerOrderFinal = last && (c.eulerAtFinal() || (c.lowerOrderFinal() && timesteps.length < 15)
                 || "zero".equals(c.finalSigmasType()));
         boolean firstOrder = c.solverOrder() == 1 || previousX0 == null || lowerOrderFinal;
-        float[] prev = new float[sample.length];
         if (firstOrder) {
             // dpm_solver_first_order_update: x_t = (σ_t/σ_s)·x_s - α_t·(e^{-h} - 1)·x̂_0
             for (int i = 0; i < sample.length; i++) {
-                prev[i] = (float) (sT / sS0 * sample[i] - alphaT * expm * x0[i]);
+                sample[i] = (float) (sT / sS0 * sample[i] - alphaT * expm * x0[i]);
             }
         } else {
             // multistep_dpm_solver_second_order_update: D0 = m0, D1 = (m0 - m1)/r0
@@ -74,12 +77,13 @@ public final class DpmSolverMultistepScheduler extends SteppedScheduler implemen
             double d1Weight = midpoint ? -0.5 * alphaT * expm : alphaT * (expm / h + 1);
             for (int i = 0; i < sample.length; i++) {
                 double d1 = (x0[i] - previousX0[i]) / r0;
-                prev[i] = (float) (sT / sS0 * sample[i] - alphaT * expm * x0[i] + d1Weight * d1);
+                sample[i] = (float) (sT / sS0 * sample[i] - alphaT * expm * x0[i] + d1Weight * d1);
             }
         }
+        nextX0 = previousX0; // the older estimate's buffer takes the next one
         previousX0 = x0;
         stepIndex++;
-        return new StepResult(prev, x0);
+        return x0;
     }
 
     private static double alpha(double sigma) {

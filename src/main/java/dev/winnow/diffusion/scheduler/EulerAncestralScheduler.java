@@ -8,27 +8,30 @@ package dev.winnow.diffusion.scheduler;
  */
 public final class EulerAncestralScheduler extends SigmaScheduler implements Scheduler {
 
+    /** This step's fresh noise. */
+    private float[] z;
+
     public EulerAncestralScheduler(NoiseSchedule schedule) {
         super(schedule);
     }
 
     @Override
-    public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+    public float[] stepInPlace(float[] modelOutput, float[] sample, GaussianNoise noise) {
         double sigmaFrom = sigmas[stepIndex];
         double sigmaTo = sigmas[stepIndex + 1];
-        float[] x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigmaFrom);
+        x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigmaFrom,
+                own(x0, sample.length));
         double sigmaUp = Math.sqrt(sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom));
         double sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
         double dt = sigmaDown - sigmaFrom;
-        float[] z = new float[sample.length];
+        z = own(z, sample.length);
         noise.fill(z);
-        float[] prev = new float[sample.length];
         for (int i = 0; i < sample.length; i++) {
             double d = (sample[i] - x0[i]) / sigmaFrom;
-            prev[i] = (float) (sample[i] + d * dt + z[i] * sigmaUp);
+            sample[i] = (float) (sample[i] + d * dt + z[i] * sigmaUp);
         }
         stepIndex++;
-        return new StepResult(prev, x0);
+        return x0;
     }
 
     @Override

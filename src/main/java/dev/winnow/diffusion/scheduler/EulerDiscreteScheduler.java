@@ -12,20 +12,20 @@ public final class EulerDiscreteScheduler extends SigmaScheduler implements Sche
     }
 
     @Override
-    public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+    public float[] stepInPlace(float[] modelOutput, float[] sample, GaussianNoise noise) {
         double sigma = sigmas[stepIndex];
         double sigmaNext = sigmas[stepIndex + 1];
         // 1. x̂_0 from the model output at σ
-        float[] x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigma);
+        x0 = Predictions.originalFromSigma(schedule.settings().predictionType(), modelOutput, sample, sigma,
+                own(x0, sample.length));
         // 2. d = (x - x̂_0) / σ;  x_next = x + d·(σ_next - σ)
         double dt = sigmaNext - sigma;
-        float[] prev = new float[sample.length];
         for (int i = 0; i < sample.length; i++) {
             double d = (sample[i] - x0[i]) / sigma;
-            prev[i] = (float) (sample[i] + d * dt);
+            sample[i] = (float) (sample[i] + d * dt);
         }
         stepIndex++;
-        return new StepResult(prev, x0);
+        return x0;
     }
 
     @Override

@@ -14,6 +14,10 @@ public final class LcmScheduler extends SteppedScheduler implements Scheduler {
     static final double SIGMA_DATA = 0.5;
 
     private final NoiseSchedule schedule;
+    private float[] x0;
+    /** The consistency function's output f(x, t): this step's x̂_0 estimate. */
+    private float[] denoised;
+    private float[] z;
 
     public LcmScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -42,36 +46,34 @@ public final class LcmScheduler extends SteppedScheduler implements Scheduler {
     }
 
     @Override
-    public StepResult step(float[] modelOutput, float[] sample, GaussianNoise noise) {
+    public float[] stepInPlace(float[] modelOutput, float[] sample, GaussianNoise noise) {
         SchedulerSettings c = schedule.settings();
         int t = (int) timesteps[stepIndex];
         boolean last = stepIndex == timesteps.length - 1;
         int prevT = last ? t : (int) timesteps[stepIndex + 1];
         double alphaProd = schedule.alphaCumprod(t);
         double alphaProdPrev = prevT >= 0 ? schedule.alphaCumprod(prevT) : schedule.finalAlphaCumprod();
-        float[] x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaProd);
+        x0 = Predictions.originalFromAlpha(c.predictionType(), modelOutput, sample, alphaProd, own(x0, sample.length));
         Predictions.clip(x0, c);
         double skip = cSkip(t, c.timestepScaling());
         double out = cOut(t, c.timestepScaling());
-        float[] denoised = new float[sample.length];
+        denoised = own(denoised, sample.length);
         for (int i = 0; i < sample.length; i++) {
             denoised[i] = (float) (out * x0[i] + skip * sample[i]);
         }
-        float[] prev;
         if (last) {
-            prev = denoised.clone();
+            System.arraycopy(denoised, 0, sample, 0, sample.length);
         } else {
-            float[] z = new float[sample.length];
+            z = own(z, sample.length);
             noise.fill(z);
             double a = Math.sqrt(alphaProdPrev);
             double b = Math.sqrt(1 - alphaProdPrev);
-            prev = new float[sample.length];
             for (int i = 0; i < sample.length; i++) {
-                prev[i] = (float) (a * denoised[i] + b * z[i]);
+                sample[i] = (float) (a * denoised[i] + b * z[i]);
             }
         }
         stepIndex++;
-        return new StepResult(prev, denoised);
+        return denoised;
     }
 
     @Override

@@ -10,11 +10,10 @@ final class Predictions {
     private Predictions() {
     }
 
-    /** x̂_0 from the model output at a timestep with cumulative alpha {@code alphaProd}. */
-    static float[] originalFromAlpha(String predictionType, float[] out, float[] x, double alphaProd) {
+    /** x̂_0 from the model output at a timestep with cumulative alpha {@code alphaProd}, written into {@code x0}. */
+    static float[] originalFromAlpha(String predictionType, float[] out, float[] x, double alphaProd, float[] x0) {
         double a = Math.sqrt(alphaProd);
         double b = Math.sqrt(1 - alphaProd);
-        float[] x0 = new float[x.length];
         switch (predictionType) {
             case "epsilon" -> {
                 for (int i = 0; i < x.length; i++) {
@@ -45,10 +44,9 @@ final class Predictions {
 
     /**
      * x̂_0 in the sigma parameterisation (Karras et al. 2022), where the sample is
-     * x = x_0 + σ·ε and the model sees x / sqrt(σ² + 1) (diffusers' Euler schedulers).
+     * x = x_0 + σ·ε and the model sees x / sqrt(σ² + 1) (diffusers' Euler schedulers). Written into {@code x0}.
      */
-    static float[] originalFromSigma(String predictionType, float[] out, float[] x, double sigma) {
-        float[] x0 = new float[x.length];
+    static float[] originalFromSigma(String predictionType, float[] out, float[] x, double sigma, float[] x0) {
         switch (predictionType) {
             case "epsilon" -> {
                 for (int i = 0; i < x.length; i++) {

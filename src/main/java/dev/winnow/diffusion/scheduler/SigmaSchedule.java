@@ -88,10 +88,9 @@ record SigmaSchedule(double[] timesteps, double[] sigmas) {
     }
 
     /** x / sqrt(σ² + 1) in float32, as diffusers' scale_model_input: the model was trained on unit-variance inputs. */
-    static float[] scale(float[] sample, double sigma) {
+    static float[] scale(float[] sample, double sigma, float[] out) {
         float s = (float) sigma;
         float denominator = (float) Math.sqrt(s * s + 1f);
-        float[] out = new float[sample.length];
         for (int i = 0; i < sample.length; i++) {
             out[i] = sample[i] / denominator;
         }

@@ -8,6 +8,8 @@ abstract class SigmaScheduler extends SteppedScheduler {
 
     protected final NoiseSchedule schedule;
     protected double[] sigmas = {0};
+    /** x̂_0 of the last step. */
+    protected float[] x0;
 
     SigmaScheduler(NoiseSchedule schedule) {
         this.schedule = schedule;
@@ -33,7 +35,7 @@ abstract class SigmaScheduler extends SteppedScheduler {
     }
 
     @Override
-    public float[] scaleModelInput(float[] sample) {
-        return SigmaSchedule.scale(sample, sigmas[stepIndex]);
+    public float[] modelInput(float[] sample, float[] scratch) {
+        return SigmaSchedule.scale(sample, sigmas[stepIndex], scratch);
     }
 }

@@ -41,7 +41,13 @@ abstract class SteppedScheduler {
         return 1.0;
     }
 
-    public float[] scaleModelInput(float[] sample) {
-        return sample.clone();
+    /** Unscaled: the sample itself is the model's input. */
+    public float[] modelInput(float[] sample, float[] scratch) {
+        return sample;
+    }
+
+    /** A buffer this scheduler keeps from step to step, made at the first step. */
+    static float[] own(float[] buffer, int length) {
+        return buffer != null && buffer.length == length ? buffer : new float[length];
     }
 }
