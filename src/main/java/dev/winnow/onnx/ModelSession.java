@@ -1,13 +1,17 @@
 package dev.winnow.onnx;
 
 import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -15,6 +19,9 @@ import java.util.concurrent.atomic.LongAdder;
  * messages). Closes both the session and its options. Safe to run from several threads, but
  * closing it while a run is in progress crashes the process: the owner closes it only after
  * every thread that runs it has stopped.
+ *
+ * <p>The graph's inputs and outputs are read once, when it is opened: a model call never asks
+ * ONNX Runtime for metadata.
  */
 public final class ModelSession implements AutoCloseable {
 
@@ -25,12 +32,22 @@ public final class ModelSession implements AutoCloseable {
     private final Path file;
     private final OrtSession session;
     private final OrtSession.SessionOptions options;
+    private final Map<String, NodeInfo> inputs;
+    private final Map<String, NodeInfo> outputs;
+    private final Set<String> outputNames;
 
     ModelSession(OrtEnvironment env, Path file, OrtSession session, OrtSession.SessionOptions options) {
         this.env = env;
         this.file = file;
         this.session = session;
         this.options = options;
+        try {
+            this.inputs = Collections.unmodifiableMap(new LinkedHashMap<>(session.getInputInfo()));
+            this.outputs = Collections.unmodifiableMap(new LinkedHashMap<>(session.getOutputInfo()));
+        } catch (OrtException e) {
+            throw new ModelLoadException(file + ": cannot read its inputs and outputs: " + e.getMessage(), e);
+        }
+        this.outputNames = Collections.unmodifiableSet(outputs.keySet());
     }
 
     public Path file() {
@@ -59,20 +76,14 @@ public final class ModelSession implements AutoCloseable {
         return inputs().containsKey(name);
     }
 
+    /** The graph's declared inputs, in its order (read when it was opened). */
     public Map<String, NodeInfo> inputs() {
-        try {
-            return session.getInputInfo();
-        } catch (OrtException e) {
-            throw new ModelLoadException(file + ": cannot read inputs: " + e.getMessage(), e);
-        }
+        return inputs;
     }
 
+    /** The graph's declared outputs, in its order (read when it was opened). */
     public Map<String, NodeInfo> outputs() {
-        try {
-            return session.getOutputInfo();
-        } catch (OrtException e) {
-            throw new ModelLoadException(file + ": cannot read outputs: " + e.getMessage(), e);
-        }
+        return outputs;
     }
 
     private TensorInfo tensorInfo(Map<String, NodeInfo> nodes, String name, String kind) {
@@ -92,17 +103,39 @@ public final class ModelSession implements AutoCloseable {
      *
      * @throws RunTerminatedException when the budget ended the run
      */
-    public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
+    public OrtSession.Result run(Map<String, ? extends OnnxTensorLike> inputs) throws OrtException {
+        return run(inputs, Map.of());
+    }
+
+    /**
+     * Runs the graph writing the outputs named in {@code pinnedOutputs} into those caller-owned
+     * tensors (no copy out of ONNX Runtime's memory); the result holds them without owning them,
+     * and any other output is not computed. The caller closes the result.
+     *
+     * @throws RunTerminatedException when the budget ended the run
+     */
+    public OrtSession.Result run(Map<String, ? extends OnnxTensorLike> inputs,
+                                 Map<String, ? extends OnnxValue> pinnedOutputs) throws OrtException {
+        RunBudget budget = RunBudget.current();
+        return budget == null ? runTimed(inputs, pinnedOutputs, null) : budget.run(this, inputs, pinnedOutputs);
+    }
+
+    /** The native call itself, timed for {@link #totalRunNanos()}. */
+    OrtSession.Result runTimed(Map<String, ? extends OnnxTensorLike> inputs, Map<String, ? extends OnnxValue> pinnedOutputs,
+                               OrtSession.RunOptions runOptions) throws OrtException {
+        Set<String> requested = pinnedOutputs.isEmpty() ? outputNames : Set.of();
         long t = System.nanoTime();
         try {
-            RunBudget budget = RunBudget.current();
-            return budget == null ? session.run(inputs) : budget.run(session, inputs, file);
+            return session.run(inputs, requested, pinnedOutputs, runOptions);
         } finally {
             RUN_NANOS.add(System.nanoTime() - t);
         }
     }
 
-    /** Total nanoseconds spent in model runs so far, across all sessions and threads. */
+    /**
+     * Total nanoseconds spent inside {@code OrtSession.run} so far, across all sessions and
+     * threads: the native call alone, so that wall time less this is the host's own work.
+     */
     public static long totalRunNanos() {
         return RUN_NANOS.sum();
     }

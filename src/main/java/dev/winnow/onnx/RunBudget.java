@@ -1,9 +1,9 @@
 package dev.winnow.onnx;
 
-import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
@@ -12,11 +12,17 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The budget that model runs on one thread work under: a deadline, and a stop switch that
- * another thread may pull. Every {@link ModelSession#run} on a thread with an open budget gets
- * its own {@link OrtSession.RunOptions}; when the deadline passes, or {@link #stop()} is called,
+ * another thread may pull. Every {@link ModelSession#run} on a thread with an open budget runs
+ * with {@link OrtSession.RunOptions}; when the deadline passes, or {@link #stop()} is called,
  * the run's terminate flag is set and ONNX Runtime abandons it at the next node, so no caller
  * waits on a stuck model call past its deadline and shutdown never leaves a thread in native
  * code. Runs on a thread without a budget (loading, benchmarks) are not limited.
+ *
+ * <p>Cheap per run: each thread keeps one {@code RunOptions} for its runs (replaced only after
+ * a terminate flag was set on it), and one deadline timer that is armed again only when a run's
+ * deadline is earlier than the one it is set for (a timer that fires early checks the run in
+ * progress and sets itself for that run's deadline). A loop that steps under a new budget with
+ * the same deadline every few milliseconds schedules nothing and wakes no timer thread.
  *
  * <p>Open one with try-with-resources on the thread that runs the models; {@link #stop()} and
  * {@link #terminated()} are safe from any thread.
@@ -27,6 +33,10 @@ public final class RunBudget implements AutoCloseable {
     public enum Reason { DEADLINE, STOPPED }
 
     private static final ThreadLocal<RunBudget> CURRENT = new ThreadLocal<>();
+    /** Each thread's run options, reused from run to run while no terminate flag was set on them. */
+    private static final ThreadLocal<OrtSession.RunOptions> SPARE_OPTIONS = new ThreadLocal<>();
+    /** Each thread's deadline timer. */
+    private static final ThreadLocal<Watch> WATCH = ThreadLocal.withInitial(Watch::new);
     private static final ScheduledThreadPoolExecutor TIMER = timer();
 
     private final long deadlineNanos;
@@ -93,39 +103,104 @@ public final class RunBudget implements AutoCloseable {
         }
     }
 
-    /** Runs {@code session} under this budget; the caller closes the result. */
-    OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> inputs, Path file) throws OrtException {
-        try (OrtSession.RunOptions options = new OrtSession.RunOptions()) {
+    /** Runs {@code model} under this budget; the caller closes the result. */
+    OrtSession.Result run(ModelSession model, Map<String, ? extends OnnxTensorLike> inputs,
+                          Map<String, ? extends OnnxValue> pinnedOutputs) throws OrtException {
+        OrtSession.RunOptions options = SPARE_OPTIONS.get();
+        if (options == null) {
+            options = new OrtSession.RunOptions();
+        } else {
+            SPARE_OPTIONS.remove();
+        }
+        boolean flagged = false;
+        try {
             synchronized (this) {
                 if (reason == null && System.nanoTime() - deadlineNanos >= 0) {
                     reason = Reason.DEADLINE;
                 }
                 if (reason != null) {
-                    throw new RunTerminatedException(reason, file + ": not run: " + describe(reason));
+                    throw new RunTerminatedException(reason, model.file() + ": not run: " + describe(reason));
                 }
                 active = options;
             }
-            ScheduledFuture<?> expiry = TIMER.schedule(() -> end(Reason.DEADLINE),
-                    deadlineNanos - System.nanoTime(), TimeUnit.NANOSECONDS);
+            Watch watch = WATCH.get();
+            watch.arm(this); // outside this budget's lock: the timer takes the watch's lock, then this one's
             try {
-                return session.run(inputs, options);
+                return model.runTimed(inputs, pinnedOutputs, options);
             } catch (OrtException e) {
                 Reason why = terminated();
                 if (why != null) {
-                    throw new RunTerminatedException(why, file + ": run terminated: " + describe(why));
+                    throw new RunTerminatedException(why, model.file() + ": run terminated: " + describe(why));
                 }
                 throw e;
             } finally {
-                expiry.cancel(false);
+                watch.disarm();
                 synchronized (this) {
-                    active = null; // before the options close, so end() never touches closed options
+                    active = null; // before the options are reused or closed, so end() never touches them again
+                    flagged = reason != null;
                 }
+            }
+        } finally {
+            if (flagged || SPARE_OPTIONS.get() != null) {
+                options.close(); // its terminate flag may be set: never reused
+            } else {
+                SPARE_OPTIONS.set(options);
             }
         }
     }
 
     private static String describe(Reason why) {
         return why == Reason.DEADLINE ? "the deadline of its work passed" : "the engine stopped it";
+    }
+
+    /**
+     * One thread's deadline timer: while a run is in progress, it fires no later than that run's
+     * budget's deadline and then ends the budget if its deadline has passed, or sets itself for
+     * the deadline of whatever run is in progress then.
+     */
+    private static final class Watch {
+        /** The budget of the run in progress on the thread, or null; guarded by this. */
+        private RunBudget running;
+        private ScheduledFuture<?> timer;
+        private long timerAt;
+        /** Which timer is current: a cancelled one that fires anyway does nothing. */
+        private long generation;
+
+        synchronized void arm(RunBudget budget) {
+            running = budget;
+            if (timer == null || timerAt - budget.deadlineNanos > 0) {
+                if (timer != null) {
+                    timer.cancel(false);
+                }
+                schedule(budget.deadlineNanos);
+            }
+        }
+
+        synchronized void disarm() {
+            running = null; // the timer stays set: the next run is likely to have the same deadline
+        }
+
+        private void schedule(long at) {
+            long mine = ++generation;
+            timerAt = at;
+            timer = TIMER.schedule(() -> fire(mine), at - System.nanoTime(), TimeUnit.NANOSECONDS);
+        }
+
+        private synchronized void fire(long which) {
+            if (which != generation) {
+                return; // replaced by an earlier deadline's timer
+            }
+            timer = null;
+            RunBudget b = running;
+            if (b == null) {
+                return; // no run in progress: the next one sets the timer again
+            }
+            if (System.nanoTime() - b.deadlineNanos >= 0) {
+                b.end(Reason.DEADLINE);
+            } else {
+                schedule(b.deadlineNanos);
+            }
+        }
     }
 
     @Override
