@@ -2,6 +2,7 @@ package dev.winnow.image;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
@@ -23,47 +24,67 @@ public final class PngEncoder {
      *             needs it, {@code iTXt} (UTF-8) chunks, in the map's iteration order
      */
     public static byte[] encode(RgbImage image, Map<String, String> text) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(image.rgb().length / 2 + 256);
-        out.writeBytes(SIGNATURE);
+        ByteArrayOutputStream head = new ByteArrayOutputStream(256);
+        head.writeBytes(SIGNATURE);
         byte[] ihdr = new byte[13];
         putInt(ihdr, 0, image.width());
         putInt(ihdr, 4, image.height());
         ihdr[8] = 8;   // bit depth
         ihdr[9] = 2;   // colour type: truecolour RGB
-        chunk(out, "IHDR", ihdr);
+        chunk(head, "IHDR", ihdr);
         for (Map.Entry<String, String> e : text.entrySet()) {
-            textChunk(out, e.getKey(), e.getValue());
+            textChunk(head, e.getKey(), e.getValue());
         }
-        chunk(out, "IDAT", compress(image));
-        chunk(out, "IEND", new byte[0]);
-        return out.toByteArray();
+        // The compressed pixels go straight into the file's own array, behind the head and the IDAT
+        // chunk's length and type; one copy at the end trims it to size.
+        byte[] raw = filtered(image);
+        int start = head.size() + 8;
+        byte[] png = new byte[start + raw.length / 2 + 1024];
+        System.arraycopy(head.toByteArray(), 0, png, 0, head.size());
+        int end = start;
+        Deflater deflater = new Deflater(6);
+        try {
+            deflater.setInput(raw);
+            deflater.finish();
+            while (!deflater.finished()) {
+                if (end == png.length) {
+                    png = Arrays.copyOf(png, png.length + png.length / 2);
+                }
+                end += deflater.deflate(png, end, png.length - end);
+            }
+        } finally {
+            deflater.end();
+        }
+        int dataLength = end - start;
+        putInt(png, start - 8, dataLength);
+        System.arraycopy(IDAT, 0, png, start - 4, 4);
+        CRC32 crc = new CRC32();
+        crc.update(png, start - 4, dataLength + 4);
+        png = Arrays.copyOf(png, end + 4 + IEND.length);
+        putInt(png, end, (int) crc.getValue());
+        System.arraycopy(IEND, 0, png, end + 4, IEND.length);
+        return png;
     }
 
-    private static byte[] compress(RgbImage image) {
+    private static final byte[] IDAT = "IDAT".getBytes(StandardCharsets.US_ASCII);
+    /** The empty IEND chunk: length 0, type, CRC. */
+    private static final byte[] IEND = {0, 0, 0, 0, 'I', 'E', 'N', 'D', (byte) 0xAE, 0x42, 0x60, (byte) 0x82};
+
+    /** The scanlines, each behind its filter byte ("Sub": cheap and good for flat synthetic images). */
+    private static byte[] filtered(RgbImage image) {
         int stride = image.width() * 3;
         byte[] raw = new byte[(stride + 1) * image.height()];
         byte[] px = image.rgb();
         for (int y = 0; y < image.height(); y++) {
             int row = y * (stride + 1);
-            raw[row] = 1; // filter "Sub": cheap and good for flat synthetic images
+            int src = y * stride;
+            raw[row] = 1;
             for (int i = 0; i < stride; i++) {
-                int left = i >= 3 ? px[y * stride + i - 3] : 0;
-                raw[row + 1 + i] = (byte) (px[y * stride + i] - left);
+                int left = i >= 3 ? px[src + i - 3] : 0;
+                raw[row + 1 + i] = (byte) (px[src + i] - left);
             }
         }
-        Deflater deflater = new Deflater(6);
-        try {
-            deflater.setInput(raw);
-            deflater.finish();
-            ByteArrayOutputStream z = new ByteArrayOutputStream(raw.length / 2 + 64);
-            byte[] buf = new byte[16384];
-            while (!deflater.finished()) {
-                z.write(buf, 0, deflater.deflate(buf));
-            }
-            return z.toByteArray();
-        } finally {
-            deflater.end();
-        }
+        return raw;
     }
 
     private static void textChunk(ByteArrayOutputStream out, String keyword, String value) {
