@@ -6,6 +6,7 @@ import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowEngine;
 import dev.winnow.tokenizer.Tokens;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -15,7 +16,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -71,8 +71,10 @@ public class GenerateResource {
         CompletableFuture<GenerationResult> pending = engine.submit(job);
         // A client that goes away cancels its job: its slots leave the batch at the next step.
         http.response().closeHandler(closed -> pending.cancel(true));
+        // The answer is shaped (the PNG encoded) on a worker thread, not on the engine's finishing thread.
         return Uni.createFrom().completionStage(pending)
                 .onCancellation().invoke(() -> pending.cancel(true))
+                .emitOn(Infrastructure.getDefaultWorkerPool())
                 .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job.returnCandidates(), prompt));
     }
 
@@ -117,7 +119,7 @@ public class GenerateResource {
                         Problems.finite(x.scores()))).toList()
                 : null;
         return new GenerateResponse(r.id(), r.model(),
-                new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), Base64.getEncoder().encodeToString(r.png())),
+                new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), r.png()),
                 Problems.finite(c.scores()), candidates, r.timingsMs(), prompt.truncated(), prompt.promptLength());
     }
 }

@@ -24,7 +24,11 @@ public record GenerateResponse(
         @JsonProperty("prompt_truncated") boolean promptTruncated,
         @JsonProperty("prompt_tokens") int promptTokens) {
 
-    public record Image(int index, long seed, int width, int height, @JsonProperty("png_base64") String pngBase64) {
+    /**
+     * @param png the PNG, written as standard base64 (RFC 4648, padded) straight into the response
+     *            body by the JSON writer, with no base64 string made first
+     */
+    public record Image(int index, long seed, int width, int height, @JsonProperty("png_base64") byte[] png) {
     }
 
     public record Candidate(int index, long seed, Verdict verdict, Map<String, Double> scores) {

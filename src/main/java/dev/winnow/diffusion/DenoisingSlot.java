@@ -1,12 +1,14 @@
 package dev.winnow.diffusion;
 
 import dev.winnow.diffusion.scheduler.Scheduler;
-import dev.winnow.diffusion.scheduler.StepResult;
 
 /**
  * One candidate being denoised: its seed's noise generator, its own scheduler and its
  * latents. A slot's image depends only on its seed and settings, never on which other slots
  * share its UNet calls. Not thread-safe: the engine loop owns it.
+ *
+ * <p>Steps allocate nothing: the latents are stepped in place, and one buffer per slot takes
+ * the scaled model input on its way into a call and the guided model output on its way back.
  */
 public final class DenoisingSlot {
 
@@ -17,7 +19,9 @@ public final class DenoisingSlot {
     private final double guidanceScale;
     private final int latentHeight;
     private final int latentWidth;
-    private float[] latents;
+    private final float[] latents;
+    /** The model's (guided) output for the next step; before the call, scratch for the scaled input. */
+    private final float[] modelOutput;
 
     DenoisingSlot(long seed, Scheduler scheduler, PromptEmbedding prompt, double guidanceScale,
                   int channels, int latentHeight, int latentWidth) {
@@ -36,6 +40,7 @@ public final class DenoisingSlot {
             x[i] *= sigma;
         }
         this.latents = x;
+        this.modelOutput = new float[x.length];
     }
 
     public long seed() {
@@ -76,6 +81,7 @@ public final class DenoisingSlot {
         return latentHeight + "x" + latentWidth;
     }
 
+    /** The current latents (the slot's own array, changed in place by every step). */
     public float[] latents() {
         return latents;
     }
@@ -88,23 +94,35 @@ public final class DenoisingSlot {
         return prompt;
     }
 
+    /** The UNet's input for this step: the latents, or them scaled into the output buffer (a scratch until the call returns). */
+    float[] modelInput() {
+        return scheduler.modelInput(latents, modelOutput);
+    }
+
+    /** Where the call's output for this slot goes (the unconditional row's, with guidance, until {@link #guide}). */
+    float[] modelOutput() {
+        return modelOutput;
+    }
+
+    double currentTimestep() {
+        return scheduler.currentTimestep();
+    }
+
     /**
-     * Applies one step with this slot's UNet rows.
-     *
-     * @param uncond the unconditional row's output, or null without guidance
-     * @param cond   the conditional row's output
+     * Classifier-free guidance, in place: the output buffer holds the unconditional row's output,
+     * {@code cond} the conditional row's; afterwards the buffer holds the guided output.
      */
-    void advance(float[] uncond, float[] cond) {
-        float[] guided = cond;
-        if (uncond != null) {
-            // ε = ε_uncond + s · (ε_cond - ε_uncond)  (Ho & Salimans 2022, eq. 6)
-            guided = new float[cond.length];
-            float s = (float) guidanceScale;
-            for (int i = 0; i < cond.length; i++) {
-                guided[i] = uncond[i] + s * (cond[i] - uncond[i]);
-            }
+    void guide(float[] cond) {
+        // ε = ε_uncond + s · (ε_cond - ε_uncond)  (Ho & Salimans 2022, eq. 6)
+        float s = (float) guidanceScale;
+        float[] out = modelOutput;
+        for (int i = 0; i < out.length; i++) {
+            out[i] = out[i] + s * (cond[i] - out[i]);
         }
-        StepResult r = scheduler.step(guided, latents, noise);
-        latents = r.prevSample();
+    }
+
+    /** Takes one step with the (guided) model output in {@link #modelOutput()}, in place. */
+    void advance() {
+        scheduler.stepInPlace(modelOutput, latents, noise);
     }
 }

@@ -9,6 +9,7 @@ import dev.winnow.modelpack.PackException;
 import dev.winnow.modelpack.PackFiles;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.onnx.TensorBuffer;
 import dev.winnow.tokenizer.ClipTokenizer;
 import dev.winnow.tokenizer.TokenizerLoadException;
 import dev.winnow.tokenizer.Tokens;
@@ -17,12 +18,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A loaded latent-diffusion pack (the Optimum/diffusers ONNX layout): tokenizer, text
  * encoder, UNet, VAE decoder and the noise schedule, checked against each other at load time.
  * Thread-safe: ONNX sessions may run concurrently; per-candidate state lives in
- * {@link DenoisingSlot}s.
+ * {@link DenoisingSlot}s, and each thread that steps slots gets its own {@link UnetWorkspace}
+ * (its reusable buffers), closed with the pipeline.
  */
 public final class DiffusionPipeline implements AutoCloseable {
 
@@ -48,6 +52,10 @@ public final class DiffusionPipeline implements AutoCloseable {
     private final int latentMultiple;
     private final int defaultSize;
     private final float[] emptyPromptStates;
+    /** emptyPromptStates in fp16, for an fp16 UNet (else null). */
+    private final short[] emptyPromptHalf;
+    /** Each stepping thread's buffers; a dead thread's are closed when another thread first steps. */
+    private final Map<Thread, UnetWorkspace> workspaces = new ConcurrentHashMap<>();
 
     private DiffusionPipeline(String name, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
                               VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
@@ -66,6 +74,12 @@ public final class DiffusionPipeline implements AutoCloseable {
         this.defaultSize = defaultSize;
         // The empty prompt's states serve every job without a negative prompt: computed once.
         this.emptyPromptStates = textEncoder.encode(new int[][] {tokenizer.tokenize("").inputIds()});
+        this.emptyPromptHalf = half(emptyPromptStates);
+    }
+
+    /** Text states in fp16 for an fp16 UNet, converted once per job (null for an fp32 UNet). */
+    private short[] half(float[] states) {
+        return unet.statesType() == ai.onnxruntime.OnnxJavaType.FLOAT16 ? TensorBuffer.toHalf(states) : null;
     }
 
     /**
@@ -241,7 +255,8 @@ public final class DiffusionPipeline implements AutoCloseable {
         int perRow = tokenizer.maxLength() * unet.textWidth();
         float[] cond = Arrays.copyOfRange(states, 0, perRow);
         float[] uncond = hasNegative ? Arrays.copyOfRange(states, perRow, 2 * perRow) : emptyPromptStates;
-        return new PromptEmbedding(cond, uncond, tokens.tokenCount(), tokens.truncated());
+        return new PromptEmbedding(cond, uncond, tokens.tokenCount(), tokens.truncated(), half(cond),
+                hasNegative ? half(uncond) : emptyPromptHalf);
     }
 
     /** A new slot for one candidate. */
@@ -252,57 +267,50 @@ public final class DiffusionPipeline implements AutoCloseable {
     }
 
     /**
-     * One UNet call for all given slots (all the same latent shape, none done), then one
-     * scheduler step for each with its own rows of the output.
+     * One denoising step for all given slots (all the same latent shape, none done): the UNet
+     * calls that {@link UnetCallPlan} plans — one, or one per timestep for a UNet that takes a
+     * single timestep — then one scheduler step for each slot with its own rows of the output.
+     * A step that fails advances no slot. Reuses the calling thread's buffers: while the batch's
+     * composition holds, only the latents and timesteps are written.
      *
-     * @return the number of UNet rows in the call
+     * @return the calls made and the rows in each
      */
-    public int step(List<DenoisingSlot> slots) throws OrtException {
+    public StepCalls step(List<DenoisingSlot> slots) throws OrtException {
         if (slots.isEmpty()) {
-            return 0;
+            return new StepCalls();
         }
         DenoisingSlot first = slots.get(0);
-        int h = first.latentHeight();
-        int w = first.latentWidth();
-        int perRow = unet.channels() * h * w;
-        int tokens = tokenizer.maxLength();
-        int stateRow = tokens * unet.textWidth();
-        int rows = 0;
         for (DenoisingSlot s : slots) {
-            if (!s.shapeKey().equals(first.shapeKey()) || s.isDone()) {
+            if (s.latentHeight() != first.latentHeight() || s.latentWidth() != first.latentWidth() || s.isDone()) {
                 throw new IllegalArgumentException("slots in one UNet call must share a latent shape and not be done");
             }
-            rows += s.rows();
         }
-        float[] samples = new float[rows * perRow];
-        float[] states = new float[rows * stateRow];
-        double[] timesteps = new double[rows];
-        int r = 0;
+        List<List<DenoisingSlot>> calls = UnetCallPlan.calls(slots, unet.acceptsPerRowTimesteps());
+        UnetWorkspace workspace = workspace();
+        int[] rows = new int[calls.size()];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = workspace.call(calls.get(i));
+        }
         for (DenoisingSlot s : slots) {
-            float[] input = s.scheduler().scaleModelInput(s.latents());
-            double t = s.scheduler().currentTimestep();
-            if (s.usesGuidance()) {
-                System.arraycopy(input, 0, samples, r * perRow, perRow);
-                System.arraycopy(s.prompt().uncond(), 0, states, r * stateRow, stateRow);
-                timesteps[r++] = t;
-            }
-            System.arraycopy(input, 0, samples, r * perRow, perRow);
-            System.arraycopy(s.prompt().cond(), 0, states, r * stateRow, stateRow);
-            timesteps[r++] = t;
+            s.advance(); // only once every call has succeeded: a failed step advances no slot
         }
-        float[] out = unet.predict(samples, rows, h, w, timesteps, states, tokens);
-        r = 0;
-        for (DenoisingSlot s : slots) {
-            float[] uncond = null;
-            if (s.usesGuidance()) {
-                uncond = Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
-                r++;
+        return new StepCalls(rows);
+    }
+
+    /** The calling thread's UNet buffers. */
+    private UnetWorkspace workspace() {
+        Thread me = Thread.currentThread();
+        UnetWorkspace mine = workspaces.get(me);
+        if (mine == null) {
+            for (Map.Entry<Thread, UnetWorkspace> e : workspaces.entrySet()) {
+                if (!e.getKey().isAlive() && workspaces.remove(e.getKey(), e.getValue())) {
+                    e.getValue().close(); // its thread is gone: nothing can be using it
+                }
             }
-            float[] cond = Arrays.copyOfRange(out, r * perRow, (r + 1) * perRow);
-            r++;
-            s.advance(uncond, cond);
+            mine = new UnetWorkspace(unet, tokenizer.maxLength());
+            workspaces.put(me, mine);
         }
-        return rows;
+        return mine;
     }
 
     /**
@@ -347,6 +355,8 @@ public final class DiffusionPipeline implements AutoCloseable {
 
     @Override
     public void close() {
+        workspaces.values().forEach(UnetWorkspace::close);
+        workspaces.clear();
         textEncoder.close();
         unet.close();
         vae.close();

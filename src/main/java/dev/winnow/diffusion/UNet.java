@@ -21,7 +21,11 @@ import java.util.Map;
  * <p>The timestep comes in three dialects, read from the graph: float [B] (diffusers'
  * converter), int64 [B] (Optimum before 1.24) or a rank-0 float (Optimum 1.24+). With a
  * per-row timestep, rows at different steps share one call; with a scalar timestep the rows
- * are grouped by timestep and run group by group.
+ * are grouped by timestep and run group by group ({@link UnetCallPlan}).
+ *
+ * <p>Everything a call needs to know about the graph (element types, the output's name) is
+ * read here, once, at load. The denoising loop's calls go through a {@link UnetWorkspace};
+ * {@link #predict} is the plain, allocating call (probes, tests, benchmarks).
  */
 public final class UNet implements AutoCloseable {
 
@@ -37,6 +41,7 @@ public final class UNet implements AutoCloseable {
     private final OnnxJavaType sampleType;
     private final OnnxJavaType statesType;
     private final TimestepKind timestepKind;
+    private final OnnxJavaType timestepType;
     private final int channels;
     private final int latentHeight;   // -1 when dynamic
     private final int latentWidth;
@@ -50,6 +55,7 @@ public final class UNet implements AutoCloseable {
         this.sampleType = sampleType;
         this.statesType = statesType;
         this.timestepKind = timestepKind;
+        this.timestepType = model.input(TIMESTEP).type;
         this.channels = (int) sampleShape[1];
         this.latentHeight = (int) sampleShape[2];
         this.latentWidth = (int) sampleShape[3];
@@ -134,6 +140,33 @@ public final class UNet implements AutoCloseable {
         return timestepKind == TimestepKind.FLOAT_PER_ROW || timestepKind == TimestepKind.INT64_PER_ROW;
     }
 
+    /** The element type of the latents in and out: FLOAT, or FLOAT16 for an fp16 export. */
+    OnnxJavaType sampleType() {
+        return sampleType;
+    }
+
+    OnnxJavaType statesType() {
+        return statesType;
+    }
+
+    /** FLOAT, FLOAT16 or INT64, per row or rank 0 as {@link #timestepKind()} says. */
+    OnnxJavaType timestepType() {
+        return timestepType;
+    }
+
+    String outputName() {
+        return outputName;
+    }
+
+    ModelSession model() {
+        return model;
+    }
+
+    /** The graph's file, for messages. */
+    public java.nio.file.Path file() {
+        return model.file();
+    }
+
     /**
      * Predicts the model output for {@code rows} rows.
      *
@@ -196,7 +229,7 @@ public final class UNet implements AutoCloseable {
                 for (int i = 0; i < t.length; i++) {
                     t[i] = (float) timesteps[i];
                 }
-                yield Tensors.floats(env, t, new long[] {t.length}, model.input(TIMESTEP).type);
+                yield Tensors.floats(env, t, new long[] {t.length}, timestepType);
             }
             case INT64_PER_ROW -> {
                 long[] t = new long[timesteps.length];
@@ -205,7 +238,7 @@ public final class UNet implements AutoCloseable {
                 }
                 yield OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(t), new long[] {t.length});
             }
-            case SCALAR_FLOAT -> model.input(TIMESTEP).type == OnnxJavaType.FLOAT16
+            case SCALAR_FLOAT -> timestepType == OnnxJavaType.FLOAT16
                     ? Tensors.floats(env, new float[] {(float) timesteps[0]}, new long[0], OnnxJavaType.FLOAT16)
                     : OnnxTensor.createTensor(env, (float) timesteps[0]);
             case SCALAR_INT64 -> OnnxTensor.createTensor(env, integerTimestep(timesteps[0]));

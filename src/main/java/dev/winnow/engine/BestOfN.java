@@ -4,7 +4,7 @@ import ai.onnxruntime.OrtException;
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.diffusion.PromptEmbedding;
-import dev.winnow.image.PngEncoder;
+import dev.winnow.diffusion.StepCalls;
 import dev.winnow.image.RgbImage;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
@@ -21,11 +21,16 @@ import java.util.function.Consumer;
 import java.util.logging.Logger;
 
 /**
- * Best-of-N for one job: encode the prompt once, denoise the N candidates together in
- * batched UNet calls, decode, judge safety first (fail closed), score, and pick the best
- * safe candidate. Stateless apart from the loaded models; safe to call from several threads.
+ * Best-of-N: encode the prompt once, denoise the N candidates together in batched UNet calls,
+ * decode, judge safety first (fail closed), score, and pick the best safe candidate. Jobs that
+ * finish together are decoded and judged together ({@link #finishAll}): the VAE takes up to
+ * {@code decodeBatchImages} images a call, the safety judge and each scorer one call for all
+ * the jobs' images. Stateless apart from the loaded models; safe to call from several threads.
  */
 public final class BestOfN {
+
+    /** Images per VAE call when not configured ({@code winnow.engine.decode-batch-images}). */
+    public static final int DEFAULT_DECODE_BATCH_IMAGES = 8;
 
     private static final Logger LOG = Logger.getLogger(BestOfN.class.getName());
 
@@ -34,14 +39,25 @@ public final class BestOfN {
     private final List<ScoreJudge> scorers;
     private final RankingPolicy ranking;
     private final int maxBatchRows;
+    private final int decodeBatchImages;
 
     public BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
                    int maxBatchRows) {
+        this(pipeline, safety, scorers, ranking, maxBatchRows, DEFAULT_DECODE_BATCH_IMAGES);
+    }
+
+    /**
+     * @param maxBatchRows      most UNet rows per call when a job runs alone ({@link #generate})
+     * @param decodeBatchImages most images per VAE decoder call
+     */
+    public BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
+                   int maxBatchRows, int decodeBatchImages) {
         this.pipeline = pipeline;
         this.safety = safety;
         this.scorers = List.copyOf(scorers);
         this.ranking = ranking;
         this.maxBatchRows = Math.max(1, maxBatchRows);
+        this.decodeBatchImages = Math.max(1, decodeBatchImages);
     }
 
     public DiffusionPipeline pipeline() {
@@ -75,8 +91,10 @@ public final class BestOfN {
                             + " of " + slots.get(0).totalSteps() + " steps");
                 }
                 for (int from = 0; from < slots.size(); from += slotsPerCall) {
-                    int rows = pipeline.step(slots.subList(from, Math.min(slots.size(), from + slotsPerCall)));
-                    batchRows.accept(rows);
+                    StepCalls calls = pipeline.step(slots.subList(from, Math.min(slots.size(), from + slotsPerCall)));
+                    for (int i = 0; i < calls.calls(); i++) {
+                        batchRows.accept(calls.rows(i));
+                    }
                 }
             }
         } catch (OrtException | RuntimeException e) {
@@ -112,33 +130,254 @@ public final class BestOfN {
      * and picks the best.
      *
      * @throws NoSafeCandidateException when no candidate was judged safe
+     * @throws GenerationFailedException when decoding failed
      */
     public GenerationResult finish(PreparedJob prepared) {
-        GenerationRequest job = prepared.request();
-        Map<String, Long> timings = prepared.timings();
-        List<RgbImage> images;
-        long t2 = System.nanoTime();
-        try {
-            images = pipeline.decode(prepared.slots(), Math.max(1, maxBatchRows));
-        } catch (OrtException | RuntimeException e) {
-            throw new GenerationFailedException("decoding failed: " + e.getMessage(), e);
+        return finishAll(List.of(prepared)).get(0).get();
+    }
+
+    /** A finished job: its result, or why it has none (a {@link NoSafeCandidateException}, a failure). */
+    public record Finished(GenerationResult result, RuntimeException failure) {
+        /** The result, or the failure thrown. */
+        public GenerationResult get() {
+            if (failure != null) {
+                throw failure;
+            }
+            return result;
         }
-        timings.put("decode", millisSince(t2));
+    }
 
-        long t3 = System.nanoTime();
-        List<SafetyVerdict> verdicts = safety.judge(images);
-        timings.put("safety", millisSince(t3));
-
-        long t4 = System.nanoTime();
-        List<Integer> safeIdx = new ArrayList<>();
-        for (int i = 0; i < verdicts.size(); i++) {
-            if (verdicts.get(i).isSafe()) {
-                safeIdx.add(i);
+    /**
+     * Decodes and judges denoised jobs that finish together, sharing the model calls: the VAE
+     * decodes up to {@code decodeBatchImages} images a call, the safety judge judges all the
+     * jobs' images in one call and each scorer scores all their safe images in one call (with
+     * each image's own prompt). A call shared by several jobs that fails is made again job by job,
+     * so a failure stays with the job that caused it. Each job keeps its own verdicts, scores and
+     * choice: exactly what it would get finished alone.
+     *
+     * @return one outcome per job, in order
+     */
+    public List<Finished> finishAll(List<PreparedJob> jobs) {
+        int n = jobs.size();
+        Finished[] outcome = new Finished[n];
+        // 1. decode
+        long t0 = System.nanoTime();
+        List<List<RgbImage>> images = decodeAll(jobs, outcome);
+        long decodeMs = millisSince(t0);
+        // 2. safety first, over every image of the jobs still standing
+        long t1 = System.nanoTime();
+        List<List<SafetyVerdict>> verdicts = judgeAll(images);
+        long safetyMs = millisSince(t1);
+        // 3. the scorers, over the safe images
+        long t2 = System.nanoTime();
+        List<Map<String, double[]>> scores = scoreAll(jobs, images, verdicts);
+        long scoreMs = millisSince(t2);
+        // 4. each job's own ranking
+        for (int j = 0; j < n; j++) {
+            if (outcome[j] != null) {
+                continue;
+            }
+            Map<String, Long> timings = jobs.get(j).timings();
+            timings.put("decode", decodeMs);
+            timings.put("safety", safetyMs);
+            timings.put("score", scoreMs);
+            try {
+                outcome[j] = new Finished(rank(jobs.get(j), images.get(j), verdicts.get(j), scores.get(j)), null);
+            } catch (RuntimeException e) {
+                outcome[j] = new Finished(null, e);
             }
         }
-        Map<String, double[]> normalised = scoreSafe(images, safeIdx, job.prompt());
-        timings.put("score", millisSince(t4));
+        return Arrays.asList(outcome);
+    }
 
+    /** Every job's images; a job whose decoding failed gets its failure in {@code outcome} and null here. */
+    private List<List<RgbImage>> decodeAll(List<PreparedJob> jobs, Finished[] outcome) {
+        List<List<RgbImage>> images = new ArrayList<>(jobs.size());
+        if (jobs.size() > 1) {
+            List<DenoisingSlot> all = new ArrayList<>();
+            jobs.forEach(j -> all.addAll(j.slots()));
+            try {
+                List<RgbImage> decoded = decodeBySize(all);
+                int at = 0;
+                for (PreparedJob j : jobs) {
+                    images.add(decoded.subList(at, at + j.slots().size()));
+                    at += j.slots().size();
+                }
+                return images;
+            } catch (OrtException | RuntimeException e) {
+                LOG.fine("decoding " + jobs.size() + " jobs together failed; decoding them one by one: " + e);
+                images.clear();
+            }
+        }
+        for (int j = 0; j < jobs.size(); j++) {
+            try {
+                images.add(decodeBySize(jobs.get(j).slots()));
+            } catch (OrtException | RuntimeException e) {
+                images.add(null);
+                outcome[j] = new Finished(null, new GenerationFailedException("decoding failed: " + e.getMessage(), e));
+            }
+        }
+        return images;
+    }
+
+    /** Decodes slots in their order, each latent size in its own VAE calls. */
+    private List<RgbImage> decodeBySize(List<DenoisingSlot> slots) throws OrtException {
+        Map<String, List<Integer>> bySize = new LinkedHashMap<>();
+        for (int i = 0; i < slots.size(); i++) {
+            bySize.computeIfAbsent(slots.get(i).shapeKey(), k -> new ArrayList<>()).add(i);
+        }
+        RgbImage[] out = new RgbImage[slots.size()];
+        for (List<Integer> idx : bySize.values()) {
+            List<RgbImage> decoded = pipeline.decode(idx.stream().map(slots::get).toList(), decodeBatchImages);
+            for (int k = 0; k < idx.size(); k++) {
+                out[idx.get(k)] = decoded.get(k);
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Safety verdicts for every job's images in one call per image size. The judge fails closed:
+     * a call that fails makes every image in it a safety_error, so when a shared call fails, each
+     * job is judged again on its own and keeps its own verdicts.
+     */
+    private List<List<SafetyVerdict>> judgeAll(List<List<RgbImage>> images) {
+        List<List<SafetyVerdict>> out = new ArrayList<>();
+        List<Integer> live = new ArrayList<>();
+        for (int j = 0; j < images.size(); j++) {
+            out.add(null);
+            if (images.get(j) != null) {
+                live.add(j);
+            }
+        }
+        if (live.size() > 1) {
+            List<RgbImage> all = new ArrayList<>();
+            live.forEach(j -> all.addAll(images.get(j)));
+            List<SafetyVerdict> verdicts = judgeBySize(all);
+            if (verdicts.stream().noneMatch(v -> v.verdict() == Verdict.SAFETY_ERROR)) {
+                int at = 0;
+                for (int j : live) {
+                    out.set(j, verdicts.subList(at, at + images.get(j).size()));
+                    at += images.get(j).size();
+                }
+                return out;
+            }
+        }
+        for (int j : live) {
+            out.set(j, judgeBySize(images.get(j)));
+        }
+        return out;
+    }
+
+    /** One safety call per image size (a judge that also takes the images at their own size needs them alike). */
+    private List<SafetyVerdict> judgeBySize(List<RgbImage> images) {
+        Map<String, List<Integer>> bySize = bySize(images);
+        if (bySize.size() == 1) {
+            return safety.judge(images);
+        }
+        SafetyVerdict[] out = new SafetyVerdict[images.size()];
+        for (List<Integer> idx : bySize.values()) {
+            List<SafetyVerdict> v = safety.judge(idx.stream().map(images::get).toList());
+            for (int k = 0; k < idx.size(); k++) {
+                out[idx.get(k)] = k < v.size() ? v.get(k) : SafetyVerdict.failed("no verdict");
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    private static Map<String, List<Integer>> bySize(List<RgbImage> images) {
+        Map<String, List<Integer>> bySize = new LinkedHashMap<>();
+        for (int i = 0; i < images.size(); i++) {
+            bySize.computeIfAbsent(images.get(i).width() + "x" + images.get(i).height(), k -> new ArrayList<>()).add(i);
+        }
+        return bySize;
+    }
+
+    /**
+     * Each job's normalised scores per scorer (NaN for candidates that are not safe, 0 for all of
+     * a job's candidates when a scorer fails on them): one call per scorer for the safe images of
+     * all the jobs, each with its own job's prompt; a shared call that fails is made again job by job.
+     */
+    private List<Map<String, double[]>> scoreAll(List<PreparedJob> jobs, List<List<RgbImage>> images,
+                                                 List<List<SafetyVerdict>> verdicts) {
+        List<Map<String, double[]>> out = new ArrayList<>();
+        List<RgbImage> safeImages = new ArrayList<>();
+        List<String> prompts = new ArrayList<>();
+        List<int[]> owners = new ArrayList<>(); // {job, candidate} of each safe image
+        for (int j = 0; j < jobs.size(); j++) {
+            out.add(new LinkedHashMap<>());
+            if (images.get(j) == null) {
+                continue;
+            }
+            for (int i = 0; i < images.get(j).size(); i++) {
+                if (verdicts.get(j).get(i).isSafe()) {
+                    safeImages.add(images.get(j).get(i));
+                    prompts.add(jobs.get(j).request().prompt());
+                    owners.add(new int[] {j, i});
+                }
+            }
+        }
+        for (ScoreJudge s : scorers) {
+            for (int j = 0; j < jobs.size(); j++) {
+                if (images.get(j) != null) {
+                    double[] none = new double[images.get(j).size()];
+                    Arrays.fill(none, Double.NaN);
+                    out.get(j).put(s.scoreName(), none);
+                }
+            }
+            if (safeImages.isEmpty()) {
+                continue;
+            }
+            double[] raw = null;
+            try {
+                raw = s.score(safeImages, prompts);
+            } catch (Exception e) {
+                if (jobs.size() == 1) {
+                    failedScorer(s, e, out.get(0).get(s.scoreName()));
+                    continue;
+                }
+                LOG.fine("scorer " + s.scoreName() + " failed on " + jobs.size() + " jobs' images; scoring them job by job");
+            }
+            if (raw != null) {
+                for (int k = 0; k < raw.length; k++) {
+                    out.get(owners.get(k)[0]).get(s.scoreName())[owners.get(k)[1]] = s.normalise(raw[k]);
+                }
+                continue;
+            }
+            for (int j = 0; j < jobs.size(); j++) {
+                List<Integer> mine = new ArrayList<>();
+                for (int k = 0; k < owners.size(); k++) {
+                    if (owners.get(k)[0] == j) {
+                        mine.add(k);
+                    }
+                }
+                if (mine.isEmpty()) {
+                    continue;
+                }
+                double[] scores = out.get(j).get(s.scoreName());
+                try {
+                    double[] r = s.score(mine.stream().map(safeImages::get).toList(), jobs.get(j).request().prompt());
+                    for (int k = 0; k < r.length; k++) {
+                        scores[owners.get(mine.get(k))[1]] = s.normalise(r[k]);
+                    }
+                } catch (Exception e) {
+                    failedScorer(s, e, scores);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** A failed scorer leaves the ranking to the others; safety is unaffected. */
+    private static void failedScorer(ScoreJudge s, Exception e, double[] scores) {
+        LOG.warning("scorer " + s.scoreName() + " failed: " + e.getMessage());
+        Arrays.fill(scores, 0.0);
+    }
+
+    /** One job's verdicts, scores and choice. */
+    private GenerationResult rank(PreparedJob prepared, List<RgbImage> images, List<SafetyVerdict> verdicts,
+                                  Map<String, double[]> normalised) {
+        GenerationRequest job = prepared.request();
         RankingPolicy policy = ranking.withOverrides(job.rankingWeights());
         List<CandidateResult> candidates = new ArrayList<>(images.size());
         List<Verdict> verdictList = new ArrayList<>();
@@ -162,39 +401,13 @@ public final class BestOfN {
             candidates.add(new CandidateResult(i, job.seed() + i, v.verdict(), scores));
         }
         int best = policy.best(verdictList, combined);
-        timings.put("total", millisSince(prepared.startNanos()));
+        prepared.timings().put("total", millisSince(prepared.startNanos()));
         if (best < 0) {
             throw new NoSafeCandidateException(candidates);
         }
         CandidateResult chosen = candidates.get(best);
-        RgbImage image = images.get(best);
-        byte[] png = PngEncoder.encode(image, Map.of("parameters", parameters(job, chosen.seed())));
-        return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, image.width(), image.height(),
-                png, candidates, timings);
-    }
-
-    /** Each scorer's normalised score for the safe candidates (NaN for the others, and when a scorer fails). */
-    private Map<String, double[]> scoreSafe(List<RgbImage> images, List<Integer> safeIdx, String prompt) {
-        Map<String, double[]> out = new LinkedHashMap<>();
-        List<RgbImage> safeImages = safeIdx.stream().map(images::get).toList();
-        for (ScoreJudge s : scorers) {
-            double[] all = new double[images.size()];
-            Arrays.fill(all, Double.NaN);
-            if (!safeImages.isEmpty()) {
-                try {
-                    double[] raw = s.score(safeImages, prompt);
-                    for (int k = 0; k < raw.length; k++) {
-                        all[safeIdx.get(k)] = s.normalise(raw[k]);
-                    }
-                } catch (Exception e) {
-                    // A failed scorer leaves the ranking to the others; safety is unaffected.
-                    LOG.warning("scorer " + s.scoreName() + " failed: " + e.getMessage());
-                    Arrays.fill(all, 0.0);
-                }
-            }
-            out.put(s.scoreName(), all);
-        }
-        return out;
+        return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, images.get(best),
+                Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings());
     }
 
     /** AUTOMATIC1111's "parameters" text: a saved image says how to make it again. */

@@ -1,6 +1,8 @@
 package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
+import dev.winnow.diffusion.StepCalls;
+import dev.winnow.diffusion.UnetCallPlan;
 import dev.winnow.onnx.RunBudget;
 import dev.winnow.onnx.RunTerminatedException;
 import java.util.ArrayList;
@@ -12,6 +14,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -30,10 +33,12 @@ import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenExce
 /**
  * Step-level continuous batching. One thread owns the device's denoising: each iteration it
  * admits new jobs (their prompts encoded once), drops cancelled and expired ones, then
- * builds one UNet call from up to {@code maxBatchRows} rows of active slots of <em>any</em>
- * jobs with the same latent shape — slots at different steps share the call, since the
- * timestep is per row — and steps each slot's own scheduler. Finished jobs move to a
- * second thread for decoding and judging, which overlaps the next UNet call.
+ * takes up to {@code maxBatchRows} rows of active slots of <em>any</em> jobs with the same
+ * latent shape and steps them: one UNet call when the graph takes a timestep per row (slots at
+ * different steps share it), one call per distinct timestep when it takes a single one
+ * ({@link UnetCallPlan}); each slot's own scheduler takes its step. Finished jobs move to a
+ * small finishing pool for decoding and judging, which overlaps the next UNet calls; jobs that
+ * finish together are decoded and judged together, up to a bound in images.
  *
  * <p>Oldest jobs come first, so a job's latency is bounded by the jobs admitted before it.
  * A slot's image depends only on its seed and settings, never on its batch-mates.
@@ -66,8 +71,27 @@ public final class EngineLoop implements AutoCloseable {
     private record Stop() implements Message {
     }
 
+    /**
+     * How denoised jobs are finished: {@code threads} decode and judge at once, each taking the
+     * jobs waiting when it starts, up to {@code maxImages} candidates (always at least one job).
+     */
+    public record Finishing(int threads, int maxImages) {
+        public Finishing {
+            if (threads < 1 || maxImages < 1) {
+                throw new IllegalArgumentException("finishing needs at least one thread and one image, got "
+                        + threads + " and " + maxImages);
+            }
+        }
+
+        /** {@code winnow.engine.finishing-threads} and {@code winnow.engine.judge-batch-images} by default. */
+        public static Finishing defaults() {
+            return new Finishing(2, 16);
+        }
+    }
+
     private final BestOfN bestOfN;
-    private final Function<PreparedJob, GenerationResult> finishing;
+    private final Function<List<PreparedJob>, List<BestOfN.Finished>> finishing;
+    private final int finishingBatchImages;
     private final int capacity;
     private final int maxBatchRows;
     private final boolean acrossJobs;
@@ -81,6 +105,8 @@ public final class EngineLoop implements AutoCloseable {
     /** Every admitted job not yet answered; any thread may complete their futures. */
     private final Set<EngineJob> unanswered = ConcurrentHashMap.newKeySet();
     private final ExecutorService finisher;
+    /** Denoised jobs waiting for a finishing thread. */
+    private final ConcurrentLinkedQueue<EngineJob> toFinish = new ConcurrentLinkedQueue<>();
     private final ScheduledThreadPoolExecutor timers;
     private final Thread loop;
     private final AtomicInteger admitted = new AtomicInteger();
@@ -91,10 +117,11 @@ public final class EngineLoop implements AutoCloseable {
     private volatile boolean cut;
     private volatile String cutReason = "the engine stopped before the job finished";
     private volatile RunBudget loopBudget;
-    private volatile RunBudget finisherBudget;
+    /** The budgets the finishing threads' current work runs under. */
+    private final Set<RunBudget> finisherBudgets = ConcurrentHashMap.newKeySet();
     private volatile long loopBeatNanos = System.nanoTime();
-    /** When the finisher started its current job, or 0 while it waits. */
-    private volatile long finishingSinceNanos;
+    /** When each finishing thread started its current work (absent while it waits). */
+    private final Map<Thread, Long> finishingSince = new ConcurrentHashMap<>();
     private volatile boolean finisherStopped;
     private volatile long recentJobMillis = 1000;
 
@@ -103,21 +130,48 @@ public final class EngineLoop implements AutoCloseable {
      */
     public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
                       EngineObserver observer) {
-        this(bestOfN, bestOfN::finish, capacity, maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, capacity, maxBatchRows, acrossJobs, Finishing.defaults(), stepper, observer);
     }
 
-    /** With another way to finish (decode, judge, rank) a denoised job: tests use it to fail that stage. */
+    /** @param finishing the finishing pool's threads and the most candidates one of them decodes and judges at once */
+    public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, Finishing finishing,
+                      UnetStepper stepper, EngineObserver observer) {
+        this(bestOfN, bestOfN::finishAll, finishing, capacity, maxBatchRows, acrossJobs, stepper, observer);
+    }
+
+    /**
+     * With another way to finish (decode, judge, rank) a denoised job, one job at a time on one
+     * thread: tests use it to fail or hold that stage.
+     */
     EngineLoop(BestOfN bestOfN, Function<PreparedJob, GenerationResult> finishing, int capacity, int maxBatchRows,
                boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
+        this(bestOfN, jobs -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), new Finishing(1, 1), capacity,
+                maxBatchRows, acrossJobs, stepper, observer);
+    }
+
+    private static BestOfN.Finished finishOne(Function<PreparedJob, GenerationResult> finishing, PreparedJob p) {
+        try {
+            return new BestOfN.Finished(finishing.apply(p), null);
+        } catch (RuntimeException e) {
+            return new BestOfN.Finished(null, e);
+        }
+    }
+
+    private EngineLoop(BestOfN bestOfN, Function<List<PreparedJob>, List<BestOfN.Finished>> finishing,
+                       Finishing pool, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
+                       EngineObserver observer) {
         this.bestOfN = bestOfN;
         this.finishing = finishing;
+        this.finishingBatchImages = pool.maxImages();
         this.capacity = capacity;
         this.maxBatchRows = Math.max(1, maxBatchRows);
         this.acrossJobs = acrossJobs;
         this.stepper = stepper;
         this.observer = observer;
         this.admission = new Semaphore(capacity);
-        this.finisher = Executors.newSingleThreadExecutor(r -> daemon(r, "winnow-finisher"));
+        AtomicInteger finisherCount = new AtomicInteger();
+        this.finisher = Executors.newFixedThreadPool(pool.threads(),
+                r -> daemon(r, "winnow-finisher-" + finisherCount.incrementAndGet()));
         this.timers = new ScheduledThreadPoolExecutor(1, r -> daemon(r, "winnow-job-deadlines"));
         timers.setRemoveOnCancelPolicy(true);
         this.loop = daemon(this::run, "winnow-engine");
@@ -209,17 +263,21 @@ public final class EngineLoop implements AutoCloseable {
 
     /**
      * How long the engine has been inside one piece of work: the loop's current iteration, or
-     * the finisher's current job, whichever is longer. Model calls end at their jobs' deadlines,
-     * so a healthy engine never stays longer than the longest deadline; a longer stay means a
-     * call that ignores its terminate flag (a wedged device). Zero once the engine has stopped.
+     * a finishing thread's current jobs, whichever is longest. Model calls end at their jobs'
+     * deadlines, so a healthy engine never stays longer than the longest deadline; a longer stay
+     * means a call that ignores its terminate flag (a wedged device). Zero once the engine has
+     * stopped.
      */
     public long busyNanos() {
         if (finisherStopped) {
             return 0;
         }
         long now = System.nanoTime();
-        long since = finishingSinceNanos;
-        return Math.max(now - loopBeatNanos, since == 0 ? 0 : now - since);
+        long busy = now - loopBeatNanos;
+        for (long since : finishingSince.values()) {
+            busy = Math.max(busy, now - since);
+        }
+        return busy;
     }
 
     /** Whether the loop thread runs (false after {@link #close()}, or if it died). */
@@ -241,13 +299,22 @@ public final class EngineLoop implements AutoCloseable {
                 } catch (RuntimeException | Error e) {
                     LOG.log(Level.SEVERE, "engine loop iteration failed", e);
                 } finally {
-                    activeSlots.set(active.stream().mapToInt(j -> (int) j.prepared.slots().stream()
-                            .filter(s -> !s.isDone()).count()).sum());
+                    activeSlots.set(countActiveSlots());
                 }
             }
         } finally {
             stopOnLoopThread();
         }
+    }
+
+    private int countActiveSlots() {
+        int n = 0;
+        for (EngineJob j : active) {
+            for (DenoisingSlot s : j.prepared.slots()) {
+                n += s.isDone() ? 0 : 1;
+            }
+        }
+        return n;
     }
 
     /** @return false once the loop has been told to stop */
@@ -265,7 +332,14 @@ public final class EngineLoop implements AutoCloseable {
         if (batch.isEmpty() || cut) {
             return true;
         }
-        stepIsolatingFailures(partsOf(batch));
+        // One step of the batch: one call, or one per timestep for a UNet that takes a single timestep.
+        int calls = 0;
+        for (List<DenoisingSlot> call : UnetCallPlan.calls(batch, bestOfN.pipeline().unet().acceptsPerRowTimesteps())) {
+            calls += stepIsolatingFailures(partsOf(call));
+        }
+        if (calls > 0) {
+            observer.unetCallsPerStep(calls);
+        }
         handOffFinished();
         return true;
     }
@@ -361,11 +435,13 @@ public final class EngineLoop implements AutoCloseable {
      * fine and one request at fault (a size or a batch it cannot take): each half is called again
      * on its own, down to single jobs, so the others take their step and only the offender fails.
      * A call that fails no slot has advanced, so a retry is the same step, not a second one.
+     *
+     * @return the UNet calls that completed
      */
-    private void stepIsolatingFailures(List<Part> parts) {
+    private int stepIsolatingFailures(List<Part> parts) {
         List<Part> live = parts.stream().filter(p -> !p.job().future.isDone()).toList();
         if (live.isEmpty() || cut) {
-            return;
+            return 0;
         }
         List<DenoisingSlot> slots = new ArrayList<>();
         long deadline = live.get(0).job().request.deadlineNanos();
@@ -374,9 +450,12 @@ public final class EngineLoop implements AutoCloseable {
             deadline = Math.max(deadline, p.job().request.deadlineNanos()); // no job's call is cut before its own deadline
         }
         try (RunBudget budget = loopBudget(deadline)) {
-            int rows = live.size() == 1 ? stepper.step(bestOfN.pipeline(), slots)
+            StepCalls calls = live.size() == 1 ? stepper.step(bestOfN.pipeline(), slots)
                     : stepper.stepShared(bestOfN.pipeline(), slots);
-            observer.unetBatch(rows);
+            for (int i = 0; i < calls.calls(); i++) {
+                observer.unetBatch(calls.rows(i));
+            }
+            return calls.calls();
         } catch (Throwable e) {
             Throwable cause = e instanceof RequestFaultException f && f.getCause() != null ? f.getCause() : e;
             if (live.size() == 1 || RunTerminatedException.in(cause) != null || cause instanceof CircuitBreakerOpenException) {
@@ -386,12 +465,11 @@ public final class EngineLoop implements AutoCloseable {
                 for (Part p : live) {
                     p.job().future.completeExceptionally(answerFor(cause, "the UNet call"));
                 }
-                return;
+                return 0;
             }
             LOG.log(Level.FINE, "a UNet call shared by " + live.size() + " jobs failed; retrying them apart", cause);
             int half = live.size() / 2;
-            stepIsolatingFailures(live.subList(0, half));
-            stepIsolatingFailures(live.subList(half, live.size()));
+            return stepIsolatingFailures(live.subList(0, half)) + stepIsolatingFailures(live.subList(half, live.size()));
         }
     }
 
@@ -403,47 +481,82 @@ public final class EngineLoop implements AutoCloseable {
                 j.prepared.denoiseDone();
                 observer.stage("denoise", j.prepared.timings().get("denoise") * 1_000_000);
                 j.stage = "waiting to be judged";
+                toFinish.add(j);
                 try {
-                    finisher.execute(() -> finish(j));
+                    finisher.execute(this::finishWaiting);
                 } catch (RejectedExecutionException e) {
+                    toFinish.remove(j);
                     j.future.completeExceptionally(new NotReadyException(cutReason));
                 }
             }
         }
     }
 
-    /** Decodes, judges and ranks a denoised job on the finisher thread; always answers the job. */
-    private void finish(EngineJob j) {
-        if (j.future.isDone() || cut) {
-            j.future.completeExceptionally(new NotReadyException(cutReason)); // no-op when already answered
-            return;
+    /**
+     * On a finishing thread: takes the denoised jobs waiting now, up to the bound in candidates
+     * (at least one job), and finishes them together. Other threads may have taken them already.
+     */
+    private void finishWaiting() {
+        List<EngineJob> batch = new ArrayList<>();
+        int images = 0;
+        for (EngineJob j = toFinish.peek(); j != null; j = toFinish.peek()) {
+            int n = j.prepared.slots().size();
+            if (!batch.isEmpty() && images + n > finishingBatchImages) {
+                break;
+            }
+            if (toFinish.remove(j)) {
+                if (j.future.isDone() || cut) {
+                    j.future.completeExceptionally(new NotReadyException(cutReason)); // no-op when already answered
+                    continue;
+                }
+                batch.add(j);
+                images += n;
+            }
         }
-        finishingSinceNanos = System.nanoTime();
-        j.stage = "being judged";
-        RunBudget budget = RunBudget.open(j.request.deadlineNanos());
-        finisherBudget = budget;
+        if (!batch.isEmpty()) {
+            finish(batch);
+        }
+    }
+
+    /** Decodes, judges and ranks denoised jobs on a finishing thread; always answers every one of them. */
+    private void finish(List<EngineJob> batch) {
+        Thread me = Thread.currentThread();
+        finishingSince.put(me, System.nanoTime());
+        long deadline = batch.get(0).request.deadlineNanos();
+        for (EngineJob j : batch) {
+            j.stage = "being judged";
+            deadline = Math.max(deadline, j.request.deadlineNanos()); // no job's call is cut before its own deadline
+        }
+        RunBudget budget = RunBudget.open(deadline);
+        finisherBudgets.add(budget);
         if (cut) {
             budget.stop();
         }
-        GenerationResult result = null;
+        List<BestOfN.Finished> outcomes = null;
         Throwable failure = null;
         try {
-            result = finishing.apply(j.prepared);
-            recentJobMillis = Math.max(1, (System.nanoTime() - j.admittedNanos) / 1_000_000);
-        } catch (Throwable e) { // an Error too (OutOfMemoryError): the job is answered and its permit freed
+            outcomes = finishing.apply(batch.stream().map(j -> j.prepared).toList());
+            recentJobMillis = Math.max(1, (System.nanoTime() - batch.get(0).admittedNanos) / 1_000_000);
+        } catch (Throwable e) { // an Error too (OutOfMemoryError): the jobs are answered and their permits freed
             failure = e;
         } finally {
             budget.close();
-            finishingSinceNanos = 0;
+            finisherBudgets.remove(budget);
+            finishingSince.remove(me);
         }
         RunBudget.Reason ended = budget.terminated();
-        if (ended != null) {
-            // A judge fails closed on a terminated run; the answer is the reason it was terminated.
-            j.future.completeExceptionally(answerFor(ended));
-        } else if (failure != null) {
-            j.future.completeExceptionally(answerFor(failure, "decoding and judging"));
-        } else {
-            j.future.complete(result);
+        for (int i = 0; i < batch.size(); i++) {
+            EngineJob j = batch.get(i);
+            if (ended != null) {
+                // A judge fails closed on a terminated run; the answer is the reason it was terminated.
+                j.future.completeExceptionally(answerFor(ended));
+            } else if (failure != null) {
+                j.future.completeExceptionally(answerFor(failure, "decoding and judging"));
+            } else if (outcomes.get(i).failure() != null) {
+                j.future.completeExceptionally(answerFor(outcomes.get(i).failure(), "decoding and judging"));
+            } else {
+                j.future.complete(outcomes.get(i).result());
+            }
         }
     }
 
@@ -490,7 +603,7 @@ public final class EngineLoop implements AutoCloseable {
             j.future.completeExceptionally(new NotReadyException(why));
         }
         stopBudget(loopBudget);
-        stopBudget(finisherBudget);
+        finisherBudgets.forEach(EngineLoop::stopBudget);
     }
 
     private static void stopBudget(RunBudget b) {
@@ -511,6 +624,9 @@ public final class EngineLoop implements AutoCloseable {
         }
         active.clear();
         activeSlots.set(0);
+        for (EngineJob j; (j = toFinish.poll()) != null; ) {
+            j.future.completeExceptionally(new NotReadyException(cutReason));
+        }
         finisher.shutdown();
         try {
             finisherStopped = finisher.awaitTermination(STOP_WAIT_MILLIS, TimeUnit.MILLISECONDS);
@@ -518,7 +634,7 @@ public final class EngineLoop implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         if (!finisherStopped) {
-            LOG.severe("the finisher did not leave its model call within " + STOP_WAIT_MILLIS + " ms");
+            LOG.severe("the finishing threads did not leave their model calls within " + STOP_WAIT_MILLIS + " ms");
         }
     }
 

@@ -8,7 +8,15 @@ import dev.winnow.judge.Verdict;
  */
 public interface EngineObserver {
 
+    /** One UNet call that completed, with its rows. */
     default void unetBatch(int rows) {
+    }
+
+    /**
+     * The UNet calls one engine step took: 1, or one per distinct timestep when the UNet takes a
+     * single (rank-0) timestep and the step's rows were at several.
+     */
+    default void unetCallsPerStep(int calls) {
     }
 
     /** How long a job waited between admission and the start of its work. */

@@ -1,20 +1,84 @@
 package dev.winnow.engine;
 
+import dev.winnow.image.PngEncoder;
+import dev.winnow.image.RgbImage;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The answer to a job: the chosen safe candidate's PNG and every candidate's verdict.
+ * The answer to a job: the chosen safe candidate's image and every candidate's verdict.
  *
- * @param timingsMs per stage: queue, text_encode, denoise, decode, safety, score, total
+ * <p>The PNG is encoded on first use, by whichever thread asks for it — the HTTP layer's, not
+ * the engine's — and kept; the pixels are let go once it is encoded. Thread-safe.
  */
-public record GenerationResult(
-        String id,
-        String model,
-        CandidateResult chosen,
-        int width,
-        int height,
-        byte[] png,
-        List<CandidateResult> candidates,
-        Map<String, Long> timingsMs) {
+public final class GenerationResult {
+
+    private final String id;
+    private final String model;
+    private final CandidateResult chosen;
+    private final int width;
+    private final int height;
+    private final List<CandidateResult> candidates;
+    private final Map<String, Long> timingsMs;
+    private final Map<String, String> pngText;
+    /** Guarded by this: the pixels until the PNG is encoded, then null. */
+    private RgbImage image;
+    private byte[] png;
+
+    /**
+     * @param pngText   text chunks for the PNG (the settings that made it)
+     * @param timingsMs per stage: queue, text_encode, denoise, decode, safety, score, total
+     */
+    public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
+                            List<CandidateResult> candidates, Map<String, Long> timingsMs) {
+        this.id = id;
+        this.model = model;
+        this.chosen = chosen;
+        this.width = image.width();
+        this.height = image.height();
+        this.image = image;
+        this.pngText = Collections.unmodifiableMap(new LinkedHashMap<>(pngText)); // chunk order is byte order
+        this.candidates = List.copyOf(candidates);
+        this.timingsMs = timingsMs;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public String model() {
+        return model;
+    }
+
+    public CandidateResult chosen() {
+        return chosen;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    public int height() {
+        return height;
+    }
+
+    /** The chosen image as a PNG with its settings in a {@code parameters} chunk (encoded once, on the first call). */
+    public synchronized byte[] png() {
+        if (png == null) {
+            png = PngEncoder.encode(image, pngText);
+            image = null;
+        }
+        return png;
+    }
+
+    public List<CandidateResult> candidates() {
+        return candidates;
+    }
+
+    /** Per stage, in milliseconds. */
+    public Map<String, Long> timingsMs() {
+        return timingsMs;
+    }
 }

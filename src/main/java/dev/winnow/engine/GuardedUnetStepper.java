@@ -2,6 +2,7 @@ package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.StepCalls;
 import dev.winnow.onnx.RunTerminatedException;
 import io.smallrye.faulttolerance.api.CircuitBreakerMaintenance;
 import io.smallrye.faulttolerance.api.CircuitBreakerName;
@@ -40,7 +41,7 @@ public class GuardedUnetStepper implements UnetStepper {
     @CircuitBreaker(requestVolumeThreshold = 4, failureRatio = 1.0, delay = 10_000, successThreshold = 1,
             skipOn = RequestFaultException.class)
     @CircuitBreakerName(BREAKER)
-    public int step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+    public StepCalls step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
         try {
             return pipeline.step(slots);
         } catch (Exception | OutOfMemoryError e) {
@@ -53,7 +54,7 @@ public class GuardedUnetStepper implements UnetStepper {
 
     /** Not counted by the breaker; refused at once while its circuit is open. */
     @Override
-    public int stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+    public StepCalls stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
         if (isOpen()) {
             throw new CircuitBreakerOpenException("the UNet circuit is open: the device failed repeatedly");
         }

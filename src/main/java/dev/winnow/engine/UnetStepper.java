@@ -2,6 +2,7 @@ package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.StepCalls;
 import java.util.List;
 
 /**
@@ -15,15 +16,15 @@ public interface UnetStepper {
      * A call whose rows all belong to one job: if it fails, either that job or the device is
      * at fault.
      *
-     * @return the rows in the call
+     * @return the UNet calls made and the rows in each
      */
-    int step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception;
+    StepCalls step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception;
 
     /**
      * A call whose rows belong to several jobs. Its failure blames no one yet: the engine calls
      * the jobs apart to find out. By default the same call as {@link #step}.
      */
-    default int stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+    default StepCalls stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
         return step(pipeline, slots);
     }
 

@@ -104,6 +104,22 @@ public interface WinnowConfig {
         /** Run one small generation before readiness reports UP. */
         @WithDefault("true")
         boolean warmUp();
+
+        /** Most images per VAE decoder call (candidates of jobs that finish together share calls). */
+        @WithDefault("8")
+        int decodeBatchImages();
+
+        /**
+         * Most candidates one finishing thread decodes and judges at once: jobs that finish
+         * together share the safety judge's and each scorer's calls up to this many images (a job
+         * with more candidates is finished alone).
+         */
+        @WithDefault("16")
+        int judgeBatchImages();
+
+        /** Threads that decode, judge and rank denoised jobs while the engine loop keeps denoising. */
+        @WithDefault("2")
+        int finishingThreads();
     }
 
     /** ONNX Runtime CUDA provider options (used when the device is CUDA). */

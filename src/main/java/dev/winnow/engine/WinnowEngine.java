@@ -79,6 +79,7 @@ public class WinnowEngine {
 
     void onStart(@Observes StartupEvent event) {
         checkTimings();
+        checkBatching();
         load();
         if (config.engine().warmUp()) {
             Thread warmUp = new Thread(this::warmUp, "winnow-warm-up");
@@ -159,6 +160,21 @@ public class WinnowEngine {
         }
     }
 
+    /** Batch sizes and pools must hold at least one: anything else stops startup naming the key. */
+    void checkBatching() {
+        WinnowConfig.Engine e = config.engine();
+        requireAtLeastOne("winnow.engine.max-batch-rows", e.maxBatchRows());
+        requireAtLeastOne("winnow.engine.decode-batch-images", e.decodeBatchImages());
+        requireAtLeastOne("winnow.engine.judge-batch-images", e.judgeBatchImages());
+        requireAtLeastOne("winnow.engine.finishing-threads", e.finishingThreads());
+    }
+
+    private static void requireAtLeastOne(String key, int value) {
+        if (value < 1) {
+            throw new IllegalStateException(key + " must be at least 1, got " + value);
+        }
+    }
+
     private void closeModels() {
         for (AutoCloseable m : models) {
             try {
@@ -192,9 +208,11 @@ public class WinnowEngine {
         addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
         addScorer(scorers, weights, config.judges().faithfulness(), "models/judges/faithfulness-tiny");
         scoreNames = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(weights.keySet()));
-        bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), config.engine().maxBatchRows());
-        loop = new EngineLoop(bestOfN, config.engine().queueCapacity(), config.engine().maxBatchRows(),
-                config.engine().stepLevelBatching(), stepper, new Fanout());
+        WinnowConfig.Engine engine = config.engine();
+        bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), engine.maxBatchRows(),
+                engine.decodeBatchImages());
+        loop = new EngineLoop(bestOfN, engine.queueCapacity(), engine.maxBatchRows(), engine.stepLevelBatching(),
+                new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
                 + "), safety judge '" + safety.name() + "', scorers " + weights.keySet());
     }
@@ -383,6 +401,11 @@ public class WinnowEngine {
         @Override
         public void unetBatch(int rows) {
             observe(o -> o.unetBatch(rows));
+        }
+
+        @Override
+        public void unetCallsPerStep(int calls) {
+            observe(o -> o.unetCallsPerStep(calls));
         }
 
         @Override

@@ -1,5 +1,6 @@
 package dev.winnow.judge;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtSession;
 import dev.winnow.image.RgbImage;
@@ -29,10 +30,16 @@ public class SafetyJudge implements AutoCloseable {
     private final ImagePreprocessor preprocessor;
     private final int[] unsafeIndexes;
     private final double threshold;
+    /** The element types of the image inputs, read once. */
+    private final OnnxJavaType imageType;
+    private final OnnxJavaType nativeImageType;
 
     protected SafetyJudge(JudgeManifest manifest, ModelSession model, double threshold) {
         this.manifest = manifest;
         this.model = model;
+        this.imageType = model == null ? null : model.input(manifest.imageInput().name()).type;
+        this.nativeImageType = model == null || manifest.nativeImageInput() == null ? null
+                : model.input(manifest.nativeImageInput().name()).type;
         this.preprocessor = manifest == null ? null : new ImagePreprocessor(manifest.imageInput());
         this.unsafeIndexes = manifest == null ? new int[0]
                 : manifest.unsafeLabels().stream().mapToInt(manifest.labels()::indexOf).toArray();
@@ -121,7 +128,7 @@ public class SafetyJudge implements AutoCloseable {
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
             in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessor.batch(images),
-                    preprocessor.shape(images.size()), model.input(manifest.imageInput().name()).type));
+                    preprocessor.shape(images.size()), imageType));
             if (manifest.nativeImageInput() != null) {
                 in.put(manifest.nativeImageInput().name(), nativeImages(images));
             }
@@ -170,7 +177,7 @@ public class SafetyJudge implements AutoCloseable {
         }
         long[] shape = nchw ? new long[] {images.size(), 3, first.height(), first.width()}
                 : new long[] {images.size(), first.height(), first.width(), 3};
-        return Tensors.floats(model.environment(), data, shape, model.input(n.name()).type);
+        return Tensors.floats(model.environment(), data, shape, nativeImageType);
     }
 
     private static void softmax(float[] row) {

@@ -13,6 +13,7 @@ import dev.winnow.onnx.OnnxSessions;
 import dev.winnow.onnx.Tensors;
 import dev.winnow.tokenizer.ClipTokenizer;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +30,7 @@ public final class ScoreJudge implements AutoCloseable {
     private final ImagePreprocessor preprocessor;
     private final ClipTokenizer tokenizer;
     private final OnnxJavaType idType;
+    private final OnnxJavaType imageType;
 
     private ScoreJudge(JudgeManifest manifest, ModelSession model, ClipTokenizer tokenizer, OnnxJavaType idType) {
         this.manifest = manifest;
@@ -36,6 +38,7 @@ public final class ScoreJudge implements AutoCloseable {
         this.preprocessor = new ImagePreprocessor(manifest.imageInput());
         this.tokenizer = tokenizer;
         this.idType = idType;
+        this.imageType = model.input(manifest.imageInput().name()).type;
     }
 
     public static ScoreJudge load(Path folder, OnnxSessions sessions) {
@@ -76,18 +79,27 @@ public final class ScoreJudge implements AutoCloseable {
         return tokenizer != null;
     }
 
-    /** Raw scores, one per image. */
+    /** Raw scores, one per image, all for one prompt. */
     public double[] score(List<RgbImage> images, String prompt) throws Exception {
+        return score(images, Collections.nCopies(images.size(), prompt));
+    }
+
+    /**
+     * Raw scores, one per image, in one model call: image {@code i} judged against
+     * {@code prompts.get(i)} (images of several jobs that finish together share the call).
+     */
+    public double[] score(List<RgbImage> images, List<String> prompts) throws Exception {
         int b = images.size();
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
             in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessor.batch(images),
-                    preprocessor.shape(b), model.input(manifest.imageInput().name()).type));
+                    preprocessor.shape(b), imageType));
             if (tokenizer != null) {
                 int len = tokenizer.maxLength();
-                int[] ids = tokenizer.tokenize(prompt).inputIds();
                 int[] rows = new int[b * len];
+                Map<String, int[]> tokenized = new HashMap<>();
                 for (int i = 0; i < b; i++) {
+                    int[] ids = tokenized.computeIfAbsent(prompts.get(i), p -> tokenizer.tokenize(p).inputIds());
                     System.arraycopy(ids, 0, rows, i * len, len);
                 }
                 in.put(manifest.textInput().name(), Tensors.ids(model.environment(), rows, new long[] {b, len}, idType));

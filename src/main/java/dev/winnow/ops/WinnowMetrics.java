@@ -58,6 +58,7 @@ public class WinnowMetrics implements EngineObserver {
             stageTimer(stage);
         }
         batchRows();
+        callsPerStep();
         queueTimer();
         Timer.builder("winnow.requests").description("Generate requests by outcome")
                 .tag("outcome", "ok").serviceLevelObjectives(SECONDS_BUCKETS).register(registry);
@@ -89,13 +90,25 @@ public class WinnowMetrics implements EngineObserver {
     }
 
     private DistributionSummary batchRows() {
-        return DistributionSummary.builder("winnow.unet.batch.rows").description("Rows per UNet call")
+        return DistributionSummary.builder("winnow.unet.batch.rows").description("Rows per UNet call (each call that ran)")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64).register(registry);
+    }
+
+    private DistributionSummary callsPerStep() {
+        return DistributionSummary.builder("winnow.unet.calls.per.step")
+                .description("UNet calls per engine step: above 1 when a UNet with a scalar timestep gets rows at "
+                        + "several timesteps (one call per timestep)")
+                .serviceLevelObjectives(1, 2, 3, 4, 8, 16).register(registry);
     }
 
     @Override
     public void unetBatch(int rows) {
         batchRows().record(rows);
+    }
+
+    @Override
+    public void unetCallsPerStep(int calls) {
+        callsPerStep().record(calls);
     }
 
     @Override

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.StepCalls;
 import dev.winnow.engine.GuardedUnetStepper;
 import io.quarkus.test.junit.QuarkusMock;
 import io.quarkus.test.junit.QuarkusTest;
@@ -42,13 +43,13 @@ class WedgedEngineLivenessTest {
         final CountDownLatch release = new CountDownLatch(1);
 
         @Override
-        public int step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+        public StepCalls step(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
             release.await(60, TimeUnit.SECONDS);
             return pipeline.step(slots);
         }
 
         @Override
-        public int stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
+        public StepCalls stepShared(DiffusionPipeline pipeline, List<DenoisingSlot> slots) throws Exception {
             return step(pipeline, slots);
         }
     }
