@@ -4,7 +4,8 @@ bodies (a few elementwise ops), so the Java loader and the whole HTTP path are t
 against the real interfaces without real weights. They are fixtures: their images mean
 nothing.
 
-    python models/tools/make_fixture_packs.py      # writes src/test/fixture-packs/*
+    python models/tools/make_fixture_packs.py                 # writes every fixture
+    python models/tools/make_fixture_packs.py sd15-optimum-scalar-fixture   # only the packs named
 
 | fixture | mimics | ids | timestep | dtype | text width | prediction | pad | size |
 |---|---|---|---|---|---|---|---|---|
@@ -12,6 +13,12 @@ nothing.
 | sd15-fp16-diffusers-fixture | SD 1.5 via diffusers' converter, --fp16 | int32 | float [B] | fp16 | 768 | epsilon | <|endoftext|> | 512 |
 | sd21-v-fixture | SD 2.1 (768-v) via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | v_prediction | ! | 768 |
 | sd-turbo-fixture | SD-Turbo via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | epsilon, trailing | ! | 512 |
+| sd15-optimum-scalar-fixture | SD 1.5 via Optimum 1.24+ | int64 | rank-0 float | fp32 | 768 | epsilon | <|endoftext|> | 512 |
+
+`sd15-optimum-scalar-fixture` is SD 1.5 as current Optimum writes it (`"timestep": {}` in
+its UNetOnnxConfig: one timestep for the whole batch), so jobs at different steps cannot
+share a call. Its UNet weighs the timestep ten times more than the others (1e-3), so that a
+row run at another row's timestep changes the image visibly.
 
 `sdxl-unsupported-fixture` has SDXL's UNet inputs (`text_embeds`, `time_ids`): Winnow must
 refuse it at startup with a clear message until SDXL is supported.
@@ -64,8 +71,8 @@ def text_encoder(path, id_type, width, ftype):
     save(g, path)
 
 
-def unet(path, timestep, width, ftype):
-    """out = 0.5·sample + 0.1·mean(text states) + 1e-4·timestep (a contraction, so latents stay bounded)."""
+def unet(path, timestep, width, ftype, t_scale=1e-4):
+    """out = 0.5·sample + 0.1·mean(text states) + t_scale·timestep (a contraction, so latents stay bounded)."""
     npf = np.float16 if ftype == T.FLOAT16 else np.float32
     t_type, t_shape = {"int64_b": (T.INT64, ["batch"]), "float_b": (ftype, ["batch"]),
                        "float_scalar": (ftype, [])}[timestep]
@@ -87,7 +94,7 @@ def unet(path, timestep, width, ftype):
                       h.make_tensor_value_info("encoder_hidden_states", ftype, ["batch", "sequence", width])],
                      [h.make_tensor_value_info("out_sample", ftype, ["batch", 4, "height", "width"])],
                      [const("half", np.array(0.5, npf)), const("tenth", np.array(0.1, npf)),
-                      const("tiny", np.array(1e-4, npf)), const("b111", np.array([-1, 1, 1, 1], np.int64))])
+                      const("tiny", np.array(t_scale, npf)), const("b111", np.array([-1, 1, 1, 1], np.int64))])
     save(g, path)
 
 
@@ -116,11 +123,11 @@ def dump(path, obj):
 
 
 def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sample_size, scheduler_class,
-         scaling_factor=0.18215):
+         scaling_factor=0.18215, t_scale=1e-4):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     text_encoder(os.path.join(d, "text_encoder", "model.onnx"), id_type, width, ftype)
-    unet(os.path.join(d, "unet", "model.onnx"), timestep, width, ftype)
+    unet(os.path.join(d, "unet", "model.onnx"), timestep, width, ftype, t_scale)
     vae_decoder(os.path.join(d, "vae_decoder", "model.onnx"), ftype)
     dump(os.path.join(d, "model_index.json"), {
         "_class_name": "ORTStableDiffusionPipeline", "scheduler": ["diffusers", scheduler_class],
@@ -225,17 +232,39 @@ def judges():
         "output": {"name": "score", "kind": "score"}, "score": {"min": 1.0, "max": 10.0, "higher_is_better": True}})
 
 
+PACKS = {
+    "sd15-optimum-fixture": lambda: pack(
+        "sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
+        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler"),
+    "sd15-fp16-diffusers-fixture": lambda: pack(
+        "sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
+        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
+        scaling_factor=None),
+    "sd21-v-fixture": lambda: pack(
+        "sd21-v-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
+        prediction="v_prediction", spacing="leading", pad="!", sample_size=96, scheduler_class="DDIMScheduler"),
+    "sdxl-unsupported-fixture": lambda: (
+        pack("sdxl-unsupported-fixture", id_type=T.INT64, timestep="float_b", ftype=T.FLOAT, width=2048,
+             prediction="epsilon", spacing="leading", pad="!", sample_size=128, scheduler_class="EulerDiscreteScheduler"),
+        sdxl_unet(os.path.join(OUT, "sdxl-unsupported-fixture", "unet", "model.onnx"))),
+    "sd-turbo-fixture": lambda: pack(
+        "sd-turbo-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
+        prediction="epsilon", spacing="trailing", pad="!", sample_size=64, scheduler_class="EulerDiscreteScheduler"),
+    "sd15-optimum-scalar-fixture": lambda: pack(
+        "sd15-optimum-scalar-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=768,
+        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
+        t_scale=1e-3),
+}
+
+
 if __name__ == "__main__":
-    judges()
-    pack("sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
-         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler")
-    pack("sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
-         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
-         scaling_factor=None)
-    pack("sd21-v-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
-         prediction="v_prediction", spacing="leading", pad="!", sample_size=96, scheduler_class="DDIMScheduler")
-    pack("sdxl-unsupported-fixture", id_type=T.INT64, timestep="float_b", ftype=T.FLOAT, width=2048,
-         prediction="epsilon", spacing="leading", pad="!", sample_size=128, scheduler_class="EulerDiscreteScheduler")
-    sdxl_unet(os.path.join(OUT, "sdxl-unsupported-fixture", "unet", "model.onnx"))
-    pack("sd-turbo-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
-         prediction="epsilon", spacing="trailing", pad="!", sample_size=64, scheduler_class="EulerDiscreteScheduler")
+    import sys
+    names = sys.argv[1:]
+    unknown = [n for n in names if n not in PACKS and n != "judges"]
+    if unknown:
+        sys.exit("unknown fixture(s) %s; known: judges, %s" % (unknown, ", ".join(PACKS)))
+    if not names or "judges" in names:
+        judges()
+    for name, make in PACKS.items():
+        if not names or name in names:
+            make()

@@ -298,7 +298,7 @@ public final class DiffusionPipeline implements AutoCloseable {
     }
 
     /** The calling thread's UNet buffers. */
-    private UnetWorkspace workspace() {
+    UnetWorkspace workspace() {
         Thread me = Thread.currentThread();
         UnetWorkspace mine = workspaces.get(me);
         if (mine == null) {

@@ -35,6 +35,8 @@ final class UnetWorkspace implements AutoCloseable {
     private final ArrayDeque<Bound> bound = new ArrayDeque<>();
     /** One row of the conditional output, read back for guidance. */
     private float[] condRow = new float[0];
+    /** How many times text states were written (a composition bound): tests watch it. */
+    private int bindings;
 
     UnetWorkspace(UNet unet, int tokens) {
         this.unet = unet;
@@ -87,7 +89,13 @@ final class UnetWorkspace implements AutoCloseable {
         Bound b = bound.size() < KEPT ? new Bound() : bound.removeLast();
         bound.addFirst(b);
         b.bind(slots);
+        bindings++;
         return b;
+    }
+
+    /** How many times a composition's text states were written, so far. */
+    int bindings() {
+        return bindings;
     }
 
     @Override

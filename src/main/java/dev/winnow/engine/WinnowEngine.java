@@ -196,6 +196,9 @@ public class WinnowEngine {
                         cuda.cudnnConvUseMaxWorkspace(), cuda.preferNhwc()));
         DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions);
         models.add(pipeline);
+        if (!pipeline.unet().acceptsPerRowTimesteps()) {
+            LOG.warning(scalarTimestepWarning(pipeline));
+        }
         if ("cuda".equals(sessions.device()) && !pipeline.unet().isFp16()) {
             LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
                     + "--fp16) needs half the GPU memory and is about twice as fast");
@@ -215,6 +218,15 @@ public class WinnowEngine {
                 new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
                 + "), safety judge '" + safety.name() + "', scorers " + weights.keySet());
+    }
+
+    /** What a UNet with a rank-0 timestep costs, and what to do about it. */
+    static String scalarTimestepWarning(DiffusionPipeline pipeline) {
+        return "pipeline '" + pipeline.name() + "': its UNet (" + pipeline.unet().file() + ") takes one timestep for the "
+                + "whole batch (a rank-0 'timestep', as Optimum 1.24+ exports it), so jobs at different steps cannot "
+                + "share a UNet call: each engine step makes one call per distinct timestep (winnow_unet_calls_per_step "
+                + "shows how many). Re-export the UNet with a timestep per row to batch across requests: see the "
+                + "README, \"UNets with a single timestep\".";
     }
 
     private void addScorer(List<ScoreJudge> scorers, Map<String, Double> weights, WinnowConfig.Judges.Scorer cfg,

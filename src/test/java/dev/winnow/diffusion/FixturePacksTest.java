@@ -26,7 +26,8 @@ class FixturePacksTest {
         "sd15-optimum-fixture,        512, INT64_PER_ROW, 768,  619, 0.18215,  epsilon",
         "sd15-fp16-diffusers-fixture, 512, FLOAT_PER_ROW, 768,  619, 0.18215,  epsilon",
         "sd21-v-fixture,              768, SCALAR_FLOAT,  1024, 0,   0.18215,  v_prediction",
-        "sd-turbo-fixture,            512, SCALAR_FLOAT,  1024, 0,   0.18215,  epsilon"})
+        "sd-turbo-fixture,            512, SCALAR_FLOAT,  1024, 0,   0.18215,  epsilon",
+        "sd15-optimum-scalar-fixture, 512, SCALAR_FLOAT,  768,  619, 0.18215,  epsilon"})
     void aRealExportInterfaceLoadsAndGenerates(String pack, int defaultSize, UNet.TimestepKind kind, int width,
                                                int padId, double scaling, String prediction) throws Exception {
         try (DiffusionPipeline p = DiffusionPipeline.load(Path.of("src/test/fixture-packs", pack), CPU)) {

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.image.RgbImage;
+import dev.winnow.modelpack.JudgeManifest;
+import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
@@ -14,8 +17,10 @@ import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
 import dev.winnow.testing.Determinism;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -89,6 +94,85 @@ class BestOfNTest {
         assertTrue(rows.stream().allMatch(r -> r <= 2));
         assertEquals(a.chosen().index(), b.chosen().index());
         Determinism.assertSameImage(sessions.device(), a.png(), b.png(), "8-row call vs 2-row calls");
+    }
+
+    static GenerationRequest job(String prompt, long seed, int n) {
+        return new GenerationRequest(prompt, "", n, 8, 5.0, seed, 64, 64, "euler_a", true, Map.of(),
+                System.nanoTime() + 60_000_000_000L);
+    }
+
+    static List<GenerationRequest> threeJobs() {
+        return List.of(job("a red circle on a white background", 10, 2), job("a blue square on a black background", 20, 3),
+                job("a green triangle on a gray background", 30, 1));
+    }
+
+    /** Prepared and denoised, ready to be finished. */
+    static PreparedJob denoised(BestOfN b, GenerationRequest request) throws Exception {
+        PreparedJob p = b.prepare(request);
+        List<DenoisingSlot> slots = p.slots();
+        while (!slots.get(0).isDone()) {
+            b.pipeline().step(slots);
+        }
+        return p;
+    }
+
+    static void assertSameOutcome(BestOfN.Finished alone, BestOfN.Finished together, String what) {
+        if (alone.failure() != null) {
+            assertEquals(alone.failure().getClass(), together.failure().getClass(), what);
+            return;
+        }
+        GenerationResult a = alone.result();
+        GenerationResult t = together.result();
+        assertEquals(a.candidates(), t.candidates(), what + ": every candidate's verdict and scores");
+        assertEquals(a.chosen(), t.chosen(), what + ": the choice");
+        Determinism.assertSameImage(sessions.device(), a.png(), t.png(), what + ": the chosen image");
+    }
+
+    @Test
+    void jobsFinishedTogetherGetExactlyWhatEachGetsFinishedAlone() throws Exception {
+        BestOfN b = new BestOfN(pipeline, nsfw, List.of(aesthetic, faithfulness),
+                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 16, 4);
+        List<PreparedJob> together = new ArrayList<>();
+        for (GenerationRequest r : threeJobs()) {
+            together.add(denoised(b, r));
+        }
+        List<BestOfN.Finished> shared = b.finishAll(together);
+        assertEquals(3, shared.size());
+        for (int i = 0; i < 3; i++) {
+            BestOfN.Finished alone = b.finishAll(List.of(denoised(b, threeJobs().get(i)))).get(0);
+            assertSameOutcome(alone, shared.get(i), "job " + i);
+        }
+    }
+
+    @Test
+    void aSharedSafetyCallThatFailsIsMadeAgainJobByJobSoNoJobLosesItsVerdicts() throws Exception {
+        JudgeManifest m = JudgeManifests.read(Path.of("models/judges/nsfw-mobilenet-v2"));
+        AtomicInteger sharedCalls = new AtomicInteger();
+        try (var model = sessions.open(Path.of("models/judges/nsfw-mobilenet-v2").resolve(m.model()))) {
+            // Fails any call of more than three images: the three jobs' shared call (six images), not theirs alone.
+            SafetyJudge fussy = new SafetyJudge(m, model, m.threshold()) {
+                @Override
+                protected float[][] classify(List<RgbImage> images) throws Exception {
+                    if (images.size() > 3) {
+                        sharedCalls.incrementAndGet();
+                        throw new IllegalStateException("this batch is too large for the device");
+                    }
+                    return super.classify(images);
+                }
+            };
+            BestOfN b = new BestOfN(pipeline, fussy, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
+            BestOfN reference = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
+            List<PreparedJob> together = new ArrayList<>();
+            for (GenerationRequest r : threeJobs()) {
+                together.add(denoised(b, r));
+            }
+            List<BestOfN.Finished> shared = b.finishAll(together);
+            assertEquals(1, sharedCalls.get(), "the shared call was tried once");
+            for (int i = 0; i < 3; i++) {
+                BestOfN.Finished alone = reference.finishAll(List.of(denoised(reference, threeJobs().get(i)))).get(0);
+                assertSameOutcome(alone, shared.get(i), "job " + i);
+            }
+        }
     }
 
     /** A fixture judge whose model call always fails. */
