@@ -19,7 +19,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 
 /**
  * A loaded latent-diffusion pack (the Optimum/diffusers ONNX layout): tokenizer, text
@@ -83,11 +86,23 @@ public final class DiffusionPipeline implements AutoCloseable {
     }
 
     /**
-     * Loads and cross-checks a pack folder.
+     * Loads and cross-checks a pack folder, one graph after the other.
      *
      * @throws PackException or {@link dev.winnow.onnx.ModelLoadException} naming the file, the input and what was expected
      */
     public static DiffusionPipeline load(Path folder, OnnxSessions sessions) {
+        return load(folder, sessions, Runnable::run);
+    }
+
+    /**
+     * Loads and cross-checks a pack folder, opening its three graphs at once on {@code pool}
+     * (the calling thread waits for them: give it a pool whose threads do not wait on this
+     * call). Errors come in the same order as when loading one graph after the other: the
+     * UNet's first, then the text encoder's, then the VAE decoder's.
+     *
+     * @throws PackException or {@link dev.winnow.onnx.ModelLoadException} naming the file, the input and what was expected
+     */
+    public static DiffusionPipeline load(Path folder, OnnxSessions sessions, Executor pool) {
         PackFiles.require(folder, "model_index.json", "the pipeline's index");
         JsonNode index = PackFiles.json(folder.resolve("model_index.json"));
         Path schedulerFile = PackFiles.require(folder, "scheduler/scheduler_config.json", "the noise schedule");
@@ -101,9 +116,13 @@ public final class DiffusionPipeline implements AutoCloseable {
         PackFiles.require(folder, "tokenizer/merges.txt", "the CLIP tokenizer's merges");
         JsonNode tokenizerConfig = PackFiles.jsonIfPresent(folder.resolve("tokenizer/tokenizer_config.json"));
         JsonNode specialTokens = PackFiles.jsonIfPresent(folder.resolve("tokenizer/special_tokens_map.json"));
+        List<CompletableFuture<ModelSession>> graphs = List.of(
+                open(sessions, folder, "unet/model.onnx", "the UNet", pool),
+                open(sessions, folder, "text_encoder/model.onnx", "the text encoder", pool),
+                open(sessions, folder, "vae_decoder/model.onnx", "the VAE decoder", pool));
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            UNet unet = UNet.load(track(opened, sessions.open(PackFiles.require(folder, "unet/model.onnx", "the UNet"))));
+            UNet unet = UNet.load(track(opened, await(graphs.get(0))));
             opened.set(opened.size() - 1, unet);
             int maxLength = tokenizerConfig.path("model_max_length").asInt(77);
             if (maxLength <= 0 || maxLength > 4096) {
@@ -115,12 +134,9 @@ public final class DiffusionPipeline implements AutoCloseable {
             }
             ClipTokenizer tokenizer = ClipTokenizer.load(folder.resolve("tokenizer"), maxLength,
                     padToken(tokenizerConfig, specialTokens));
-            TextEncoder text = TextEncoder.load(track(opened,
-                    sessions.open(PackFiles.require(folder, "text_encoder/model.onnx", "the text encoder"))),
-                    maxLength, unet.textWidth());
+            TextEncoder text = TextEncoder.load(track(opened, await(graphs.get(1))), maxLength, unet.textWidth());
             opened.set(opened.size() - 1, text);
-            VaeDecoder vae = VaeDecoder.load(track(opened,
-                    sessions.open(PackFiles.require(folder, "vae_decoder/model.onnx", "the VAE decoder"))), unet.channels());
+            VaeDecoder vae = VaeDecoder.load(track(opened, await(graphs.get(2))), unet.channels());
             opened.set(opened.size() - 1, vae);
             JsonNode vaeConfig = PackFiles.jsonIfPresent(folder.resolve("vae_decoder/config.json"));
             double scaling = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
@@ -131,15 +147,51 @@ public final class DiffusionPipeline implements AutoCloseable {
             return new DiffusionPipeline(name, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
                     latentMultiple(unetConfig), latentDefault * vaeScale);
         } catch (TokenizerLoadException e) {
-            closeAll(opened);
+            closeAll(opened, graphs);
             throw new PackException(e.getMessage(), e);
         } catch (OrtException e) {
-            closeAll(opened);
+            closeAll(opened, graphs);
             throw new PackException(folder + ": encoding the empty prompt failed: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeAll(opened);
+            closeAll(opened, graphs);
             throw e;
         }
+    }
+
+    private static CompletableFuture<ModelSession> open(OnnxSessions sessions, Path folder, String file, String what,
+                                                        Executor pool) {
+        return CompletableFuture.supplyAsync(() -> sessions.open(PackFiles.require(folder, file, what)), pool);
+    }
+
+    /** The opened graph, or the exception its opening threw. */
+    private static ModelSession await(CompletableFuture<ModelSession> graph) {
+        try {
+            return graph.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+
+    /** Closes what was loaded, and every graph that opened but was not taken up (after it finished opening). */
+    private static void closeAll(List<AutoCloseable> opened, List<CompletableFuture<ModelSession>> graphs) {
+        for (CompletableFuture<ModelSession> g : graphs) {
+            try {
+                ModelSession s = g.join();
+                if (opened.stream().noneMatch(o -> o == s || (o instanceof UNet u && u.model() == s)
+                        || (o instanceof TextEncoder t && t.model() == s) || (o instanceof VaeDecoder v && v.model() == s))) {
+                    s.close();
+                }
+            } catch (RuntimeException | Error e) {
+                // it did not open: nothing to close
+            }
+        }
+        closeAll(opened);
     }
 
     private static ModelSession track(List<AutoCloseable> opened, ModelSession s) {

@@ -83,6 +83,10 @@ public final class TextEncoder implements AutoCloseable {
         }
     }
 
+    ModelSession model() {
+        return model;
+    }
+
     @Override
     public void close() {
         model.close();

@@ -58,6 +58,10 @@ public final class VaeDecoder implements AutoCloseable {
         }
     }
 
+    ModelSession model() {
+        return model;
+    }
+
     @Override
     public void close() {
         model.close();

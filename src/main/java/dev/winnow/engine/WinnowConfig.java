@@ -120,6 +120,15 @@ public interface WinnowConfig {
         /** Threads that decode, judge and rank denoised jobs while the engine loop keeps denoising. */
         @WithDefault("2")
         int finishingThreads();
+
+        /**
+         * Where ONNX Runtime's optimised graphs are kept between starts (keyed by each model's
+         * bytes, the runtime's version, the optimisation level and the device; stale or damaged
+         * entries are never used); {@code off} turns the cache off. A folder that cannot be written
+         * turns it off with a warning.
+         */
+        @WithDefault("${java.io.tmpdir}/winnow-graph-cache")
+        String graphCacheDir();
     }
 
     /** ONNX Runtime CUDA provider options (used when the device is CUDA). */

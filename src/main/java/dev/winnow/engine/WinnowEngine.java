@@ -15,16 +15,21 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -190,12 +195,67 @@ public class WinnowEngine {
         if (bestOfN != null) {
             return;
         }
+        long t0 = System.nanoTime();
+        long began = uptimeMillis();
         WinnowConfig.Cuda cuda = config.cuda();
         sessions = OnnxSessions.create(DeviceChoice.parse(config.device()), config.engine().intraOpThreads(),
                 new CudaSettings(config.engine().cudaDeviceId(), cuda.arenaExtendStrategy(), cuda.cudnnConvAlgoSearch(),
                         cuda.cudnnConvUseMaxWorkspace(), cuda.preferNhwc()));
-        DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions);
-        models.add(pipeline);
+        graphCacheFolder().ifPresent(sessions::withGraphCache);
+        long runtimeMs = millisSince(t0);
+        long t1 = System.nanoTime();
+        // Every graph opens at once: the judges on the pool, the pipeline's three graphs on the pool
+        // while this thread waits for them (so no pool thread ever waits on another).
+        int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+        AtomicInteger loader = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "winnow-load-" + loader.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        CompletableFuture<SafetyJudge> safetyLoad = CompletableFuture.supplyAsync(() -> primed(SafetyJudge.load(
+                Path.of(config.judges().safety().path()), sessions, config.judges().safety().threshold().orElse(null)),
+                SafetyJudge::prime), pool);
+        Map<String, CompletableFuture<ScoreJudge>> scorerLoads = new LinkedHashMap<>();
+        scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-tiny", pool);
+        scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/faithfulness-tiny", pool);
+        List<CompletableFuture<? extends AutoCloseable>> judgeLoads = new ArrayList<>(scorerLoads.values());
+        judgeLoads.add(0, safetyLoad);
+        DiffusionPipeline pipeline;
+        SafetyJudge safety;
+        List<ScoreJudge> scorers = new ArrayList<>();
+        Map<String, Double> weights = new LinkedHashMap<>();
+        try {
+            pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions, pool);
+            models.add(pipeline);
+            safety = loaded(safetyLoad);
+            models.add(safety);
+            for (Map.Entry<String, CompletableFuture<ScoreJudge>> e : scorerLoads.entrySet()) {
+                ScoreJudge judge = loaded(e.getValue());
+                models.add(judge);
+                scorers.add(judge);
+                WinnowConfig.Judges.Scorer cfg = "aesthetic".equals(e.getKey()) ? config.judges().aesthetic()
+                        : config.judges().faithfulness();
+                weights.put(judge.scoreName(), cfg.weight());
+            }
+        } catch (RuntimeException | Error e) {
+            // the first error in the order of a one-by-one load; whatever did load is closed
+            for (CompletableFuture<? extends AutoCloseable> f : judgeLoads) {
+                try {
+                    AutoCloseable judge = f.join();
+                    if (!models.contains(judge)) {
+                        judge.close();
+                    }
+                } catch (Exception ignored) {
+                    // it did not load
+                }
+            }
+            closeModels();
+            throw e;
+        } finally {
+            pool.shutdown();
+        }
+        long modelsMs = millisSince(t1);
         if (!pipeline.unet().acceptsPerRowTimesteps()) {
             LOG.warning(scalarTimestepWarning(pipeline));
         }
@@ -203,13 +263,6 @@ public class WinnowEngine {
             LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
                     + "--fp16) needs half the GPU memory and is about twice as fast");
         }
-        SafetyJudge safety = SafetyJudge.load(Path.of(config.judges().safety().path()), sessions,
-                config.judges().safety().threshold().orElse(null));
-        models.add(safety);
-        List<ScoreJudge> scorers = new ArrayList<>();
-        Map<String, Double> weights = new LinkedHashMap<>();
-        addScorer(scorers, weights, config.judges().aesthetic(), "models/judges/aesthetic-tiny");
-        addScorer(scorers, weights, config.judges().faithfulness(), "models/judges/faithfulness-tiny");
         scoreNames = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(weights.keySet()));
         WinnowConfig.Engine engine = config.engine();
         bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), engine.maxBatchRows(),
@@ -218,6 +271,85 @@ public class WinnowEngine {
                 new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
                 + "), safety judge '" + safety.name() + "', scorers " + weights.keySet());
+        LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
+                        + "%d ms; %d graphs opened in %d ms on %d threads (%s); graph cache %s; engine up at %d ms",
+                began, runtimeMs, sessions.opened().size(), modelsMs, threads, describeOpened(sessions.opened()),
+                sessions.graphCache() == null ? "off" : sessions.graphCache().enabled()
+                        ? sessions.graphCache().folder().toString() : "off (its folder cannot be written)",
+                uptimeMillis()));
+    }
+
+    /** The graph cache's folder, unless {@code winnow.engine.graph-cache-dir} is {@code off}. */
+    private Optional<Path> graphCacheFolder() {
+        String dir = config.engine().graphCacheDir().trim();
+        return dir.isEmpty() || "off".equalsIgnoreCase(dir) ? Optional.empty() : Optional.of(Path.of(dir));
+    }
+
+    private void scorerLoad(Map<String, CompletableFuture<ScoreJudge>> loads, String name, WinnowConfig.Judges.Scorer cfg,
+                            String defaultPath, ExecutorService pool) {
+        if (cfg.enabled()) {
+            loads.put(name, CompletableFuture.supplyAsync(
+                    () -> primed(ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions), ScoreJudge::prime), pool));
+        }
+    }
+
+    /** Something that can run once before the first request. */
+    @FunctionalInterface
+    interface Primer<T> {
+        void prime(T model) throws Exception;
+    }
+
+    /**
+     * A judge after one run on a blank image (its first-run costs paid while the other models
+     * still load); one that cannot run at all is closed and stops startup.
+     */
+    private static <T extends AutoCloseable> T primed(T judge, Primer<T> primer) {
+        try {
+            primer.prime(judge);
+            return judge;
+        } catch (Exception e) {
+            try {
+                judge.close();
+            } catch (Exception ignored) {
+                // already failing
+            }
+            throw new IllegalStateException("a judge failed its first run on a blank image: " + e.getMessage(), e);
+        }
+    }
+
+    /** A judge that loaded, or the error its loading threw. */
+    private static <T> T loaded(CompletableFuture<T> load) {
+        try {
+            return load.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+
+    /** "unet 80 ms (from the graph cache), ..." — each graph by its folder's name. */
+    private static String describeOpened(List<OnnxSessions.Opened> opened) {
+        StringBuilder sb = new StringBuilder();
+        for (OnnxSessions.Opened o : opened) {
+            Path parent = o.file().toAbsolutePath().getParent();
+            sb.append(sb.length() > 0 ? ", " : "").append(parent == null ? o.file() : parent.getFileName())
+                    .append(' ').append(o.millis()).append(" ms ").append(o.origin());
+        }
+        return sb.toString();
+    }
+
+    /** Milliseconds since the JVM started. */
+    static long uptimeMillis() {
+        return ManagementFactory.getRuntimeMXBean().getUptime();
+    }
+
+    private static long millisSince(long nanos) {
+        return (System.nanoTime() - nanos) / 1_000_000;
     }
 
     /** What a UNet with a rank-0 timestep costs, and what to do about it. */
@@ -229,32 +361,27 @@ public class WinnowEngine {
                 + "README, \"UNets with a single timestep\".";
     }
 
-    private void addScorer(List<ScoreJudge> scorers, Map<String, Double> weights, WinnowConfig.Judges.Scorer cfg,
-                           String defaultPath) {
-        if (!cfg.enabled()) {
-            return;
-        }
-        ScoreJudge judge = ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions);
-        models.add(judge);
-        scorers.add(judge);
-        weights.put(judge.scoreName(), cfg.weight());
-    }
-
+    /**
+     * As short as proves the path: one candidate, one guided step (two UNet rows), so that every
+     * model runs once — text encoder, UNet, VAE decoder, safety judge, scorers — and the PNG is
+     * written, before readiness says UP.
+     */
     private void warmUp() {
         try {
             long t = System.nanoTime();
             DiffusionPipeline p = bestOfN.pipeline();
-            GenerationRequest job = new GenerationRequest("warm-up", "", 1, 2, 5.0, 0, p.defaultSize(), p.defaultSize(),
+            GenerationRequest job = new GenerationRequest("warm-up", "", 1, 1, 5.0, 0, p.defaultSize(), p.defaultSize(),
                     "ddim", false, Map.of(), System.nanoTime() + config.engine().defaultDeadline().toNanos());
             try {
-                loop.submit(job).join();
+                loop.submit(job).join().png();
             } catch (CompletionException e) {
                 if (!(e.getCause() instanceof NoSafeCandidateException)) {
                     throw e; // a verdict does not matter for a warm-up, a failure does
                 }
             }
-            LOG.info("warm-up generation took " + (System.nanoTime() - t) / 1_000_000 + " ms; ready");
             warm = true;
+            LOG.info("startup: warm-up generation (1 candidate, 1 step, every model once) took " + millisSince(t)
+                    + " ms; ready at " + uptimeMillis() + " ms after the JVM started");
         } catch (RuntimeException e) {
             LOG.severe(draining ? "warm-up ended by shutdown" : "warm-up failed; staying not ready: " + e);
         }

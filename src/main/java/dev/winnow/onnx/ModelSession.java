@@ -35,12 +35,25 @@ public final class ModelSession implements AutoCloseable {
     private final Map<String, NodeInfo> inputs;
     private final Map<String, NodeInfo> outputs;
     private final Set<String> outputNames;
+    private final String origin;
+    private final long openNanos;
 
     ModelSession(OrtEnvironment env, Path file, OrtSession session, OrtSession.SessionOptions options) {
+        this(env, file, session, options, "optimised", 0);
+    }
+
+    /**
+     * @param origin    how the graph was opened, for the startup log ("optimised", "from the graph cache", ...)
+     * @param openNanos how long opening it took
+     */
+    ModelSession(OrtEnvironment env, Path file, OrtSession session, OrtSession.SessionOptions options, String origin,
+                 long openNanos) {
         this.env = env;
         this.file = file;
         this.session = session;
         this.options = options;
+        this.origin = origin;
+        this.openNanos = openNanos;
         try {
             this.inputs = Collections.unmodifiableMap(new LinkedHashMap<>(session.getInputInfo()));
             this.outputs = Collections.unmodifiableMap(new LinkedHashMap<>(session.getOutputInfo()));
@@ -52,6 +65,16 @@ public final class ModelSession implements AutoCloseable {
 
     public Path file() {
         return file;
+    }
+
+    /** How the graph was opened: "optimised", "optimised, cached", "from the graph cache". */
+    public String origin() {
+        return origin;
+    }
+
+    /** How long opening it took, in milliseconds. */
+    public long openMillis() {
+        return openNanos / 1_000_000;
     }
 
     /** The environment that tensors for this session are created in. */

@@ -6,9 +6,12 @@ import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Optional;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -23,14 +26,58 @@ public final class OnnxSessions {
     /** Whether the environment has global thread pools (sessions may then drop their own). */
     private static boolean globalPools;
 
+    /** The graph optimisation sessions are opened with (and what a cached graph was optimised at). */
+    static final OrtSession.SessionOptions.OptLevel OPT_LEVEL = OrtSession.SessionOptions.OptLevel.ALL_OPT;
+
     private final OrtEnvironment env;
     private final boolean cuda;
     private final CudaSettings cudaSettings;
+    private volatile GraphCache graphCache;
+    /** Every graph opened so far, for the startup log. */
+    private final java.util.Queue<Opened> opened = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** A graph opened: which file, how ("optimised", "optimised, cached", "from the graph cache") and in how long. */
+    public record Opened(Path file, String origin, long millis) {
+    }
 
     private OnnxSessions(OrtEnvironment env, boolean cuda, CudaSettings cudaSettings) {
         this.env = env;
         this.cuda = cuda;
         this.cudaSettings = cudaSettings;
+    }
+
+    /**
+     * Keeps ONNX Runtime's optimised graphs in {@code folder} from now on (see {@link GraphCache}),
+     * keyed by this runtime's version, the optimisation level and this device's provider settings.
+     */
+    public OnnxSessions withGraphCache(Path folder) {
+        graphCache = new GraphCache(folder, "onnxruntime " + env.getVersion() + "|" + OPT_LEVEL + "|" + provider()
+                + (cuda ? "|" + cudaSettings : ""));
+        return this;
+    }
+
+    /** The graphs opened so far, in the order they finished opening. */
+    public java.util.List<Opened> opened() {
+        return java.util.List.copyOf(opened);
+    }
+
+    /**
+     * Loads ONNX Runtime's native library (unpacked from its jar, then linked: a few hundred
+     * milliseconds) without making the environment, so that it can overlap the application's
+     * own start. Safe to call from any thread, any number of times; failures are left for the
+     * real start to report.
+     */
+    public static void preloadNativeLibrary() {
+        try {
+            OrtEnvironment.getAvailableProviders();
+        } catch (RuntimeException | LinkageError e) {
+            LOG.fine("preloading ONNX Runtime failed (the engine's start will say why): " + e);
+        }
+    }
+
+    /** The graph cache in use, or null. */
+    public GraphCache graphCache() {
+        return graphCache;
     }
 
     /** With default CUDA settings on device {@code cudaDeviceId}. */
@@ -108,6 +155,8 @@ public final class OnnxSessions {
 
     /**
      * Opens one model file. The caller owns the returned session (and its options, closed with it).
+     * With a graph cache, a graph optimised by an earlier start is loaded as it is (no
+     * optimisation), and a graph optimised now is kept for the next start.
      *
      * @throws ModelLoadException naming the file when it is missing or not a loadable ONNX model
      */
@@ -115,10 +164,58 @@ public final class OnnxSessions {
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException(file + ": model file not found");
         }
+        long t0 = System.nanoTime();
+        GraphCache cache = graphCache;
+        if (cache != null && cache.enabled() && GraphCache.cacheable(file)) {
+            String key;
+            try {
+                key = cache.key(file);
+            } catch (IOException e) {
+                throw new ModelLoadException(file + ": cannot read it: " + e.getMessage(), e);
+            }
+            Optional<Path> cached = cache.lookup(file, key);
+            if (cached.isPresent()) {
+                try {
+                    return create(file, cached.get(), OrtSession.SessionOptions.OptLevel.NO_OPT, null,
+                            "from the graph cache", t0);
+                } catch (OrtException e) {
+                    LOG.warning("the cached optimised graph of " + file + " (" + cached.get() + ") does not load ("
+                            + e.getMessage() + "); optimising the model again");
+                    cache.discard(cached.get());
+                }
+            }
+            Optional<Path> writing = cache.reserve();
+            if (writing.isPresent()) {
+                try {
+                    ModelSession s = create(file, file, OPT_LEVEL, writing.get(), "optimised, cached", t0);
+                    cache.commit(file, key, writing.get());
+                    return s;
+                } catch (OrtException e) {
+                    cache.discard(writing.get());
+                    LOG.log(Level.FINE, file + ": opening it while writing its optimised graph failed; opening it plainly", e);
+                }
+            }
+        }
+        try {
+            return create(file, file, OPT_LEVEL, null, "optimised", t0);
+        } catch (OrtException e) {
+            throw new ModelLoadException(file + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A session on {@code graph} (the model file or its cached optimised graph), named after
+     * {@code file} in messages; {@code optimizedOut} receives the optimised graph when not null.
+     */
+    private ModelSession create(Path file, Path graph, OrtSession.SessionOptions.OptLevel level, Path optimizedOut,
+                                String origin, long t0) throws OrtException {
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         try {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            options.setOptimizationLevel(level);
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            if (optimizedOut != null) {
+                options.setOptimizedModelFilePath(optimizedOut.toString());
+            }
             if (cuda) {
                 try (OrtCUDAProviderOptions cudaOptions = new OrtCUDAProviderOptions(cudaSettings.deviceId())) {
                     cudaOptions.add("arena_extend_strategy", cudaSettings.arenaExtendStrategy());
@@ -134,10 +231,13 @@ public final class OnnxSessions {
                 // CPU work (and operators CUDA lacks) runs on the shared pool, not on a pool per session.
                 options.disablePerSessionThreads();
             }
-            return new ModelSession(env, file, env.createSession(file.toString(), options), options);
-        } catch (OrtException e) {
+            OrtSession session = env.createSession(graph.toString(), options);
+            ModelSession m = new ModelSession(env, file, session, options, origin, System.nanoTime() - t0);
+            opened.add(new Opened(file, origin, m.openMillis()));
+            return m;
+        } catch (OrtException | RuntimeException e) {
             options.close();
-            throw new ModelLoadException(file + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
+            throw e;
         }
     }
 }
