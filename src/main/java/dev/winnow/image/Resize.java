@@ -33,36 +33,81 @@ public final class Resize {
     private Resize() {
     }
 
+    /** A plane's values, read one at a time (so a resize that samples reads only what it needs). */
+    @FunctionalInterface
+    public interface Source {
+        float at(int index);
+    }
+
+    /**
+     * One channel of an RGB image ({@code rgb}, 3 bytes a pixel) seen through a table of the
+     * value each byte stands for.
+     */
+    public static Source channel(byte[] rgb, int channel, float[] valueOfByte) {
+        return i -> valueOfByte[rgb[i * 3 + channel] & 0xff];
+    }
+
     /** Resizes one plane of {@code inW×inH} floats to {@code outW×outH}; the same size returns a copy. */
     public static float[] plane(float[] src, int inW, int inH, int outW, int outH, Mode mode) {
-        float[] dst = new float[outW * outH];
-        if (inW == outW && inH == outH) {
-            System.arraycopy(src, 0, dst, 0, dst.length);
-            return dst;
-        }
-        if (mode == Mode.BICUBIC) {
+        if (mode == Mode.BICUBIC && !(inW == outW && inH == outH)) {
             // Separable: rows first, then columns (PIL's ImagingResample order).
             float[] horizontal = resample(src, inW, inH, outW, true);
             return resample(horizontal, outW, inH, outH, false);
         }
+        return plane(i -> src[i], inW, inH, outW, outH, mode);
+    }
+
+    /**
+     * The same for a plane read through a {@link Source}: bilinear and nearest read only the
+     * source values they sample, bicubic reads the whole plane once. Exactly the values
+     * {@link #plane(float[], int, int, int, int, Mode)} gives for the same values.
+     */
+    public static float[] plane(Source src, int inW, int inH, int outW, int outH, Mode mode) {
+        float[] dst = new float[outW * outH];
+        if (inW == outW && inH == outH) {
+            for (int i = 0; i < dst.length; i++) {
+                dst[i] = src.at(i);
+            }
+            return dst;
+        }
+        if (mode == Mode.BICUBIC) {
+            float[] all = new float[inW * inH];
+            for (int i = 0; i < all.length; i++) {
+                all[i] = src.at(i);
+            }
+            return plane(all, inW, inH, outW, outH, mode);
+        }
+        // Where each output column and row samples, worked out once (not once per pixel).
+        int[] x0 = new int[outW];
+        int[] x1 = new int[outW];
+        double[] fx = new double[outW];
+        for (int x = 0; x < outW; x++) {
+            double sx = source(x, inW, outW, mode);
+            if (mode == Mode.NEAREST) {
+                x0[x] = Math.min(inW - 1, (int) Math.floor(sx + 0.5));
+            } else {
+                x0[x] = (int) Math.floor(sx);
+                x1[x] = Math.min(x0[x] + 1, inW - 1);
+                fx[x] = sx - x0[x];
+            }
+        }
         for (int y = 0; y < outH; y++) {
             double sy = source(y, inH, outH, mode);
-            for (int x = 0; x < outW; x++) {
-                double sx = source(x, inW, outW, mode);
-                if (mode == Mode.NEAREST) {
-                    int ix = Math.min(inW - 1, (int) Math.floor(sx + 0.5));
-                    int iy = Math.min(inH - 1, (int) Math.floor(sy + 0.5));
-                    dst[y * outW + x] = src[iy * inW + ix];
-                    continue;
+            if (mode == Mode.NEAREST) {
+                int row = Math.min(inH - 1, (int) Math.floor(sy + 0.5)) * inW;
+                for (int x = 0; x < outW; x++) {
+                    dst[y * outW + x] = src.at(row + x0[x]);
                 }
-                int x0 = (int) Math.floor(sx);
-                int y0 = (int) Math.floor(sy);
-                double fx = sx - x0;
-                double fy = sy - y0;
-                int x1 = Math.min(x0 + 1, inW - 1);
-                int y1 = Math.min(y0 + 1, inH - 1);
-                double top = src[y0 * inW + x0] * (1 - fx) + src[y0 * inW + x1] * fx;
-                double bottom = src[y1 * inW + x0] * (1 - fx) + src[y1 * inW + x1] * fx;
+                continue;
+            }
+            int y0 = (int) Math.floor(sy);
+            double fy = sy - y0;
+            int top0 = y0 * inW;
+            int bottom0 = Math.min(y0 + 1, inH - 1) * inW;
+            for (int x = 0; x < outW; x++) {
+                double f = fx[x];
+                double top = src.at(top0 + x0[x]) * (1 - f) + src.at(top0 + x1[x]) * f;
+                double bottom = src.at(bottom0 + x0[x]) * (1 - f) + src.at(bottom0 + x1[x]) * f;
                 dst[y * outW + x] = (float) (top * (1 - fy) + bottom * fy);
             }
         }

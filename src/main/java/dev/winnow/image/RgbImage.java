@@ -30,13 +30,30 @@ public record RgbImage(int width, int height, byte[] rgb) {
     public static RgbImage fromSignedUnitChw(float[] chw, int offset, int width, int height) {
         int plane = width * height;
         byte[] out = new byte[plane * 3];
-        for (int c = 0; c < 3; c++) {
-            for (int i = 0; i < plane; i++) {
-                float v = (chw[offset + c * plane + i] + 1f) * 0.5f;
-                v = v < 0f ? 0f : (v > 1f ? 1f : v);
-                out[i * 3 + c] = (byte) Math.round(v * 255f);
-            }
+        int red = offset;
+        int green = offset + plane;
+        int blue = offset + 2 * plane;
+        for (int i = 0, o = 0; i < plane; i++, o += 3) { // pixel by pixel: the bytes are written in order
+            out[o] = toByte(chw[red + i]);
+            out[o + 1] = toByte(chw[green + i]);
+            out[o + 2] = toByte(chw[blue + i]);
         }
         return new RgbImage(width, height, out);
+    }
+
+    /** One value in [-1, 1]: clamp((x + 1) / 2, 0, 1) · 255, rounded half up. */
+    private static byte toByte(float x) {
+        float v = (x + 1f) * 0.5f;
+        v = v < 0f ? 0f : (v > 1f ? 1f : v);
+        return (byte) roundHalfUp(v * 255f);
+    }
+
+    /**
+     * {@code Math.round(x)} for x in [0, 255] (or NaN: 0), without its branches: a float that
+     * small plus 0.5 is exact in double, so truncating it is rounding half up. Checked against
+     * Math.round for every float in [0, 255].
+     */
+    static int roundHalfUp(float x) {
+        return (int) ((double) x + 0.5);
     }
 }

@@ -21,6 +21,8 @@ final class ImagePreprocessor {
     private final float high;
     private final float[] mean = new float[3];
     private final float[] std = new float[3];
+    /** What each byte value stands for on the declared range (the same float arithmetic as one by one). */
+    private final float[] valueOfByte = new float[256];
 
     ImagePreprocessor(JudgeManifest.ImageInput in) {
         this.width = in.width();
@@ -34,13 +36,17 @@ final class ImagePreprocessor {
             mean[c] = in.mean().get(c).floatValue();
             std[c] = in.std().get(c).floatValue();
         }
+        for (int b = 0; b < 256; b++) {
+            float unit = b / 255f;
+            valueOfByte[b] = low == 0f && high == 1f ? unit : low + (high - low) * unit;
+        }
     }
 
     /**
      * Stretches to the input size, or with {@code crop: center} (CLIP's preprocessing) scales
      * so the image covers it, keeping the aspect ratio, and cuts out the middle.
      */
-    private float[] fit(float[] channel, int w, int h) {
+    private float[] fit(Resize.Source channel, int w, int h) {
         if (!centerCrop) {
             return Resize.plane(channel, w, h, width, height, resize);
         }
@@ -66,15 +72,10 @@ final class ImagePreprocessor {
         float[] out = new float[images.size() * 3 * plane];
         for (int b = 0; b < images.size(); b++) {
             RgbImage img = images.get(b);
-            int srcPlane = img.width() * img.height();
             for (int c = 0; c < 3; c++) {
-                float[] channel = new float[srcPlane];
-                byte[] rgb = img.rgb();
-                for (int i = 0; i < srcPlane; i++) {
-                    float unit = (rgb[i * 3 + c] & 0xff) / 255f;
-                    channel[i] = low == 0f && high == 1f ? unit : low + (high - low) * unit;
-                }
-                float[] resized = fit(channel, img.width(), img.height());
+                // 0..255 onto the declared range, then resized: read through the table, and only
+                // where a bilinear or nearest resize samples
+                float[] resized = fit(Resize.channel(img.rgb(), c, valueOfByte), img.width(), img.height());
                 for (int i = 0; i < plane; i++) {
                     float v = (resized[i] - mean[c]) / std[c];
                     int at = nhwc ? b * 3 * plane + i * 3 + c : b * 3 * plane + c * plane + i;
