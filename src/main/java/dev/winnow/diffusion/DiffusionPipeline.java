@@ -378,11 +378,11 @@ public final class DiffusionPipeline implements AutoCloseable {
                 emptyPromptStates, tokenizer.maxLength());
     }
 
-    /** Decodes finished slots' latents to images, at most {@code maxRows} per VAE call. */
-    public List<RgbImage> decode(List<DenoisingSlot> slots, int maxRows) throws OrtException {
+    /** Decodes finished slots' latents to images, at most {@code maxImages} per VAE call. */
+    public List<RgbImage> decode(List<DenoisingSlot> slots, int maxImages) throws OrtException {
         List<RgbImage> images = new ArrayList<>(slots.size());
-        for (int from = 0; from < slots.size(); from += maxRows) {
-            List<DenoisingSlot> chunk = slots.subList(from, Math.min(slots.size(), from + maxRows));
+        for (int from = 0; from < slots.size(); from += maxImages) {
+            List<DenoisingSlot> chunk = slots.subList(from, Math.min(slots.size(), from + maxImages));
             DenoisingSlot first = chunk.get(0);
             int h = first.latentHeight();
             int w = first.latentWidth();
@@ -395,12 +395,7 @@ public final class DiffusionPipeline implements AutoCloseable {
                     latents[i * perRow + k] = x[k] * inv;
                 }
             }
-            float[] pixels = vae.decode(latents, chunk.size(), h, w);
-            int pw = w * vaeScale;
-            int ph = h * vaeScale;
-            for (int i = 0; i < chunk.size(); i++) {
-                images.add(RgbImage.fromSignedUnitChw(pixels, i * 3 * pw * ph, pw, ph));
-            }
+            images.addAll(vae.decodeImages(latents, chunk.size(), h, w, w * vaeScale, h * vaeScale));
         }
         return images;
     }

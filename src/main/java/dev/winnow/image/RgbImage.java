@@ -1,5 +1,6 @@
 package dev.winnow.image;
 
+import java.nio.FloatBuffer;
 import java.util.Objects;
 
 /**
@@ -37,6 +38,21 @@ public record RgbImage(int width, int height, byte[] rgb) {
             out[o] = toByte(chw[red + i]);
             out[o + 1] = toByte(chw[green + i]);
             out[o + 2] = toByte(chw[blue + i]);
+        }
+        return new RgbImage(width, height, out);
+    }
+
+    /** The same, reading the decoder's output where it lies (a direct buffer, absolute reads). */
+    public static RgbImage fromSignedUnitChw(FloatBuffer chw, int offset, int width, int height) {
+        int plane = width * height;
+        byte[] out = new byte[plane * 3];
+        int red = offset;
+        int green = offset + plane;
+        int blue = offset + 2 * plane;
+        for (int i = 0, o = 0; i < plane; i++, o += 3) {
+            out[o] = toByte(chw.get(red + i));
+            out[o + 1] = toByte(chw.get(green + i));
+            out[o + 2] = toByte(chw.get(blue + i));
         }
         return new RgbImage(width, height, out);
     }

@@ -78,6 +78,11 @@ public final class TensorBuffer {
         };
     }
 
+    /** A read-only view of a FLOAT buffer's elements from 0 (absolute reads), or null for another type. */
+    public FloatBuffer floatView() {
+        return type == OnnxJavaType.FLOAT ? floats.asReadOnlyBuffer() : null;
+    }
+
     /** Writes {@code len} floats from {@code src[off..]} at element {@code at} (converted for FLOAT16). */
     public void putFloats(int at, float[] src, int off, int len) {
         switch (type) {
