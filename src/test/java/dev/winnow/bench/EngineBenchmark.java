@@ -141,31 +141,35 @@ public final class EngineBenchmark {
      * @return ms per call, indexed by rows (0 where not measured)
      */
     static double[] unetCostPerRow(DiffusionPipeline p) throws Exception {
-        System.out.println("0. UNet time per call and per row by batch size (raw model calls), and the batching ceiling");
+        System.out.println("0. UNet time per call and per row by batch size (raw model calls, medians of interleaved rounds), "
+                + "and the batching ceiling");
         System.out.println("   rows   ms/call   ms/row");
+        int[] sizes = {1, 2, 4, 8, 16, 32};
         double[] msPerCall = new double[33];
         int latent = p.defaultSize() / p.vaeScale();
         int tokens = p.tokenizer().maxLength();
-        for (int rows : new int[] {1, 2, 4, 8, 16, 32}) {
-            float[] sample = new float[rows * p.unet().channels() * latent * latent];
-            float[] states = new float[rows * tokens * p.unet().textWidth()];
-            double[] t = new double[rows];
-            Arrays.fill(t, 500);
+        List<List<Double>> samples = new ArrayList<>();
+        for (int rows : sizes) {
+            samples.add(new ArrayList<>());
             for (int i = 0; i < 5; i++) {
-                p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+                predict(p, rows, latent, tokens);
             }
-            List<Double> samples = new ArrayList<>();
-            for (int round = 0; round < 5; round++) {
+        }
+        // Every size in every round, so that a busy spell of the machine falls on all sizes alike.
+        for (int round = 0; round < 9; round++) {
+            for (int k = 0; k < sizes.length; k++) {
                 int reps = 10;
                 long t0 = System.nanoTime();
                 for (int i = 0; i < reps; i++) {
-                    p.unet().predict(sample, rows, latent, latent, t, states, tokens);
+                    predict(p, sizes[k], latent, tokens);
                 }
-                samples.add((System.nanoTime() - t0) / 1e6 / reps);
+                samples.get(k).add((System.nanoTime() - t0) / 1e6 / reps);
             }
-            double ms = median(samples);
-            msPerCall[rows] = ms;
-            System.out.printf(Locale.ROOT, "   %4d  %8.2f  %7.3f%n", rows, ms, ms / rows);
+        }
+        for (int k = 0; k < sizes.length; k++) {
+            double ms = median(samples.get(k));
+            msPerCall[sizes[k]] = ms;
+            System.out.printf(Locale.ROOT, "   %4d  %8.2f  %7.3f%n", sizes[k], ms, ms / sizes[k]);
         }
         System.out.println("   batching ceiling (N guided candidates in one call vs N calls of one): N·t(2)/t(2N)");
         for (int n : new int[] {4, 8, 16}) {
@@ -175,6 +179,15 @@ public final class EngineBenchmark {
         }
         System.out.println();
         return msPerCall;
+    }
+
+    /** One raw UNet call of {@code rows} zero rows at timestep 500. */
+    static void predict(DiffusionPipeline p, int rows, int latent, int tokens) throws Exception {
+        float[] sample = new float[rows * p.unet().channels() * latent * latent];
+        float[] states = new float[rows * tokens * p.unet().textWidth()];
+        double[] t = new double[rows];
+        Arrays.fill(t, 500);
+        p.unet().predict(sample, rows, latent, latent, t, states, tokens);
     }
 
     static double ceiling(double[] msPerCall, int n) {
