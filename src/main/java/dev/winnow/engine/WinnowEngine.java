@@ -213,9 +213,8 @@ public class WinnowEngine {
             t.setDaemon(true);
             return t;
         });
-        CompletableFuture<SafetyJudge> safetyLoad = CompletableFuture.supplyAsync(() -> primed(SafetyJudge.load(
-                Path.of(config.judges().safety().path()), sessions, config.judges().safety().threshold().orElse(null)),
-                SafetyJudge::prime), pool);
+        CompletableFuture<SafetyJudge> safetyLoad = CompletableFuture.supplyAsync(() -> SafetyJudge.load(
+                Path.of(config.judges().safety().path()), sessions, config.judges().safety().threshold().orElse(null)), pool);
         Map<String, CompletableFuture<ScoreJudge>> scorerLoads = new LinkedHashMap<>();
         scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-tiny", pool);
         scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/faithfulness-tiny", pool);
@@ -289,31 +288,7 @@ public class WinnowEngine {
                             String defaultPath, ExecutorService pool) {
         if (cfg.enabled()) {
             loads.put(name, CompletableFuture.supplyAsync(
-                    () -> primed(ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions), ScoreJudge::prime), pool));
-        }
-    }
-
-    /** Something that can run once before the first request. */
-    @FunctionalInterface
-    interface Primer<T> {
-        void prime(T model) throws Exception;
-    }
-
-    /**
-     * A judge after one run on a blank image (its first-run costs paid while the other models
-     * still load); one that cannot run at all is closed and stops startup.
-     */
-    private static <T extends AutoCloseable> T primed(T judge, Primer<T> primer) {
-        try {
-            primer.prime(judge);
-            return judge;
-        } catch (Exception e) {
-            try {
-                judge.close();
-            } catch (Exception ignored) {
-                // already failing
-            }
-            throw new IllegalStateException("a judge failed its first run on a blank image: " + e.getMessage(), e);
+                    () -> ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions), pool));
         }
     }
 

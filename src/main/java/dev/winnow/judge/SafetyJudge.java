@@ -104,16 +104,6 @@ public class SafetyJudge implements AutoCloseable {
         }
     }
 
-    /**
-     * One run on a blank image of the judge's input size, so that ONNX Runtime's first-run work
-     * (memory planning, weight packing) is done at load, not by the first request. Throws when
-     * the model cannot run at all.
-     */
-    public void prime() throws Exception {
-        JudgeManifest.ImageInput in = manifest.imageInput();
-        classify(List.of(new RgbImage(in.width(), in.height(), new byte[in.width() * in.height() * 3])));
-    }
-
     /** Applies the unsafe rule to one probability vector. */
     SafetyVerdict decide(float[] probabilities) {
         if (probabilities == null || probabilities.length != manifest.labels().size()) {

@@ -121,15 +121,6 @@ public final class ScoreJudge implements AutoCloseable {
     }
 
     /**
-     * One run on a blank image of the scorer's input size (and an empty prompt), so that ONNX
-     * Runtime's first-run work is done at load, not by the first request.
-     */
-    public void prime() throws Exception {
-        JudgeManifest.ImageInput in = manifest.imageInput();
-        score(List.of(new RgbImage(in.width(), in.height(), new byte[in.width() * in.height() * 3])), "");
-    }
-
-    /**
      * Maps a raw score onto [0, 1] with the manifest's range (higher is better). A NaN stays NaN
      * (no score: the ranking then leaves this scorer out for that candidate, see {@link RankingPolicy}).
      */
