@@ -65,10 +65,10 @@ def main():
         cwd = None
         if a.jar_relative:
             root = os.getcwd()
-            for key, rel in (("winnow.pipeline.path", "models/tiny-shapes"),
+            for key, rel in (("winnow.pipeline.path", "models/shapes-scenes"),
                              ("winnow.judges.safety.path", "models/judges/nsfw-mobilenet-v2"),
-                             ("winnow.judges.aesthetic.path", "models/judges/aesthetic-tiny"),
-                             ("winnow.judges.faithfulness.path", "models/judges/faithfulness-tiny")):
+                             ("winnow.judges.aesthetic.path", "models/judges/aesthetic-scenes"),
+                             ("winnow.judges.faithfulness.path", "models/judges/scenes-verifier")):
                 if not any(arg.startswith("-D" + key + "=") for arg in cmd):
                     cmd.append("-D%s=%s" % (key, os.path.join(root, rel)))
             cmd += ["-jar", "quarkus-run.jar"]

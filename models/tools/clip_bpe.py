@@ -5,7 +5,7 @@ clean-up, its pre-tokenisation regex, `</w>` word ends, start/end tokens, 77 tok
 It reads the Hugging Face files (`vocab.json`, `merges.txt`) that Stable Diffusion
 exports carry, so the same code checks itself against the real CLIP vocabulary
 (`python clip_bpe.py --golden ../../../shared/clip-tokenizer`) and tokenizes for the
-tiny-shapes pack, whose vocabulary `build_vocab` learns from the shapes-world captions.
+shapes-scenes pack, whose vocabulary `build_vocab` learns from the scenes captions.
 """
 from __future__ import annotations
 

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Re-create every embedded model pack from nothing (CPU; about 55 minutes on an idle
-# 2-core machine: tiny-shapes ~45, the two scorers ~8, the NSFW conversion ~2).
+# Re-create every embedded model pack from nothing, on the CPU (training on a GPU is welcome
+# but not needed). Wall times measured on this project's 2-core machine are in
+# models/README.md (about four hours in all, most of it the UNet).
 # Needs Python with requirements.txt installed (PYTHON=..., default python3) and, for the
 # NSFW judge, node >= 20 + npm. Training is never part of the Maven build or tests.
+# Intermediate files (autoencoder, encoded latents, checkpoints) go to $WORK.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY="${PYTHON:-python3}"
-"$PY" models/tools/train_tiny_shapes.py all --vae-steps 1251 --unet-steps 11419 --threads 2
-"$PY" models/tools/eval_tiny_shapes.py --seeds 4
-"$PY" models/tools/measure_checker.py
-"$PY" models/tools/train_aesthetic.py
-"$PY" models/tools/train_faithfulness.py
-PYTHON="$PY" models/tools/nsfw/make.sh
-"$PY" models/tools/verify_packs.py
+WORK="${WORK:-/tmp/scenes-work}"
+T=models/tools
+"$PY" $T/measure_scenes_checker.py --no-autoencoder                 # the checker on renders (>= 0.99 per category)
+"$PY" $T/train_scenes.py tokenizer --work "$WORK"
+"$PY" $T/train_scenes.py vae --work "$WORK" --vae-steps 1340
+"$PY" $T/measure_scenes_checker.py --work "$WORK"                   # on autoencoder round trips (>= 0.95 per category)
+"$PY" $T/train_scenes.py data --work "$WORK" --scenes 200000
+"$PY" $T/train_scenes.py unet --work "$WORK" --unet-steps "${UNET_STEPS:-9859}"
+"$PY" $T/train_scenes.py export --work "$WORK"
+"$PY" $T/eval_scenes.py --work "$WORK"                               # torch sampler + checker, per category
+"$PY" $T/train_scenes_aesthetic.py
+"$PY" $T/train_verifier.py --work "$WORK" --steps 3000 --batch 96                     # renders + round trips
+PYTHON="$PY" $T/nsfw/make.sh
+"$PY" $T/verify_packs.py

@@ -23,8 +23,10 @@ row run at another row's timestep changes the image visibly.
 `sdxl-unsupported-fixture` has SDXL's UNet inputs (`text_embeds`, `time_ids`): Winnow must
 refuse it at startup with a clear message until SDXL is supported.
 
-The tokenizer files are the tiny-shapes pack's (the real CLIP vocabulary may not be
-copied into the repository); real exports carry CLIP's, in the same format.
+The tokenizer files (vocab.json, merges.txt) are the ones the fixtures have always carried,
+kept in `sd15-optimum-fixture/tokenizer/` (a small shapes-world CLIP-BPE vocabulary: the
+real CLIP vocabulary may not be copied into the repository); real exports carry CLIP's, in
+the same format.
 """
 import json
 import os
@@ -38,7 +40,9 @@ from onnx import numpy_helper
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.join(ROOT, "src", "test", "fixture-packs")
-TOKENIZER = os.path.join(ROOT, "models", "tiny-shapes", "tokenizer")
+TOKENIZER = os.path.join(OUT, "sd15-optimum-fixture", "tokenizer")
+# read before any pack folder is rewritten (the source is itself a fixture's folder)
+TOKENIZER_FILES = {f: open(os.path.join(TOKENIZER, f), "rb").read() for f in ("vocab.json", "merges.txt")}
 
 
 def const(name, array):
@@ -146,8 +150,9 @@ def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sam
     dump(os.path.join(d, "vae_decoder", "config.json"), vae_cfg)
     tok = os.path.join(d, "tokenizer")
     os.makedirs(tok)
-    for f in ("vocab.json", "merges.txt"):
-        shutil.copy(os.path.join(TOKENIZER, f), tok)
+    for f, data in TOKENIZER_FILES.items():
+        with open(os.path.join(tok, f), "wb") as out:
+            out.write(data)
     dump(os.path.join(tok, "special_tokens_map.json"), {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
                                                         "pad_token": pad, "unk_token": "<|endoftext|>"})
     dump(os.path.join(tok, "tokenizer_config.json"), {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77,

@@ -15,12 +15,12 @@ MODELS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)
 
 # name -> (dtype, shape without batch) for the pipeline's contract
 PIPELINE = {
-    "text_encoder": {"input_ids": (np.int32, (77,))},
-    "unet": {"sample": (np.float32, (4, 8, 8)), "timestep": (np.float32, ()),
-             "encoder_hidden_states": (np.float32, (77, 64))},
-    "vae_decoder": {"latent_sample": (np.float32, (4, 8, 8))},
+    "text_encoder": {"input_ids": (np.int32, (32,))},
+    "unet": {"sample": (np.float32, (4, 16, 16)), "timestep": (np.float32, ()),
+             "encoder_hidden_states": (np.float32, (32, 128))},
+    "vae_decoder": {"latent_sample": (np.float32, (4, 16, 16))},
 }
-OUTPUTS = {"text_encoder": ("last_hidden_state", (77, 64)), "unet": ("out_sample", (4, 8, 8)),
+OUTPUTS = {"text_encoder": ("last_hidden_state", (32, 128)), "unet": ("out_sample", (4, 16, 16)),
            "vae_decoder": ("sample", (3, 64, 64))}
 
 
@@ -43,11 +43,11 @@ def main():
     rng = np.random.default_rng(0)
     for model, inputs in PIPELINE.items():
         def feeds(b, inputs=inputs):
-            return {n: (rng.integers(0, 600, (b,) + s) if t == np.int32 else
+            return {n: (rng.integers(0, 680, (b,) + s) if t == np.int32 else
                         (rng.uniform(0, 999, (b,)) if n == "timestep" else rng.standard_normal((b,) + s))).astype(t)
                     for n, (t, s) in inputs.items()}
         name, shape = OUTPUTS[model]
-        check(os.path.join(MODELS, "tiny-shapes", model, "model.onnx"), feeds, {name: shape})
+        check(os.path.join(MODELS, "shapes-scenes", model, "model.onnx"), feeds, {name: shape})
     judges = os.path.join(MODELS, "judges")
     for judge in sorted(os.listdir(judges)):
         meta = json.load(open(os.path.join(judges, judge, "judge.json")))
@@ -59,7 +59,7 @@ def main():
             f = {img["name"]: rng.uniform(lo, hi, (b,) + shape).astype(np.float32)}
             if meta.get("text_input"):
                 t = meta["text_input"]
-                f[t["name"]] = rng.integers(0, 600, (b, t["max_length"])).astype(np.int32)
+                f[t["name"]] = rng.integers(0, 680, (b, t["max_length"])).astype(np.int32)
             return f
         out = meta["output"]["name"]
         expect = {out: (len(meta["labels"]),) if meta["role"] == "safety" else ()}

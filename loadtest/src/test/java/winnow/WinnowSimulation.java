@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 
 /**
  * Winnow under load, three scenarios one after another (rates scale with -Dscale, default 1, sized
- * for the embedded tiny-shapes pack on a small CPU machine):
+ * for the embedded pack on a small CPU machine):
  * <ul>
  *   <li><b>steady</b>: a constant rate well under capacity; must see no failures and a bounded p95.</li>
  *   <li><b>overload</b>: ramps far past capacity; past it the service must answer 429 with

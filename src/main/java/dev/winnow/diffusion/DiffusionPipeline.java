@@ -7,6 +7,7 @@ import dev.winnow.diffusion.scheduler.Schedulers;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.modelpack.PackFiles;
+import dev.winnow.onnx.Futures;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
 import dev.winnow.onnx.TensorBuffer;
@@ -20,7 +21,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 
@@ -122,7 +122,7 @@ public final class DiffusionPipeline implements AutoCloseable {
                 open(sessions, folder, "vae_decoder/model.onnx", "the VAE decoder", pool));
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            UNet unet = UNet.load(track(opened, await(graphs.get(0))));
+            UNet unet = UNet.load(track(opened, Futures.join(graphs.get(0))));
             opened.set(opened.size() - 1, unet);
             int maxLength = tokenizerConfig.path("model_max_length").asInt(77);
             if (maxLength <= 0 || maxLength > 4096) {
@@ -134,9 +134,9 @@ public final class DiffusionPipeline implements AutoCloseable {
             }
             ClipTokenizer tokenizer = ClipTokenizer.load(folder.resolve("tokenizer"), maxLength,
                     padToken(tokenizerConfig, specialTokens));
-            TextEncoder text = TextEncoder.load(track(opened, await(graphs.get(1))), maxLength, unet.textWidth());
+            TextEncoder text = TextEncoder.load(track(opened, Futures.join(graphs.get(1))), maxLength, unet.textWidth());
             opened.set(opened.size() - 1, text);
-            VaeDecoder vae = VaeDecoder.load(track(opened, await(graphs.get(2))), unet.channels());
+            VaeDecoder vae = VaeDecoder.load(track(opened, Futures.join(graphs.get(2))), unet.channels());
             opened.set(opened.size() - 1, vae);
             JsonNode vaeConfig = PackFiles.jsonIfPresent(folder.resolve("vae_decoder/config.json"));
             double scaling = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
@@ -161,21 +161,6 @@ public final class DiffusionPipeline implements AutoCloseable {
     private static CompletableFuture<ModelSession> open(OnnxSessions sessions, Path folder, String file, String what,
                                                         Executor pool) {
         return CompletableFuture.supplyAsync(() -> sessions.open(PackFiles.require(folder, file, what)), pool);
-    }
-
-    /** The opened graph, or the exception its opening threw. */
-    private static ModelSession await(CompletableFuture<ModelSession> graph) {
-        try {
-            return graph.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw e;
-        }
     }
 
     /** Closes what was loaded, and every graph that opened but was not taken up (after it finished opening). */

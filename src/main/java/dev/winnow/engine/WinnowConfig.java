@@ -31,7 +31,7 @@ public interface WinnowConfig {
 
     interface Pipeline {
         /** The pipeline pack folder (Optimum/diffusers ONNX layout). */
-        @WithDefault("models/tiny-shapes")
+        @WithDefault("models/shapes-scenes")
         String path();
     }
 

@@ -4,6 +4,7 @@ import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.ScoreJudge;
+import dev.winnow.onnx.Futures;
 import dev.winnow.onnx.CudaSettings;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
@@ -216,8 +217,8 @@ public class WinnowEngine {
         CompletableFuture<SafetyJudge> safetyLoad = CompletableFuture.supplyAsync(() -> SafetyJudge.load(
                 Path.of(config.judges().safety().path()), sessions, config.judges().safety().threshold().orElse(null)), pool);
         Map<String, CompletableFuture<ScoreJudge>> scorerLoads = new LinkedHashMap<>();
-        scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-tiny", pool);
-        scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/faithfulness-tiny", pool);
+        scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-scenes", pool);
+        scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/scenes-verifier", pool);
         List<CompletableFuture<? extends AutoCloseable>> judgeLoads = new ArrayList<>(scorerLoads.values());
         judgeLoads.add(0, safetyLoad);
         DiffusionPipeline pipeline;
@@ -227,10 +228,10 @@ public class WinnowEngine {
         try {
             pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions, pool);
             models.add(pipeline);
-            safety = loaded(safetyLoad);
+            safety = Futures.join(safetyLoad);
             models.add(safety);
             for (Map.Entry<String, CompletableFuture<ScoreJudge>> e : scorerLoads.entrySet()) {
-                ScoreJudge judge = loaded(e.getValue());
+                ScoreJudge judge = Futures.join(e.getValue());
                 models.add(judge);
                 scorers.add(judge);
                 WinnowConfig.Judges.Scorer cfg = "aesthetic".equals(e.getKey()) ? config.judges().aesthetic()
@@ -289,21 +290,6 @@ public class WinnowEngine {
         if (cfg.enabled()) {
             loads.put(name, CompletableFuture.supplyAsync(
                     () -> ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions), pool));
-        }
-    }
-
-    /** A judge that loaded, or the error its loading threw. */
-    private static <T> T loaded(CompletableFuture<T> load) {
-        try {
-            return load.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw e;
         }
     }
 

@@ -40,7 +40,7 @@ class GenerateResourceTest {
         String b64 = given().contentType(ContentType.JSON).body(RED_CIRCLE)
                 .when().post("/generate")
                 .then().statusCode(200)
-                .body("model", equalTo("tiny-shapes"))
+                .body("model", equalTo("shapes-scenes"))
                 .body("image.width", equalTo(64))
                 .body("image.seed", equalTo(100 + given().contentType(ContentType.JSON).body(RED_CIRCLE)
                         .post("/generate").jsonPath().getInt("image.index")))
@@ -85,7 +85,7 @@ class GenerateResourceTest {
         assertEquals(64, img.getWidth());
         String text = new String(body, java.nio.charset.StandardCharsets.ISO_8859_1);
         assertTrue(text.contains("parameters\0a red circle on a white background\nSteps: 20, Sampler: DDIM, CFG scale: 5.0, Seed: "
-                + seed + ", Size: 64x64, Model: tiny-shapes"), "PNG carries A1111 parameters");
+                + seed + ", Size: 64x64, Model: shapes-scenes"), "PNG carries A1111 parameters");
     }
 
     @Test

@@ -51,7 +51,7 @@ import java.util.concurrent.Future;
 public final class EngineBenchmark {
 
     static final String PROMPT = "a red circle on a white background";
-    static final String EMBEDDED = "models/tiny-shapes";
+    static final String EMBEDDED = "models/shapes-scenes";
     static final String FIXTURE = "src/test/fixture-packs/sd15-optimum-fixture";
     static final Map<String, Double> SUMMARY = new LinkedHashMap<>();
 
@@ -105,8 +105,8 @@ public final class EngineBenchmark {
     }
 
     static List<ScoreJudge> defaultScorers(OnnxSessions sessions) {
-        return List.of(ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions),
-                ScoreJudge.load(Path.of("models/judges/faithfulness-tiny"), sessions));
+        return List.of(ScoreJudge.load(Path.of("models/judges/aesthetic-scenes"), sessions),
+                ScoreJudge.load(Path.of("models/judges/scenes-verifier"), sessions));
     }
 
     static GenerationRequest job(int n, long seed, int steps, int size) {

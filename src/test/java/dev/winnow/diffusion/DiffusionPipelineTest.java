@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The embedded tiny-shapes pack through the real loader, run end to end on ONNX Runtime. */
+/** The embedded shapes-scenes pack through the real loader, run end to end on ONNX Runtime. */
 class DiffusionPipelineTest {
 
     static OnnxSessions sessions;
@@ -28,7 +28,7 @@ class DiffusionPipelineTest {
     @BeforeAll
     static void load() {
         sessions = OnnxSessions.create(DeviceChoice.CPU, 2, 0);
-        pipeline = DiffusionPipeline.load(Path.of("models", "tiny-shapes"), sessions);
+        pipeline = DiffusionPipeline.load(Path.of("models", "shapes-scenes"), sessions);
     }
 
     @AfterAll
@@ -57,9 +57,9 @@ class DiffusionPipelineTest {
 
     @Test
     void thePackReadsItsOwnSettings() {
-        assertEquals("tiny-shapes", pipeline.name());
+        assertEquals("shapes-scenes", pipeline.name());
         assertEquals(64, pipeline.defaultSize());
-        assertEquals(8, pipeline.vaeScale());
+        assertEquals(4, pipeline.vaeScale()); // a 4x autoencoder: the scenes' small objects survive it
         assertTrue(pipeline.fixedSize());
         assertTrue(pipeline.unet().acceptsPerRowTimesteps());
         assertTrue(pipeline.scalingFactor() > 0 && pipeline.scalingFactor() != DiffusionPipeline.DEFAULT_SCALING_FACTOR);

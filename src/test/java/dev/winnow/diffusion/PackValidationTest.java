@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** A pack that does not fit stops loading with a message naming the file, the input and what was expected. */
 class PackValidationTest {
 
-    static final Path TINY = Path.of("models", "tiny-shapes");
+    static final Path TINY = Path.of("models", "shapes-scenes");
     static final OnnxSessions CPU = OnnxSessions.create(DeviceChoice.CPU, 1, 0);
 
     @TempDir

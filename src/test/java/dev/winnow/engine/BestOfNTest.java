@@ -37,10 +37,10 @@ class BestOfNTest {
     @BeforeAll
     static void load() {
         sessions = OnnxSessions.create(DeviceChoice.CPU, 2, 0);
-        pipeline = DiffusionPipeline.load(Path.of("models/tiny-shapes"), sessions);
+        pipeline = DiffusionPipeline.load(Path.of("models/shapes-scenes"), sessions);
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
-        aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), sessions);
-        faithfulness = ScoreJudge.load(Path.of("models/judges/faithfulness-tiny"), sessions);
+        aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-scenes"), sessions);
+        faithfulness = ScoreJudge.load(Path.of("models/judges/scenes-verifier"), sessions);
     }
 
     @AfterAll

@@ -87,7 +87,7 @@ class RankingAndSafetyRuleTest {
 
     @Test
     void aScorerThatReturnsNanGivesNoScoreRatherThanAnOutOfRangeOne() {
-        try (ScoreJudge aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-tiny"), CPU)) {
+        try (ScoreJudge aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-scenes"), CPU)) {
             assertTrue(Double.isNaN(aesthetic.normalise(Double.NaN)));
             assertEquals(1.0, aesthetic.normalise(Double.POSITIVE_INFINITY));
             assertEquals(0.0, aesthetic.normalise(Double.NEGATIVE_INFINITY));

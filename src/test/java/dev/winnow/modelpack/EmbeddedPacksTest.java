@@ -40,32 +40,32 @@ class EmbeddedPacksTest {
     }
 
     @Test
-    void tinyShapesTextEncoderTakesInt32IdsAndGivesStatesPerToken() throws OrtException {
-        try (OrtSession s = open("tiny-shapes/text_encoder")) {
-            assertTensor(s.getInputInfo().get("input_ids"), OnnxJavaType.INT32, -1, 77);
-            assertTensor(s.getOutputInfo().get("last_hidden_state"), OnnxJavaType.FLOAT, -1, 77, 64);
-            int[] ids = new int[2 * 77];
-            try (OnnxTensor in = OnnxTensor.createTensor(env, IntBuffer.wrap(ids), new long[] {2, 77});
+    void scenesTextEncoderTakesInt32IdsInAThirtyTwoTokenWindowAndGivesStatesPerToken() throws OrtException {
+        try (OrtSession s = open("shapes-scenes/text_encoder")) {
+            assertTensor(s.getInputInfo().get("input_ids"), OnnxJavaType.INT32, -1, 32);
+            assertTensor(s.getOutputInfo().get("last_hidden_state"), OnnxJavaType.FLOAT, -1, 32, 128);
+            int[] ids = new int[2 * 32];
+            try (OnnxTensor in = OnnxTensor.createTensor(env, IntBuffer.wrap(ids), new long[] {2, 32});
                  OrtSession.Result r = s.run(Map.of("input_ids", in))) {
-                assertFiniteWithShape(r, "last_hidden_state", 2, 77, 64);
+                assertFiniteWithShape(r, "last_hidden_state", 2, 32, 128);
             }
         }
     }
 
     @Test
-    void tinyShapesUnetTakesAPerRowFloatTimestep() throws OrtException {
-        try (OrtSession s = open("tiny-shapes/unet")) {
-            assertTensor(s.getInputInfo().get("sample"), OnnxJavaType.FLOAT, -1, 4, 8, 8);
+    void scenesUnetTakesSixteenBySixteenLatentsAndAPerRowFloatTimestep() throws OrtException {
+        try (OrtSession s = open("shapes-scenes/unet")) {
+            assertTensor(s.getInputInfo().get("sample"), OnnxJavaType.FLOAT, -1, 4, 16, 16);
             assertTensor(s.getInputInfo().get("timestep"), OnnxJavaType.FLOAT, -1);
-            assertTensor(s.getInputInfo().get("encoder_hidden_states"), OnnxJavaType.FLOAT, -1, 77, 64);
-            assertTensor(s.getOutputInfo().get("out_sample"), OnnxJavaType.FLOAT, -1, 4, 8, 8);
+            assertTensor(s.getInputInfo().get("encoder_hidden_states"), OnnxJavaType.FLOAT, -1, 32, 128);
+            assertTensor(s.getOutputInfo().get("out_sample"), OnnxJavaType.FLOAT, -1, 4, 16, 16);
             Map<String, OnnxTensor> in = new HashMap<>();
             try {
-                in.put("sample", floats(new float[3 * 256], 3, 4, 8, 8));
+                in.put("sample", floats(new float[3 * 1024], 3, 4, 16, 16));
                 in.put("timestep", floats(new float[] {999f, 500f, 1f}, 3));
-                in.put("encoder_hidden_states", floats(new float[3 * 77 * 64], 3, 77, 64));
+                in.put("encoder_hidden_states", floats(new float[3 * 32 * 128], 3, 32, 128));
                 try (OrtSession.Result r = s.run(in)) {
-                    assertFiniteWithShape(r, "out_sample", 3, 4, 8, 8);
+                    assertFiniteWithShape(r, "out_sample", 3, 4, 16, 16);
                 }
             } finally {
                 in.values().forEach(OnnxTensor::close);
@@ -74,11 +74,11 @@ class EmbeddedPacksTest {
     }
 
     @Test
-    void tinyShapesVaeDecoderGivesSixtyFourPixelImages() throws OrtException {
-        try (OrtSession s = open("tiny-shapes/vae_decoder")) {
-            assertTensor(s.getInputInfo().get("latent_sample"), OnnxJavaType.FLOAT, -1, 4, 8, 8);
+    void scenesVaeDecoderUpsamplesFourTimesToSixtyFourPixelImages() throws OrtException {
+        try (OrtSession s = open("shapes-scenes/vae_decoder")) {
+            assertTensor(s.getInputInfo().get("latent_sample"), OnnxJavaType.FLOAT, -1, 4, 16, 16);
             assertTensor(s.getOutputInfo().get("sample"), OnnxJavaType.FLOAT, -1, 3, 64, 64);
-            try (OnnxTensor in = floats(new float[2 * 256], 2, 4, 8, 8);
+            try (OnnxTensor in = floats(new float[2 * 1024], 2, 4, 16, 16);
                  OrtSession.Result r = s.run(Map.of("latent_sample", in))) {
                 assertFiniteWithShape(r, "sample", 2, 3, 64, 64);
             }
@@ -87,7 +87,7 @@ class EmbeddedPacksTest {
 
     @Test
     void everyJudgeDeclaresTheInputsAndOutputsItsModelHas() throws OrtException {
-        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-tiny", "faithfulness-tiny"}) {
+        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-scenes", "scenes-verifier"}) {
             Path folder = MODELS.resolve("judges").resolve(judge);
             JudgeManifest m = JudgeManifests.read(folder);
             try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GraphCacheTest {
 
-    static final Path AESTHETIC = Path.of("models/judges/aesthetic-tiny/model.onnx");
-    static final Path UNET = Path.of("models/tiny-shapes/unet/model.onnx");
+    static final Path AESTHETIC = Path.of("models/judges/aesthetic-scenes/model.onnx");
+    static final Path UNET = Path.of("models/shapes-scenes/unet/model.onnx");
 
     @TempDir
     Path tmp;

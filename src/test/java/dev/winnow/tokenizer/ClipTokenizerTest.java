@@ -28,7 +28,7 @@ class ClipTokenizerTest {
 
     /** The real CLIP vocabulary lives beside the repository (never copied into it). */
     static final Path CLIP = Path.of("..", "shared", "clip-tokenizer");
-    static final Path TINY = Path.of("models", "tiny-shapes", "tokenizer");
+    static final Path TINY = Path.of("models", "shapes-scenes", "tokenizer");
 
     static ClipTokenizer clip;
     static ClipTokenizer tiny;

@@ -1,0 +1,59 @@
+"""Samples of the trained scenes pipeline, labelled by the reference checker, for the verifier.
+
+    python models/tools/gen_verifier_data.py --out /tmp/scenes-work/generated.npz --images 12000
+
+Prompts are drawn at random from the six categories' grammar (`scenes_world.random_prompt`),
+seeds from 10^6 up (the benchmark's seeds are 7000-9000), DDIM 20 steps with guidance 5
+(the service's defaults), so the verifier sees the softness and the mistakes of the images
+it will rank. Each image is labelled by the reference checker: this is the only place the
+checker's judgement reaches a trained model (as human labels reach a reward model); it
+never ranks anything in the service.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import torch
+
+import scenes_model as M
+import scenes_world as W
+from clip_bpe import ClipTokenizer
+from eval_scenes import sample
+from train_scenes import PACK, load_pipeline
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/tmp/scenes-work")
+    ap.add_argument("--out", default="/tmp/scenes-work/generated.npz")
+    ap.add_argument("--images", type=int, default=12000)
+    ap.add_argument("--per-prompt", type=int, default=4, help="seeds per prompt")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    text, unet, dec, step = load_pipeline(a.work)
+    scale = torch.load(os.path.join(a.work, "latents.pt"), weights_only=False)["scaling_factor"]
+    tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+    rng = np.random.default_rng(31337)
+    imgs, prompts, oks = [], [], []
+    seed = 10 ** 6
+    while len(oks) < a.images:
+        batch = [W.random_prompt(W.CATEGORIES[int(rng.integers(6))], rng) for _ in range(8)]
+        seeds = list(range(seed, seed + a.per_prompt))
+        seed += a.per_prompt
+        out = sample(text, unet, dec, tok, batch, seeds, scale)
+        for p, im in zip(np.repeat(batch, len(seeds)), out):
+            imgs.append(im)
+            prompts.append(str(p))
+            oks.append(W.check(p, im))
+        if len(oks) % 800 == 0:
+            print(f"{len(oks)} images, {np.mean(oks):.3f} correct", flush=True)
+    np.savez_compressed(a.out, imgs=np.stack(imgs), prompts=np.array(prompts), ok=np.array(oks),
+                        unet_step=step)
+    print(f"wrote {a.out}: {len(oks)} images from UNet step {step}, {np.mean(oks):.3f} correct")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""Train the shapes-scenes latent diffusion pipeline and export it in Optimum's ONNX layout.
+
+    python models/tools/train_scenes.py all --vae-steps 6000 --unet-steps 60000 --threads 2
+
+Stages (each can run alone; state lives in --work, default /tmp/scenes-work):
+  tokenizer  learn the pack's CLIP-format BPE vocabulary from the scenes captions
+  vae        train the 4x autoencoder on rendered scenes (edge-weighted L1 + MSE, tiny KL)
+  data       render --scenes training scenes and encode them once (latent means + the
+             scaling factor, as diffusers records it); the scenes are kept so that every
+             visit draws a fresh caption that is true of the scene
+  unet       train the text encoder and UNet jointly: v prediction, SD's scaled_linear
+             DDPM schedule, min-SNR-5 loss weights, 10% empty captions (classifier-free
+             guidance), weight EMA; checkpoints every 5 minutes, --resume continues
+  export     write models/shapes-scenes/ (ONNX models + configs)
+Fixed seeds throughout; with step counts the recipe is the same on every machine (float
+results can differ in the last bits between thread counts and CPUs).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import multiprocessing as mp
+import os
+import pickle
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import scenes_model as M
+import scenes_world as W
+from clip_bpe import END, START, ClipTokenizer, build_vocab
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACK = os.path.normpath(os.path.join(HERE, "..", "shapes-scenes"))
+NAME = "shapes-scenes"
+
+# DDPM training schedule: Stable Diffusion's (diffusers scheduler_config `scaled_linear`).
+T_TRAIN, BETA_START, BETA_END = 1000, 0.00085, 0.012
+MIN_SNR_GAMMA = 5.0  # Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting"
+
+EXTRA_WORDS = ["the", "of", "with", "in", "photo", "picture", "image", "drawing", "shape", "shapes", "object",
+               "objects", "colour", "color", "grey", "big", "tiny", "next", "beside", "near", "centred",
+               "centered", "one", "five", "six", "many", "some", "several", "under", "over", "top", "bottom"]
+
+
+def alphas_cumprod():
+    betas = torch.linspace(BETA_START ** 0.5, BETA_END ** 0.5, T_TRAIN, dtype=torch.float64) ** 2
+    return torch.cumprod(1 - betas, 0).float()
+
+
+def to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def adjust_threads():
+    """Lets a long run change its thread count: echo 2 > $WINNOW_TRAIN_THREADS_FILE."""
+    path = os.environ.get("WINNOW_TRAIN_THREADS_FILE")
+    if path and os.path.exists(path):
+        n = int(open(path).read().strip() or 0)
+        if n > 0 and n != torch.get_num_threads():
+            torch.set_num_threads(n)
+            print(f"now using {n} threads", flush=True)
+
+
+# ---------------------------------------------------------------- stage: tokenizer
+def caption_words():
+    from collections import Counter
+    words = Counter()
+    rng = np.random.default_rng(0)
+    for _ in range(20000):
+        words.update(W.caption_for(W.sample_scene(rng), rng).replace(",", " ,").split())
+    for _, p in W.benchmark_prompts():
+        words.update(p.split())
+    return words
+
+
+def write_tokenizer(pack=PACK):
+    out = os.path.join(pack, "tokenizer")
+    build_vocab(caption_words(), out, EXTRA_WORDS)
+    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
+        json.dump({"bos_token": START, "eos_token": END, "pad_token": END, "unk_token": END}, f, indent=2)
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "CLIPTokenizer", "model_max_length": M.MAX_LEN, "do_lower_case": True,
+                   "bos_token": START, "eos_token": END, "pad_token": END, "unk_token": END}, f, indent=2)
+    tok = ClipTokenizer(out)
+    print("vocab size", len(tok.encoder), "e.g.", tok.encode_unpadded("a red circle to the left of a blue square"))
+
+
+# ---------------------------------------------------------------- rendering in parallel
+def _render_chunk(args):
+    seed, n = args
+    rng = np.random.default_rng(seed)
+    scenes = [W.sample_scene(rng) for _ in range(n)]
+    return scenes, np.stack([W.render(s, M.IMAGE_SIZE) for s in scenes])
+
+
+def render_scenes(seed, n, workers=2, chunk=2000):
+    jobs = [(seed * 100003 + i, min(chunk, n - i * chunk)) for i in range((n + chunk - 1) // chunk)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_render_chunk, jobs)
+    return [s for p in parts for s in p[0]], np.concatenate([p[1] for p in parts])
+
+
+# ---------------------------------------------------------------- stage: vae
+def edge_weights(x):
+    """1 on flat areas, 5 within a pixel of an edge: edges are what the checker reads."""
+    g = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().sum(1, keepdim=True)
+    gx = F.pad(g, (0, 0, 0, 1)) + F.pad(g, (0, 0, 1, 0))
+    g = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().sum(1, keepdim=True)
+    gy = F.pad(g, (0, 1, 0, 0)) + F.pad(g, (1, 0, 0, 0))
+    edge = ((gx + gy) > 0.05).float()
+    return 1 + 4 * F.max_pool2d(edge, 3, 1, 1)
+
+
+def train_vae(work, minutes, max_steps=None, batch=32, resume=False):
+    torch.manual_seed(0)
+    _, train = render_scenes(1, 40000)
+    _, val = render_scenes(2, 512)
+    enc, dec = M.Encoder(), M.Decoder()
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+    step, elapsed = 0, 0.0
+    ckpt = os.path.join(work, "vae.pt")
+    if resume and os.path.exists(ckpt):
+        st = torch.load(ckpt, weights_only=False)
+        enc.load_state_dict(st["enc"]); dec.load_state_dict(st["dec"]); opt.load_state_dict(st["opt"])
+        step, elapsed = st["step"], st["elapsed"]
+    rng = np.random.default_rng(3 + step)
+    t0, last_save = time.time() - elapsed, time.time()
+    total = max_steps or 10 ** 9
+    while time.time() - t0 < minutes * 60 and step < total:
+        if max_steps:  # cosine decay to a tenth over a fixed step budget
+            for g in opt.param_groups:
+                g["lr"] = 1e-3 * float(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max_steps)))
+        x = to_tensor(train[rng.integers(len(train), size=batch)])
+        mean, logvar = enc(x)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        y = dec(z)
+        wgt = edge_weights(x)
+        kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1 - logvar)
+        loss = (wgt * ((y - x) ** 2 + 0.5 * (y - x).abs())).mean() + 1e-6 * kl
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 200 == 0:
+            adjust_threads()
+            print(f"vae step {step} loss {loss.item():.4f} psnr {psnr(enc, dec, val):.2f} dB  {time.time()-t0:.0f}s",
+                  flush=True)
+        if time.time() - last_save > 300:
+            save(ckpt, {"enc": enc.state_dict(), "dec": dec.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "elapsed": time.time() - t0})
+            last_save = time.time()
+    save(ckpt, {"enc": enc.state_dict(), "dec": dec.state_dict(), "opt": opt.state_dict(), "step": step,
+                "elapsed": time.time() - t0})
+    print(f"vae done: {step} steps, val PSNR {psnr(enc, dec, val):.2f} dB")
+
+
+def save(path, obj):
+    torch.save(obj, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+@torch.no_grad()
+def psnr(enc, dec, imgs):
+    x = to_tensor(imgs)
+    y = dec(enc(x)[0]).clamp(-1, 1)
+    mse = torch.mean(((y - x) / 2) ** 2).item()
+    return 10 * np.log10(1.0 / mse)
+
+
+def load_autoencoder(work):
+    st = torch.load(os.path.join(work, "vae.pt"), weights_only=False)
+    enc, dec = M.Encoder(), M.Decoder()
+    enc.load_state_dict(st["enc"]); dec.load_state_dict(st["dec"])
+    return enc.eval(), dec.eval()
+
+
+# ---------------------------------------------------------------- stage: data
+@torch.no_grad()
+def encode_data(work, n):
+    enc, _ = load_autoencoder(work)
+    scenes, means = [], []
+    chunk = 20000
+    for i in range(0, n, chunk):
+        s, imgs = render_scenes(4 + i // chunk, min(chunk, n - i))
+        scenes.extend(s)
+        for j in range(0, len(imgs), 500):
+            means.append(enc(to_tensor(imgs[j:j + 500]))[0].half())
+        print(f"encoded {len(scenes)} scenes", flush=True)
+    mean = torch.cat(means)
+    # diffusers' convention: latents are multiplied by scaling_factor = 1/std(latents)
+    # so the diffusion model sees unit variance; the decoder gets latents / factor.
+    scaling = float(1.0 / mean[:20000].float().std())
+    torch.save({"mean": mean, "scaling_factor": scaling}, os.path.join(work, "latents.pt"))
+    with open(os.path.join(work, "scenes.pkl"), "wb") as f:
+        pickle.dump(scenes, f)
+    print(f"encoded {n} scenes; scaling_factor {scaling:.5f}")
+
+
+# ---------------------------------------------------------------- stage: unet
+def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000):
+    torch.manual_seed(5)
+    data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
+    latents, scale = data["mean"], data["scaling_factor"]
+    with open(os.path.join(work, "scenes.pkl"), "rb") as f:
+        scenes = pickle.load(f)
+    tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+    empty = torch.tensor(tok(""), dtype=torch.int32)
+    text, unet = M.TextEncoder(len(tok.encoder)), M.UNet()
+    params = list(text.parameters()) + list(unet.parameters())
+    print(f"text encoder {sum(p.numel() for p in text.parameters())/1e6:.2f}M, "
+          f"UNet {sum(p.numel() for p in unet.parameters())/1e6:.2f}M parameters", flush=True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    ema = {"text": copy.deepcopy(text), "unet": copy.deepcopy(unet)}
+    step, elapsed = 0, 0.0
+    ckpt = os.path.join(work, "unet.pt")
+    if resume and os.path.exists(ckpt):
+        st = torch.load(ckpt, weights_only=False)
+        text.load_state_dict(st["text"]); unet.load_state_dict(st["unet"])
+        ema["text"].load_state_dict(st["ema_text"]); ema["unet"].load_state_dict(st["ema_unet"])
+        opt.load_state_dict(st["opt"]); step, elapsed = st["step"], st["elapsed"]
+    acp = alphas_cumprod()
+    snr = acp / (1 - acp)
+    g = torch.Generator().manual_seed(6 + step)
+    rng = np.random.default_rng(7 + step)
+    n = len(latents)
+    t0, last_save = time.time() - elapsed, time.time()
+    total = max_steps or 10 ** 9
+    while time.time() - t0 < minutes * 60 and step < total:
+        for grp in opt.param_groups:
+            grp["lr"] = lr * min(1.0, (step + 1) / warmup)
+        idx = torch.randint(n, (batch,), generator=g)
+        ids = torch.stack([empty if rng.random() < 0.1 else  # empty caption: the unconditional model
+                           torch.tensor(tok(W.caption_for(scenes[i], rng)), dtype=torch.int32) for i in idx.tolist()])
+        x0 = latents[idx].float() * scale
+        t = torch.randint(T_TRAIN, (batch,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        a = acp[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), DDPM eq. 4
+        v = a.sqrt() * noise - (1 - a).sqrt() * x0  # v target (Salimans & Ho 2022, eq. 8 of appendix D)
+        pred = unet(xt, t.float(), text(ids))
+        # min-SNR-gamma weights for v prediction: min(SNR, gamma) / (SNR + 1)
+        w = (torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)).view(-1, 1, 1, 1)
+        loss = (w * (pred - v) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(0.9995, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, model in (("text", text), ("unet", unet)):
+                for pe, p in zip(ema[k].parameters(), model.parameters()):
+                    pe.mul_(decay).add_(p, alpha=1 - decay)
+        if step % 100 == 0:
+            adjust_threads()
+            print(f"unet step {step} loss {loss.item():.4f} {time.time()-t0:.0f}s", flush=True)
+        if time.time() - last_save > 300:
+            save_unet(ckpt, text, unet, ema, opt, step, time.time() - t0)
+            last_save = time.time()
+    save_unet(ckpt, text, unet, ema, opt, step, time.time() - t0)
+    print(f"unet done: {step} steps in {time.time()-t0:.0f}s")
+
+
+def save_unet(path, text, unet, ema, opt, step, elapsed):
+    save(path, {"text": text.state_dict(), "unet": unet.state_dict(), "ema_text": ema["text"].state_dict(),
+                "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed})
+
+
+# ---------------------------------------------------------------- stage: export
+def load_pipeline(work, pack=PACK):
+    st = torch.load(os.path.join(work, "unet.pt"), weights_only=False)
+    vocab = len(ClipTokenizer(os.path.join(pack, "tokenizer")).encoder)
+    text, unet = M.TextEncoder(vocab), M.UNet()
+    text.load_state_dict(st["ema_text"]); unet.load_state_dict(st["ema_unet"])
+    _, dec = load_autoencoder(work)
+    return text.eval(), unet.eval(), dec, st["step"]
+
+
+def export(work, out=PACK):
+    text, unet, dec, steps = load_pipeline(work, out)
+    scale = torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
+    b, L = 2, M.LATENT_SIZE
+    jobs = [
+        ("text_encoder", text, (torch.zeros(b, M.MAX_LEN, dtype=torch.int32),), ["input_ids"], ["last_hidden_state"],
+         {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}}),
+        ("unet", unet, (torch.randn(b, M.LATENT_CH, L, L), torch.tensor([999.0, 1.0]), torch.randn(b, M.MAX_LEN, M.TEXT_DIM)),
+         ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+         {"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"},
+          "out_sample": {0: "batch"}}),
+        ("vae_decoder", dec, (torch.randn(b, M.LATENT_CH, L, L),), ["latent_sample"], ["sample"],
+         {"latent_sample": {0: "batch"}, "sample": {0: "batch"}}),
+    ]
+    for name, model, args, ins, outs, axes in jobs:
+        os.makedirs(os.path.join(out, name), exist_ok=True)
+        path = os.path.join(out, name, "model.onnx")
+        torch.onnx.export(model, args, path, input_names=ins, output_names=outs, dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
+        print("wrote", path, os.path.getsize(path))
+    write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps)
+
+
+def write_configs(out, vocab, scale, steps):
+    def dump(rel, obj):
+        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+        with open(os.path.join(out, rel), "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+
+    dump("model_index.json", {
+        "_class_name": "ORTStableDiffusionPipeline", "_diffusers_version": "0.30.0",
+        "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
+        "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["optimum", "ORTModelTextEncoder"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["optimum", "ORTModelUnet"],
+        "vae_decoder": ["optimum", "ORTModelVaeDecoder"], "winnow_name": NAME})
+    dump("scheduler/scheduler_config.json", {
+        "_class_name": "DDIMScheduler", "_diffusers_version": "0.30.0", "num_train_timesteps": T_TRAIN,
+        "beta_start": BETA_START, "beta_end": BETA_END, "beta_schedule": "scaled_linear",
+        "prediction_type": "v_prediction", "set_alpha_to_one": False, "steps_offset": 1,
+        "timestep_spacing": "leading", "clip_sample": False})
+    dump("text_encoder/config.json", {
+        "architectures": ["CLIPTextModel"], "model_type": "clip_text_model", "hidden_size": M.TEXT_DIM,
+        "max_position_embeddings": M.MAX_LEN, "vocab_size": vocab, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "bos_token_id": vocab - 2, "eos_token_id": vocab - 1, "pad_token_id": vocab - 1})
+    dump("unet/config.json", {
+        "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.30.0", "sample_size": M.LATENT_SIZE,
+        "in_channels": M.LATENT_CH, "out_channels": M.LATENT_CH, "cross_attention_dim": M.TEXT_DIM,
+        "block_out_channels": list(M.UNet().chs), "winnow_training_steps": steps})
+    dump("vae_decoder/config.json", {
+        "_class_name": "AutoencoderKL", "_diffusers_version": "0.30.0", "latent_channels": M.LATENT_CH,
+        "in_channels": 3, "out_channels": 3, "sample_size": M.IMAGE_SIZE, "block_out_channels": [64, 128, 128],
+        "scaling_factor": round(scale, 6)})
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["tokenizer", "vae", "data", "unet", "export", "all"])
+    ap.add_argument("--work", default="/tmp/scenes-work")
+    ap.add_argument("--vae-minutes", type=float, default=30)
+    ap.add_argument("--unet-minutes", type=float, default=600)
+    ap.add_argument("--vae-steps", type=int, help="stop the autoencoder after this many steps (else --vae-minutes)")
+    ap.add_argument("--unet-steps", type=int, help="stop the UNet after this many steps (else --unet-minutes)")
+    ap.add_argument("--scenes", type=int, default=400000)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.work, exist_ok=True)
+    if a.stage in ("tokenizer", "all"):
+        write_tokenizer()
+    if a.stage in ("vae", "all"):
+        train_vae(a.work, a.vae_minutes if a.vae_steps is None else 1e9, a.vae_steps, resume=a.resume)
+    if a.stage in ("data", "all"):
+        encode_data(a.work, a.scenes)
+    if a.stage in ("unet", "all"):
+        train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps)
+    if a.stage in ("export", "all"):
+        export(a.work)
