@@ -3,7 +3,7 @@
     python models/tools/gen_verifier_data.py --out /tmp/scenes-work/generated.npz --images 12000
 
 Prompts are drawn at random from the six categories' grammar (`scenes_world.random_prompt`),
-seeds from 10^6 up (the benchmark's seeds are 7000-9000), DDIM 20 steps with guidance 5
+never one of the benchmark's prompts, seeds from 10^6 up (the benchmark's are 7000-9000), DDIM 20 steps with guidance 5
 (the service's defaults), so the verifier sees the softness and the mistakes of the images
 it will rank. Each image is labelled by the reference checker: this is the only place the
 checker's judgement reaches a trained model (as human labels reach a reward model); it
@@ -39,8 +39,15 @@ def main():
     rng = np.random.default_rng(31337)
     imgs, prompts, oks = [], [], []
     seed = 10 ** 6
+    held_out = {p for _, p in W.benchmark_prompts()}  # the benchmark's prompts never reach training
+
+    def fresh_prompt():
+        while True:
+            p = W.random_prompt(W.CATEGORIES[int(rng.integers(6))], rng)
+            if p not in held_out:
+                return p
     while len(oks) < a.images:
-        batch = [W.random_prompt(W.CATEGORIES[int(rng.integers(6))], rng) for _ in range(8)]
+        batch = [fresh_prompt() for _ in range(8)]
         seeds = list(range(seed, seed + a.per_prompt))
         seed += a.per_prompt
         out = sample(text, unet, dec, tok, batch, seeds, scale)

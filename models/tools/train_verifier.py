@@ -250,9 +250,9 @@ def to_pixels(imgs: np.ndarray) -> torch.Tensor:
 class Pairs:
     """Draws (image, caption ids, label) batches from a fixed pool of scenes and their images."""
 
-    def __init__(self, scenes, image_sets, tok, rng, generated=None):
+    def __init__(self, scenes, image_sets, tok, rng, generated=None, generated_share=0.25):
         self.scenes, self.image_sets, self.tok, self.rng = scenes, image_sets, tok, rng
-        self.generated = generated
+        self.generated, self.generated_share = generated, generated_share
         self.cache = {}
 
     def ids(self, text):
@@ -263,7 +263,7 @@ class Pairs:
     def batch(self, n):
         rng = self.rng
         imgs, ids, labels = [], [], []
-        n_gen = n // 4 if self.generated is not None else 0
+        n_gen = int(n * self.generated_share) if self.generated is not None else 0
         for _ in range(n - n_gen):
             i = int(rng.integers(len(self.scenes)))
             scene = self.scenes[i]
@@ -317,6 +317,25 @@ def hard_negative_accuracy(model, tok, scenes, imgs, rng):
 
 
 @torch.no_grad()
+def selection_accuracy(model, tok, imgs, prompts, ok):
+    """On held-out pipeline samples: how often a right sample scores above a wrong one of the
+    same prompt (the choice best-of-N makes), and the share of prompts with a right sample
+    where the top-scored one is right."""
+    s = score_all(model, to_pixels(imgs), torch.tensor([tok(p) for p in prompts], dtype=torch.int32)).numpy()
+    wins, pairs, top, groups = 0, 0, 0, 0
+    for p in dict.fromkeys(prompts):
+        idx = [i for i, q in enumerate(prompts) if q == p]
+        right, wrong = [s[i] for i in idx if ok[i]], [s[i] for i in idx if not ok[i]]
+        wins += sum(r > w for r in right for w in wrong)
+        pairs += len(right) * len(wrong)
+        if right:
+            groups += 1
+            top += bool(ok[idx[int(np.argmax(s[idx]))]])
+    return {"generated_pairwise_right_over_wrong": round(wins / max(1, pairs), 4), "generated_pairs": pairs,
+            "generated_top_is_right": round(top / max(1, groups), 4), "generated_prompts": groups}
+
+
+@torch.no_grad()
 def score_all(model, x, ids, batch=512):
     return torch.cat([model.logits(x[i:i + batch], ids[i:i + batch]) for i in range(0, len(x), batch)])
 
@@ -334,6 +353,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--scenes", type=int, default=30000)
     ap.add_argument("--generated", help="npz of generated samples labelled by the checker (imgs, prompts, ok)")
+    ap.add_argument("--generated-share", type=float, default=0.25, help="share of each batch from --generated")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--init", action="store_true",
@@ -360,9 +380,13 @@ def main():
     generated = None
     if a.generated:
         g = np.load(a.generated, allow_pickle=True)
-        generated = (g["imgs"], list(g["prompts"]), g["ok"])
-        print(f"generated samples: {len(generated[2])}, {np.mean(generated[2]):.2f} correct", flush=True)
-    pairs = Pairs(scenes, [renders, trips, trips], tok, rng, generated)
+        # the last tenth (whole prompts: samples come prompt-major) is held out to measure selection
+        cut = int(len(g["ok"]) * 0.9) // 32 * 32
+        generated = (g["imgs"][:cut], list(g["prompts"][:cut]), g["ok"][:cut])
+        held_generated = (g["imgs"][cut:], list(g["prompts"][cut:]), g["ok"][cut:])
+        print(f"generated samples: {cut} to train on, {np.mean(generated[2]):.2f} correct; "
+              f"{len(held_generated[2])} held out", flush=True)
+    pairs = Pairs(scenes, [renders, trips, trips], tok, rng, generated, a.generated_share)
 
     model = Verifier(len(tok.encoder), tok.end_id)
     ckpt = os.path.join(a.work, "verifier.pt")
@@ -403,6 +427,8 @@ def main():
         for kind, (acc, n) in hard_negative_accuracy(model, tok, test_scenes, imgs, np.random.default_rng(5)).items():
             metrics[f"{kind}_{name}"] = round(acc, 4)
             metrics[f"{kind}_pairs"] = n
+    if generated is not None:
+        metrics.update(selection_accuracy(model, tok, *held_generated))
     print(json.dumps(metrics, indent=2))
     export(model, tok, metrics)
     print(f"total {time.time() - t0:.0f}s")
