@@ -49,3 +49,10 @@ def blurred_uint8(imgs: np.ndarray, sigma: float) -> np.ndarray:
     x = torch.as_tensor(imgs).permute(0, 3, 1, 2).float()
     y = gaussian_blur(x, torch.full((x.shape[0],), float(sigma)))
     return y.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def judge_image_input(size: int) -> dict:
+    """judge.json's `image_input` for the scenes judges: RGB NCHW float32, 0..255 mapped to -1..1
+    (what `to_pixel_values` feeds them in training)."""
+    return {"name": "pixel_values", "layout": "NCHW", "width": size, "height": size, "resize": "bilinear",
+            "range": [-1.0, 1.0], "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "dtype": "float32"}

@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import scenes_world as W
-from image_aug import blurred_uint8, gaussian_blur, to_pixel_values
+from image_aug import blurred_uint8, gaussian_blur, judge_image_input, to_pixel_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "aesthetic-scenes"))
@@ -217,8 +217,7 @@ def main() -> None:
         "description": ("Tiny CNN reward model trained with a Bradley-Terry loss on a simulated annotator's "
                         "pairwise preferences over shapes scenes: prefers well-contrasted, balanced, uncrowded, "
                         "crisp compositions."),
-        "image_input": {"name": "pixel_values", "layout": "NCHW", "width": S, "height": S, "resize": "bilinear",
-                        "range": [-1.0, 1.0], "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "dtype": "float32"},
+        "image_input": judge_image_input(S),
         "text_input": None,
         "output": {"name": "score", "kind": "score"},
         "score": {"min": round(lo, 4), "max": round(hi, 4), "higher_is_better": True},

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 import scenes_world as W
 from clip_bpe import END, ClipTokenizer
-from image_aug import augment
+from image_aug import augment, judge_image_input, to_pixel_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "scenes-verifier"))
@@ -243,10 +243,6 @@ class Verifier(nn.Module):
 
 
 # ---------------------------------------------------------------- data
-def to_pixels(imgs: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 class Pairs:
     """Draws (image, caption ids, label) batches from a fixed pool of scenes and their images."""
 
@@ -309,7 +305,7 @@ def hard_negative_accuracy(model, tok, scenes, imgs, rng):
             rows_img.append(img)
             pos_ids.append(tok(pos))
             neg_ids.append(tok(neg))
-        x = to_pixels(np.stack(rows_img))
+        x = to_pixel_values(np.stack(rows_img))
         sp = score_all(model, x, torch.tensor(pos_ids, dtype=torch.int32))
         sn = score_all(model, x, torch.tensor(neg_ids, dtype=torch.int32))
         res[kind] = (float((sp > sn).float().mean()), len(rows_img))
@@ -321,7 +317,7 @@ def selection_accuracy(model, tok, imgs, prompts, ok):
     """On held-out pipeline samples: how often a right sample scores above a wrong one of the
     same prompt (the choice best-of-N makes), and the share of prompts with a right sample
     where the top-scored one is right."""
-    s = score_all(model, to_pixels(imgs), torch.tensor([tok(p) for p in prompts], dtype=torch.int32)).numpy()
+    s = score_all(model, to_pixel_values(imgs), torch.tensor([tok(p) for p in prompts], dtype=torch.int32)).numpy()
     wins, pairs, top, groups = 0, 0, 0, 0
     for p in dict.fromkeys(prompts):
         idx = [i for i, q in enumerate(prompts) if q == p]
@@ -401,7 +397,7 @@ def main():
         t_train, accs = time.time(), []
         for step in range(a.steps):
             imgs, ids, labels = pairs.batch(a.batch)
-            x = augment(to_pixels(imgs), gen)
+            x = augment(to_pixel_values(imgs), gen)
             logit = model.logits(x, ids)
             loss = F.binary_cross_entropy_with_logits(logit, labels)
             opt.zero_grad()
@@ -455,8 +451,7 @@ def export(model, tok, metrics):
         "description": ("Single-stream cross-encoder (prompt tokens + 8x8 image patches in one transformer) "
                         "trained on shapes scenes with hard negatives; score = probability that the image "
                         "shows exactly what the prompt asks."),
-        "image_input": {"name": "pixel_values", "layout": "NCHW", "width": S, "height": S, "resize": "bilinear",
-                        "range": [-1.0, 1.0], "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "dtype": "float32"},
+        "image_input": judge_image_input(S),
         "text_input": {"name": "input_ids", "dtype": "int32", "tokenizer": "tokenizer", "max_length": MAX_LEN,
                        "pad_token": END},
         "output": {"name": "score", "kind": "score"},
