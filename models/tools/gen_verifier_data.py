@@ -1,13 +1,14 @@
-"""Samples of the trained scenes pipeline, labelled by the reference checker, for the verifier.
+"""Samples of the trained scenes pipeline, labelled by the reference checker: the verifier's exam.
 
-    python models/tools/gen_verifier_data.py --out /tmp/scenes-work/generated.npz --images 12000
+    python models/tools/gen_verifier_data.py --out /tmp/scenes-work/generated.npz --images 6400
 
 Prompts are drawn at random from the six categories' grammar (`scenes_world.random_prompt`),
 never one of the benchmark's prompts, seeds from 10^6 up (the benchmark's are 7000-9000), DDIM 20 steps with guidance 5
-(the service's defaults), so the verifier sees the softness and the mistakes of the images
-it will rank. Each image is labelled by the reference checker: this is the only place the
-checker's judgement reaches a trained model (as human labels reach a reward model); it
-never ranks anything in the service.
+(the service's defaults), 4 seeds per prompt, so the set holds exactly the choice best-of-N
+asks of the verifier: which of a prompt's samples is right. Each image is labelled by the
+reference checker. `train_verifier.py --generated FILE` measures the verifier on it (how often
+a right sample outscores a wrong one of the same prompt); no model trains on it, and the
+checker never ranks anything in the service.
 """
 from __future__ import annotations
 

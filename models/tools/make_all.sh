@@ -19,6 +19,7 @@ T=models/tools
 "$PY" $T/train_scenes.py export --work "$WORK"
 "$PY" $T/eval_scenes.py --work "$WORK"                               # torch sampler + checker, per category
 "$PY" $T/train_scenes_aesthetic.py
-"$PY" $T/train_verifier.py --work "$WORK" --steps 3000 --batch 96                     # renders + round trips
+"$PY" $T/gen_verifier_data.py --work "$WORK" --images 6400 --out "$WORK/generated.npz"   # pipeline samples: measured on, never trained on
+"$PY" $T/train_verifier.py --work "$WORK" --generated "$WORK/generated.npz"       # ~1 hour
 PYTHON="$PY" $T/nsfw/make.sh
 "$PY" $T/verify_packs.py

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.winnow.testing.Determinism;
 import dev.winnow.testing.DominantColours;
+import dev.winnow.testing.SceneReading;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
@@ -52,6 +53,26 @@ class GenerateResourceTest {
         DominantColours c = DominantColours.of(img);
         assertTrue(c.background().isNear(245, 245, 245, 60), "background should be white, was " + c.background());
         assertTrue(c.foreground().isNear(220, 40, 40, 90), "shape should be red, was " + c.foreground());
+    }
+
+    /** The README's compositional example, as a newcomer would send it (best of 8, seed 15). */
+    static final String README_EXAMPLE = "{\"prompt\": \"a red circle to the left of a blue square\", \"n\": 8, \"seed\": 15}";
+
+    @Test
+    void theReadmeExampleShowsARedCircleLeftOfABlueSquare() throws Exception {
+        String b64 = given().contentType(ContentType.JSON).body(README_EXAMPLE)
+                .when().post("/generate")
+                .then().statusCode(200)
+                .extract().path("image.png_base64");
+        SceneReading scene = SceneReading.of(ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(b64))));
+        assertEquals(2, scene.objects().size(), "exactly two objects: " + scene);
+        SceneReading.Seen circle = scene.objects().stream().filter(o -> o.shape().equals("circle")).findFirst()
+                .orElseThrow(() -> new AssertionError("no circle: " + scene));
+        SceneReading.Seen square = scene.objects().stream().filter(o -> o.shape().equals("square")).findFirst()
+                .orElseThrow(() -> new AssertionError("no square: " + scene));
+        assertEquals("red", circle.colour(), "the circle's colour: " + scene);
+        assertEquals("blue", square.colour(), "the square's colour: " + scene);
+        assertTrue(SceneReading.leftOf(circle, square), "the circle is left of the square: " + scene);
     }
 
     @Test
