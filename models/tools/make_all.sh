@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-create every embedded model pack from nothing, on the CPU (training on a GPU is welcome
 # but not needed). Wall times measured on this project's 2-core machine are in
-# models/README.md (about four hours in all, most of it the UNet).
+# models/README.md (about six and a half hours in all, most of it the UNet).
 # Needs Python with requirements.txt installed (PYTHON=..., default python3) and, for the
 # NSFW judge, node >= 20 + npm. Training is never part of the Maven build or tests.
 # Intermediate files (autoencoder, encoded latents, checkpoints) go to $WORK.
