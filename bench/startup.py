@@ -4,7 +4,10 @@
 ready: one candidate, the pack's default size and steps) takes to come back, both from the
 launch. Prints each launch and the medians.
 
-    bench/startup.py [--runs 5] [--app target/quarkus-app] [--port 18080] [-- extra java args]
+    bench/startup.py [--runs 5] [--app target/quarkus-app] [--port 18080] [-- java args]
+
+Without java args it launches as the README does (`java -XX:TieredStopAtLevel=1 -jar ...`);
+--jvm-defaults launches with none (the JVM's default JIT).
 
 Run it from the repository root (the default model paths are relative to it). Each launch
 starts a fresh JVM; ONNX Runtime's graph cache (winnow.engine.graph-cache-dir) is left as the
@@ -22,6 +25,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+
+README_JAVA_ARGS = ("-XX:TieredStopAtLevel=1",)  # the README's launch (see its "Run")
 
 
 def get_ok(url):
@@ -52,8 +58,11 @@ def main():
     ap.add_argument("--jar-relative", action="store_true",
                     help="launch from inside --app as `java -jar quarkus-run.jar` (what an AppCDS archive needs), "
                          "with the model paths made absolute")
+    ap.add_argument("--jvm-defaults", action="store_true", help="no JVM flags (default: the README's launch flags)")
     ap.add_argument("java_args", nargs="*")
     a = ap.parse_args()
+    if not a.java_args and not a.jvm_defaults:
+        a.java_args = list(README_JAVA_ARGS)
     base = "http://127.0.0.1:%d" % a.port
     body = json.dumps({"prompt": "a red circle on a white background", "n": 1}).encode()
     ready, first, cpu = [], [], []

@@ -85,7 +85,10 @@ class KubernetesManifestsTest {
         assertEquals("fetch-models", s3.getSpec().getTemplate().getSpec().getInitContainers().get(0).getName());
     }
 
-    /** Both overlays render with kustomize (kubectl's), and the GPU one asks for a GPU; skipped without kubectl. */
+    /**
+     * Both overlays render with kustomize (kubectl's), the GPU one asks for a GPU, and only the CPU one
+     * launches the JVM with its quick JIT alone (README, Run); skipped without kubectl.
+     */
     @Test
     void bothOverlaysRenderWithKubectlKustomize() throws Exception {
         String kubectl = Executables.find("kubectl");
@@ -103,6 +106,10 @@ class KubernetesManifestsTest {
                     boolean gpu = d.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()
                             .containsKey("nvidia.com/gpu");
                     assertEquals(overlay.equals("gpu"), gpu, overlay + " GPU limit");
+                    String javaOpts = d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv().stream()
+                            .filter(e -> e.getName().equals("JAVA_OPTS_APPEND")).findFirst().orElseThrow().getValue();
+                    assertTrue(javaOpts.contains("-Dquarkus.config.locations=/config/application.properties"), overlay + ": " + javaOpts);
+                    assertEquals(overlay.equals("cpu"), javaOpts.contains("-XX:TieredStopAtLevel=1"), overlay + ": " + javaOpts);
                 }
             }
         }
