@@ -51,7 +51,23 @@ import java.util.concurrent.Future;
 public final class EngineBenchmark {
 
     static final String PROMPT = "a red circle on a white background";
-    static final String EMBEDDED = "models/shapes-scenes";
+    /**
+     * The checkout's own default packs, read from its application.properties, so that
+     * bench/compare.sh, which copies this file into an older checkout, measures that checkout's
+     * packs (the embedded pack and its judges changed with issue 9).
+     */
+    static final java.util.Properties DEFAULTS = loadDefaults();
+    static final String EMBEDDED = DEFAULTS.getProperty("winnow.pipeline.path", "models/shapes-scenes");
+
+    private static java.util.Properties loadDefaults() {
+        java.util.Properties p = new java.util.Properties();
+        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
+            p.load(r);
+        } catch (java.io.IOException e) {
+            // not run from a checkout's root: the defaults below apply
+        }
+        return p;
+    }
     static final String FIXTURE = "src/test/fixture-packs/sd15-optimum-fixture";
     static final Map<String, Double> SUMMARY = new LinkedHashMap<>();
 
@@ -101,12 +117,15 @@ public final class EngineBenchmark {
     }
 
     static SafetyJudge defaultSafety(OnnxSessions sessions) {
-        return SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
+        return SafetyJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.safety.path", "models/judges/nsfw-mobilenet-v2")),
+                sessions, null);
     }
 
     static List<ScoreJudge> defaultScorers(OnnxSessions sessions) {
-        return List.of(ScoreJudge.load(Path.of("models/judges/aesthetic-scenes"), sessions),
-                ScoreJudge.load(Path.of("models/judges/scenes-verifier"), sessions));
+        return List.of(
+                ScoreJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.aesthetic.path", "models/judges/aesthetic-scenes")), sessions),
+                ScoreJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.faithfulness.path", "models/judges/scenes-verifier")),
+                        sessions));
     }
 
     static GenerationRequest job(int n, long seed, int steps, int size) {
