@@ -20,12 +20,26 @@ import torch
 import scenes_model as M
 import scenes_world as W
 from clip_bpe import ClipTokenizer
+from image_aug import from_pixel_values
 from train_scenes import PACK, alphas_cumprod, load_pipeline
 
 
-@torch.no_grad()
+def load_sampler(work):
+    """(text encoder, UNet, VAE decoder, UNet step, latent scaling factor, tokenizer) from a checkpoint in work."""
+    text, unet, dec, step = load_pipeline(work)
+    scale = torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
+    return text, unet, dec, step, scale, ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+
+
 def sample(text, unet, dec, tok, prompts, seeds, scale, steps=20, guidance=5.0):
     """uint8 images [len(prompts) * len(seeds), 64, 64, 3], prompt-major."""
+    return sample_with_previews(text, unet, dec, tok, prompts, seeds, scale, (), steps, guidance)[0]
+
+
+@torch.no_grad()
+def sample_with_previews(text, unet, dec, tok, prompts, seeds, scale, preview_steps, steps=20, guidance=5.0):
+    """(final images, {step index: decoded x̂0 previews that step predicts}) for the step indices
+    in preview_steps; uint8 [len(prompts) * len(seeds), 64, 64, 3], prompt-major."""
     acp = alphas_cumprod()
     ts = (np.arange(0, steps) * (1000 // steps)).round()[::-1].astype(np.int64) + 1  # leading, steps_offset 1
     ids = torch.tensor([tok(p) for p in prompts], dtype=torch.int32)
@@ -33,6 +47,7 @@ def sample(text, unet, dec, tok, prompts, seeds, scale, steps=20, guidance=5.0):
     uncond = text(torch.tensor([tok("")], dtype=torch.int32)).expand_as(cond)
     x = torch.stack([torch.randn(M.LATENT_CH, M.LATENT_SIZE, M.LATENT_SIZE, generator=torch.Generator().manual_seed(s))
                      for _ in prompts for s in seeds])
+    previews = {}
     for i, t in enumerate(ts):
         tt = torch.full((len(x) * 2,), float(t))
         out = unet(torch.cat([x, x]), tt, torch.cat([uncond, cond]))
@@ -41,10 +56,11 @@ def sample(text, unet, dec, tok, prompts, seeds, scale, steps=20, guidance=5.0):
         a_t = acp[t]
         a_prev = acp[ts[i + 1]] if i + 1 < len(ts) else acp[0]  # set_alpha_to_one False
         x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * v  # v prediction -> x0
+        if i in preview_steps:
+            previews[i] = from_pixel_values(dec(x0 / scale))
         eps = (1 - a_t).sqrt() * x + a_t.sqrt() * v
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps  # DDIM eq. 12, eta = 0
-    y = dec(x / scale).clamp(-1, 1)
-    return np.round(((y + 1) * 127.5).permute(0, 2, 3, 1).numpy()).astype(np.uint8)
+    return from_pixel_values(dec(x / scale)), previews
 
 
 def main():
@@ -58,9 +74,7 @@ def main():
     ap.add_argument("--grid", help="write a PNG grid of the first prompts' samples here")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    text, unet, dec, step = load_pipeline(a.work)
-    scale = torch.load(os.path.join(a.work, "latents.pt"), weights_only=False)["scaling_factor"]
-    tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+    text, unet, dec, step, scale, tok = load_sampler(a.work)
     bench = W.benchmark_prompts()
     seeds = list(range(1000, 1000 + a.seeds))
     t0 = time.time()

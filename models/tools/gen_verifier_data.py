@@ -13,16 +13,12 @@ checker never ranks anything in the service.
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 import torch
 
-import scenes_model as M
 import scenes_world as W
-from clip_bpe import ClipTokenizer
-from eval_scenes import sample
-from train_scenes import PACK, load_pipeline
+from eval_scenes import load_sampler, sample
 
 
 def main():
@@ -34,9 +30,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    text, unet, dec, step = load_pipeline(a.work)
-    scale = torch.load(os.path.join(a.work, "latents.pt"), weights_only=False)["scaling_factor"]
-    tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+    text, unet, dec, step, scale, tok = load_sampler(a.work)
     rng = np.random.default_rng(31337)
     imgs, prompts, oks = [], [], []
     seed = 10 ** 6

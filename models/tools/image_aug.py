@@ -14,6 +14,11 @@ def to_pixel_values(imgs_uint8) -> torch.Tensor:
     return x / 127.5 - 1.0
 
 
+def from_pixel_values(y: torch.Tensor) -> np.ndarray:
+    """NCHW in [-1, 1] (a decoder's output; clamped) -> uint8 NHWC, the inverse of `to_pixel_values`."""
+    return np.round(((y.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()).astype(np.uint8)
+
+
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int = 3) -> torch.Tensor:
     """Per-sample separable Gaussian blur of NCHW x; sigma [N] (0 = unchanged)."""
     n, c, h, w = x.shape
@@ -49,6 +54,26 @@ def blurred_uint8(imgs: np.ndarray, sigma: float) -> np.ndarray:
     x = torch.as_tensor(imgs).permute(0, 3, 1, 2).float()
     y = gaussian_blur(x, torch.full((x.shape[0],), float(sigma)))
     return y.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def write_score_judge(folder: str, name: str, score_name: str, description: str, size: int, text_input, score_range,
+                      metrics: dict) -> None:
+    """judge.json for a scenes scorer (role `score`, `model.onnx`, output `score`, higher is better)."""
+    import json
+    import os
+    meta = {
+        "schema_version": 1, "name": name, "role": "score", "score_name": score_name, "model": "model.onnx",
+        "description": description,
+        "image_input": judge_image_input(size),
+        "text_input": text_input,
+        "output": {"name": "score", "kind": "score"},
+        "score": {"min": score_range[0], "max": score_range[1], "higher_is_better": True},
+        "license": "MIT (trained by the Winnow project)",
+        "metrics": metrics,
+    }
+    with open(os.path.join(folder, "judge.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
 
 
 def judge_image_input(size: int) -> dict:

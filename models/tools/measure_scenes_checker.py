@@ -14,15 +14,15 @@ import torch
 
 import scenes_model as M
 import scenes_world as W
-from train_scenes import load_autoencoder, to_tensor
+from image_aug import from_pixel_values, to_pixel_values
+from train_scenes import load_autoencoder
 
 
 @torch.no_grad()
 def round_trip(enc, dec, imgs):
     out = []
     for i in range(0, len(imgs), 256):
-        y = dec(enc(to_tensor(imgs[i:i + 256]))[0]).clamp(-1, 1)
-        out.append(np.round(((y + 1) * 127.5).permute(0, 2, 3, 1).numpy()).astype(np.uint8))
+        out.append(from_pixel_values(dec(enc(to_pixel_values(imgs[i:i + 256]))[0])))
     return np.concatenate(out)
 
 

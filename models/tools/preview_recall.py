@@ -32,41 +32,15 @@ import torch
 import scenes_model as M
 import scenes_world as W
 from clip_bpe import ClipTokenizer
-from eval_scenes import alphas_cumprod
-from train_scenes import PACK, load_pipeline
+from eval_scenes import load_sampler, sample_with_previews
+from image_aug import to_pixel_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERIFIER = os.path.normpath(os.path.join(HERE, "..", "judges", "scenes-verifier"))
 
 
-@torch.no_grad()
-def sample_with_previews(text, unet, dec, tok, prompts, seeds, scale, capture_steps, steps=20, guidance=5.0):
-    """(final uint8 images, {step index: preview uint8 images}), prompt-major, as eval_scenes.sample."""
-    acp = alphas_cumprod()
-    ts = (np.arange(0, steps) * (1000 // steps)).round()[::-1].astype(np.int64) + 1
-    ids = torch.tensor([tok(p) for p in prompts], dtype=torch.int32)
-    cond = text(ids).repeat_interleave(len(seeds), 0)
-    uncond = text(torch.tensor([tok("")], dtype=torch.int32)).expand_as(cond)
-    x = torch.stack([torch.randn(M.LATENT_CH, M.LATENT_SIZE, M.LATENT_SIZE, generator=torch.Generator().manual_seed(s))
-                     for _ in prompts for s in seeds])
-    to_uint8 = lambda y: np.round(((y.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()).astype(np.uint8)
-    previews = {}
-    for i, t in enumerate(ts):
-        tt = torch.full((len(x) * 2,), float(t))
-        vu, vc = unet(torch.cat([x, x]), tt, torch.cat([uncond, cond])).chunk(2)
-        v = vu + guidance * (vc - vu)
-        a_t = acp[t]
-        a_prev = acp[ts[i + 1]] if i + 1 < len(ts) else acp[0]
-        x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * v  # the x̂0 this step predicts
-        if i in capture_steps:
-            previews[i] = to_uint8(dec(x0 / scale))
-        eps = (1 - a_t).sqrt() * x + a_t.sqrt() * v
-        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-    return to_uint8(dec(x / scale)), previews
-
-
 def verifier_scores(session, tok, imgs, prompts):
-    x = (imgs.astype(np.float32) / 127.5 - 1.0).transpose(0, 3, 1, 2)
+    x = to_pixel_values(imgs).numpy()
     ids = np.array([tok(p) for p in prompts], dtype=np.int32)
     return np.concatenate([session.run(None, {"pixel_values": x[i:i + 256], "input_ids": ids[i:i + 256]})[0]
                            for i in range(0, len(x), 256)])
@@ -84,9 +58,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.time()
-    text, unet, dec, step = load_pipeline(a.work)
-    scale = torch.load(os.path.join(a.work, "latents.pt"), weights_only=False)["scaling_factor"]
-    tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
+    text, unet, dec, step, scale, tok = load_sampler(a.work)
     vtok = ClipTokenizer(os.path.join(VERIFIER, "tokenizer"), M.MAX_LEN)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = a.threads

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 import scenes_model as M
 import scenes_world as W
 from clip_bpe import END, START, ClipTokenizer, build_vocab
+from image_aug import to_pixel_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACK = os.path.normpath(os.path.join(HERE, "..", "shapes-scenes"))
@@ -49,10 +50,6 @@ EXTRA_WORDS = ["the", "of", "with", "in", "photo", "picture", "image", "drawing"
 def alphas_cumprod():
     betas = torch.linspace(BETA_START ** 0.5, BETA_END ** 0.5, T_TRAIN, dtype=torch.float64) ** 2
     return torch.cumprod(1 - betas, 0).float()
-
-
-def to_tensor(imgs: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def adjust_threads():
@@ -135,7 +132,7 @@ def train_vae(work, minutes, max_steps=None, batch=32, resume=False):
         if max_steps:  # cosine decay to a tenth over a fixed step budget
             for g in opt.param_groups:
                 g["lr"] = 1e-3 * float(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max_steps)))
-        x = to_tensor(train[rng.integers(len(train), size=batch)])
+        x = to_pixel_values(train[rng.integers(len(train), size=batch)])
         mean, logvar = enc(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
         y = dec(z)
@@ -167,7 +164,7 @@ def save(path, obj):
 
 @torch.no_grad()
 def psnr(enc, dec, imgs):
-    x = to_tensor(imgs)
+    x = to_pixel_values(imgs)
     y = dec(enc(x)[0]).clamp(-1, 1)
     mse = torch.mean(((y - x) / 2) ** 2).item()
     return 10 * np.log10(1.0 / mse)
@@ -190,7 +187,7 @@ def encode_data(work, n):
         s, imgs = render_scenes(4 + i // chunk, min(chunk, n - i))
         scenes.extend(s)
         for j in range(0, len(imgs), 500):
-            means.append(enc(to_tensor(imgs[j:j + 500]))[0].half())
+            means.append(enc(to_pixel_values(imgs[j:j + 500]))[0].half())
         print(f"encoded {len(scenes)} scenes", flush=True)
     mean = torch.cat(means)
     # diffusers' convention: latents are multiplied by scaling_factor = 1/std(latents)

@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import scenes_world as W
-from image_aug import blurred_uint8, gaussian_blur, judge_image_input, to_pixel_values
+from image_aug import blurred_uint8, gaussian_blur, to_pixel_values, write_score_judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "aesthetic-scenes"))
@@ -211,22 +211,11 @@ def main() -> None:
         "heldout_pairs": N_TEST_PAIRS,
         "heldout_images": N_TEST_IMAGES,
     }
-    judge = {
-        "schema_version": 1, "name": "aesthetic-scenes", "role": "score", "score_name": "aesthetic",
-        "model": "model.onnx",
-        "description": ("Tiny CNN reward model trained with a Bradley-Terry loss on a simulated annotator's "
-                        "pairwise preferences over shapes scenes: prefers well-contrasted, balanced, uncrowded, "
-                        "crisp compositions."),
-        "image_input": judge_image_input(S),
-        "text_input": None,
-        "output": {"name": "score", "kind": "score"},
-        "score": {"min": round(lo, 4), "max": round(hi, 4), "higher_is_better": True},
-        "license": "MIT (trained by the Winnow project)",
-        "metrics": metrics,
-    }
-    with open(os.path.join(OUT, "judge.json"), "w") as f:
-        json.dump(judge, f, indent=2)
-        f.write("\n")
+    write_score_judge(OUT, "aesthetic-scenes", "aesthetic",
+                      ("Tiny CNN reward model trained with a Bradley-Terry loss on a simulated annotator's "
+                       "pairwise preferences over shapes scenes: prefers well-contrasted, balanced, uncrowded, "
+                       "crisp compositions."),
+                      S, None, (round(lo, 4), round(hi, 4)), metrics)
     write_readme(metrics, lo, hi, os.path.getsize(path), train_seconds, time.time() - t0, max_diff)
     print(json.dumps(metrics, indent=2))
     print("TARGET held-out pairwise accuracy >= 0.85:", "PASS" if clean["pairwise_accuracy"] >= 0.85 else "FAIL")

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import time
@@ -48,9 +47,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import scenes_model as M
 import scenes_world as W
 from clip_bpe import END, ClipTokenizer
-from image_aug import augment, judge_image_input, to_pixel_values
+from image_aug import augment, to_pixel_values, write_score_judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "scenes-verifier"))
@@ -235,14 +235,8 @@ class Attention(nn.Module):
         self.out = nn.Linear(width, width)
 
     def forward(self, x, ctx, mask):
-        b, t, c = x.shape
-        h = self.heads
-        q = self.q(x).reshape(b, t, h, c // h).transpose(1, 2)
         k, v = self.kv(ctx).chunk(2, dim=-1)
-        k = k.reshape(b, -1, h, c // h).transpose(1, 2)
-        v = v.reshape(b, -1, h, c // h).transpose(1, 2)
-        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(c // h)) + mask
-        return self.out((att.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, c))
+        return self.out(M.attention(self.q(x), k, v, self.heads, mask))
 
 
 class Block(nn.Module):
@@ -701,27 +695,14 @@ def export(model, tok, metrics):
     with torch.no_grad():
         want = model(x, ids).numpy()
     assert np.allclose(got, want, atol=1e-4), (got, want)
-    meta = {
-        "schema_version": 1,
-        "name": "scenes-verifier",
-        "role": "score",
-        "score_name": "faithfulness",
-        "model": "model.onnx",
-        "description": ("Structured verifier for shapes scenes: a learned scene reader (object-centre density, "
-                        "shape, colour, size per cell, background) and a learned prompt reader (object groups, "
-                        "counts, relation, background), compared by soft checks; score = product of the checks, "
-                        "high only when the image shows exactly what the prompt asks."),
-        "image_input": judge_image_input(S),
-        "text_input": {"name": "input_ids", "dtype": "int32", "tokenizer": "tokenizer", "max_length": MAX_LEN,
-                       "pad_token": END},
-        "output": {"name": "score", "kind": "score"},
-        "score": {"min": 0.0, "max": 1.0, "higher_is_better": True},
-        "license": "MIT (trained by the Winnow project)",
-        "metrics": metrics,
-    }
-    with open(os.path.join(OUT, "judge.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
+    write_score_judge(OUT, "scenes-verifier", "faithfulness",
+                      ("Structured verifier for shapes scenes: a learned scene reader (object-centre density, "
+                       "shape, colour, size per cell, background) and a learned prompt reader (object groups, "
+                       "counts, relation, background), compared by soft checks; score = product of the checks, "
+                       "high only when the image shows exactly what the prompt asks."),
+                      S, {"name": "input_ids", "dtype": "int32", "tokenizer": "tokenizer", "max_length": MAX_LEN,
+                          "pad_token": END},
+                      (0.0, 1.0), metrics)
     print("wrote", path, os.path.getsize(path))
 
 
