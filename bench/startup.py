@@ -30,6 +30,13 @@ import urllib.request
 README_JAVA_ARGS = ("-XX:TieredStopAtLevel=1",)  # the README's launch (see its "Run")
 
 
+def default_pack_paths():
+    """The service's default pack folders (winnow.*.path), as application.properties sets them."""
+    with open("src/main/resources/application.properties", encoding="utf-8") as f:
+        pairs = (line.split("=", 1) for line in f if "=" in line and not line.lstrip().startswith("#"))
+        return {k.strip(): v.strip() for k, v in pairs if k.strip().startswith("winnow.") and k.strip().endswith(".path")}
+
+
 def get_ok(url):
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -74,10 +81,7 @@ def main():
         cwd = None
         if a.jar_relative:
             root = os.getcwd()
-            for key, rel in (("winnow.pipeline.path", "models/shapes-scenes"),
-                             ("winnow.judges.safety.path", "models/judges/nsfw-mobilenet-v2"),
-                             ("winnow.judges.aesthetic.path", "models/judges/aesthetic-scenes"),
-                             ("winnow.judges.faithfulness.path", "models/judges/scenes-verifier")):
+            for key, rel in default_pack_paths().items():
                 if not any(arg.startswith("-D" + key + "=") for arg in cmd):
                     cmd.append("-D%s=%s" % (key, os.path.join(root, rel)))
             cmd += ["-jar", "quarkus-run.jar"]

@@ -57,16 +57,26 @@ public final class EngineBenchmark {
      * packs (the embedded pack and its judges changed with issue 9).
      */
     static final java.util.Properties DEFAULTS = loadDefaults();
-    static final String EMBEDDED = DEFAULTS.getProperty("winnow.pipeline.path", "models/shapes-scenes");
+    static final String EMBEDDED = defaultPath("winnow.pipeline.path");
 
     private static java.util.Properties loadDefaults() {
         java.util.Properties p = new java.util.Properties();
         try (java.io.Reader r = java.nio.file.Files.newBufferedReader(Path.of("src/main/resources/application.properties"))) {
             p.load(r);
         } catch (java.io.IOException e) {
-            // not run from a checkout's root: the defaults below apply
+            throw new java.io.UncheckedIOException("run the benchmark from the repository root (it reads the default packs "
+                    + "from src/main/resources/application.properties)", e);
         }
         return p;
+    }
+
+    /** A default pack folder from application.properties. */
+    static String defaultPath(String key) {
+        String path = DEFAULTS.getProperty(key);
+        if (path == null) {
+            throw new IllegalStateException("application.properties has no " + key);
+        }
+        return path;
     }
     static final String FIXTURE = "src/test/fixture-packs/sd15-optimum-fixture";
     static final Map<String, Double> SUMMARY = new LinkedHashMap<>();
@@ -117,15 +127,12 @@ public final class EngineBenchmark {
     }
 
     static SafetyJudge defaultSafety(OnnxSessions sessions) {
-        return SafetyJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.safety.path", "models/judges/nsfw-mobilenet-v2")),
-                sessions, null);
+        return SafetyJudge.load(Path.of(defaultPath("winnow.judges.safety.path")), sessions, null);
     }
 
     static List<ScoreJudge> defaultScorers(OnnxSessions sessions) {
-        return List.of(
-                ScoreJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.aesthetic.path", "models/judges/aesthetic-scenes")), sessions),
-                ScoreJudge.load(Path.of(DEFAULTS.getProperty("winnow.judges.faithfulness.path", "models/judges/scenes-verifier")),
-                        sessions));
+        return List.of(ScoreJudge.load(Path.of(defaultPath("winnow.judges.aesthetic.path")), sessions),
+                ScoreJudge.load(Path.of(defaultPath("winnow.judges.faithfulness.path")), sessions));
     }
 
     static GenerationRequest job(int n, long seed, int steps, int size) {

@@ -106,8 +106,10 @@ class KubernetesManifestsTest {
                     boolean gpu = d.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()
                             .containsKey("nvidia.com/gpu");
                     assertEquals(overlay.equals("gpu"), gpu, overlay + " GPU limit");
+                    // the JVM's options: run-java.sh's JAVA_OPTS_APPEND and what the JVM reads itself
                     String javaOpts = d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv().stream()
-                            .filter(e -> e.getName().equals("JAVA_OPTS_APPEND")).findFirst().orElseThrow().getValue();
+                            .filter(e -> e.getName().equals("JAVA_OPTS_APPEND") || e.getName().equals("JAVA_TOOL_OPTIONS"))
+                            .map(e -> e.getValue()).collect(java.util.stream.Collectors.joining(" "));
                     assertTrue(javaOpts.contains("-Dquarkus.config.locations=/config/application.properties"), overlay + ": " + javaOpts);
                     assertEquals(overlay.equals("cpu"), javaOpts.contains("-XX:TieredStopAtLevel=1"), overlay + ": " + javaOpts);
                 }
