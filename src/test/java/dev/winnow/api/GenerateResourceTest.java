@@ -60,11 +60,7 @@ class GenerateResourceTest {
 
     @Test
     void theReadmeExampleShowsARedCircleLeftOfABlueSquare() throws Exception {
-        String b64 = given().contentType(ContentType.JSON).body(README_EXAMPLE)
-                .when().post("/generate")
-                .then().statusCode(200)
-                .extract().path("image.png_base64");
-        SceneReading scene = SceneReading.of(ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(b64))));
+        SceneReading scene = SceneReading.of(ImageIO.read(new ByteArrayInputStream(png(README_EXAMPLE))));
         assertEquals(2, scene.objects().size(), "exactly two objects: " + scene);
         SceneReading.Seen circle = scene.objects().stream().filter(o -> o.shape().equals("circle")).findFirst()
                 .orElseThrow(() -> new AssertionError("no circle: " + scene));

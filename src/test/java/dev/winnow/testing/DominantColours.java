@@ -29,28 +29,13 @@ public record DominantColours(Rgb background, Rgb foreground) {
     public static DominantColours of(BufferedImage img) {
         int w = img.getWidth();
         int h = img.getHeight();
-        java.util.List<int[]> border = new java.util.ArrayList<>();
-        for (int x = 0; x < w; x++) {
-            border.add(rgb(img, x, 0));
-            border.add(rgb(img, x, h - 1));
-        }
-        for (int y = 0; y < h; y++) {
-            border.add(rgb(img, 0, y));
-            border.add(rgb(img, w - 1, y));
-        }
-        int[] bg = new int[3];
-        for (int c = 0; c < 3; c++) {
-            int ch = c;
-            int[] values = border.stream().mapToInt(p -> p[ch]).sorted().toArray();
-            bg[c] = values[values.length / 2];
-        }
+        int[] bg = SceneReading.borderMedian(img);
         long[] sum = new long[3];
         int count = 0;
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                int[] p = rgb(img, x, y);
-                double d = Math.sqrt(Math.pow(p[0] - bg[0], 2) + Math.pow(p[1] - bg[1], 2) + Math.pow(p[2] - bg[2], 2));
-                if (d > 60) {
+                int[] p = SceneReading.rgb(img, x, y);
+                if (SceneReading.distance(p, bg) > 60) {
                     sum[0] += p[0];
                     sum[1] += p[1];
                     sum[2] += p[2];
@@ -61,10 +46,5 @@ public record DominantColours(Rgb background, Rgb foreground) {
         Rgb fg = count == 0 ? new Rgb(bg[0], bg[1], bg[2])
                 : new Rgb((int) (sum[0] / count), (int) (sum[1] / count), (int) (sum[2] / count));
         return new DominantColours(new Rgb(bg[0], bg[1], bg[2]), fg);
-    }
-
-    private static int[] rgb(BufferedImage img, int x, int y) {
-        int v = img.getRGB(x, y);
-        return new int[] {(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
     }
 }

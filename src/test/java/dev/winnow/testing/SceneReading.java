@@ -35,20 +35,10 @@ public record SceneReading(String background, List<Seen> objects) {
         int[][] px = new int[w * h][];
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                int v = img.getRGB(x, y);
-                px[y * w + x] = new int[] {(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
+                px[y * w + x] = rgb(img, x, y);
             }
         }
-        List<int[]> border = new ArrayList<>();
-        for (int x = 0; x < w; x++) {
-            border.add(px[x]);
-            border.add(px[(h - 1) * w + x]);
-        }
-        for (int y = 0; y < h; y++) {
-            border.add(px[y * w]);
-            border.add(px[y * w + w - 1]);
-        }
-        int[] bg = median(border);
+        int[] bg = borderMedian(img);
         boolean[] fg = new boolean[w * h];
         for (int i = 0; i < fg.length; i++) {
             fg[i] = distance(px[i], bg) > 60;
@@ -116,6 +106,27 @@ public record SceneReading(String background, List<Seen> objects) {
         return dx >= 0.15 && Math.abs(dx) >= Math.abs(dy);
     }
 
+    /** The background as SCENES.md reads it: the per-channel median of the border pixels. */
+    static int[] borderMedian(BufferedImage img) {
+        int w = img.getWidth();
+        int h = img.getHeight();
+        List<int[]> border = new ArrayList<>();
+        for (int x = 0; x < w; x++) {
+            border.add(rgb(img, x, 0));
+            border.add(rgb(img, x, h - 1));
+        }
+        for (int y = 0; y < h; y++) {
+            border.add(rgb(img, 0, y));
+            border.add(rgb(img, w - 1, y));
+        }
+        return median(border);
+    }
+
+    static int[] rgb(BufferedImage img, int x, int y) {
+        int v = img.getRGB(x, y);
+        return new int[] {(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
+    }
+
     private static int[] median(List<int[]> pixels) {
         int[] out = new int[3];
         for (int c = 0; c < 3; c++) {
@@ -126,7 +137,7 @@ public record SceneReading(String background, List<Seen> objects) {
         return out;
     }
 
-    private static double distance(int[] a, int[] b) {
+    static double distance(int[] a, int[] b) {
         return Math.sqrt(Math.pow(a[0] - b[0], 2) + Math.pow(a[1] - b[1], 2) + Math.pow(a[2] - b[2], 2));
     }
 
