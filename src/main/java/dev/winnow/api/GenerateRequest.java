@@ -38,5 +38,19 @@ public record GenerateRequest(
         Map<String, Double> rankingWeights,
         @JsonProperty("deadline_ms")
         @Schema(description = "Give up after this many milliseconds (at most the server's default deadline)")
-        Long deadlineMs) {
+        Long deadlineMs,
+        @Schema(description = "Speculative best-of-N: after a fraction `at` of the steps, keep only the `keep` "
+                + "candidates whose x̂₀ previews score best; the others are listed with verdict `pruned`")
+        PruneRequest prune) {
+
+    /** The {@code prune} object; either field may be left to the server's {@code winnow.prune.*} defaults. */
+    @Schema(name = "Prune", example = "{\"at\": 0.2, \"keep\": 2}")
+    public record PruneRequest(
+            @Schema(description = "Fraction of the steps taken before the previews are judged, within (0, 1) "
+                    + "(default winnow.prune.at, 0.2)", example = "0.2")
+            Double at,
+            @Schema(description = "Candidates kept, 1 to n - 1 (default ceil(n × winnow.prune.keep-fraction))",
+                    example = "2")
+            Integer keep) {
+    }
 }

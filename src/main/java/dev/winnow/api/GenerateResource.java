@@ -60,7 +60,7 @@ public class GenerateResource {
     public Uni<Response> generate(GenerateRequest body, HttpHeaders headers, RoutingContext http) {
         GenerationRequest job;
         try {
-            job = validator.validate(body, engine.pipeline(), engine.scoreNames());
+            job = validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
         } catch (InvalidRequestException e) {
             engine.recordInvalid();
             throw e;

@@ -66,13 +66,12 @@ public class ProblemMappers {
 
     private static Response jsonProblem(JsonProcessingException e) {
         if (e instanceof UnrecognizedPropertyException u) {
+            String field = u.getPath().isEmpty() ? u.getPropertyName() : path(u); // "prune.foo" inside an object
             return Problems.response(400, "invalid-request", "Invalid request",
-                    "unknown field '" + u.getPropertyName() + "'", Map.of("field", u.getPropertyName()));
+                    "unknown field '" + field + "'", Map.of("field", field));
         }
         if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-            String field = m.getPath().stream()
-                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                    .collect(Collectors.joining("."));
+            String field = path(m);
             String expected = e instanceof MismatchedInputException mi ? expected(mi.getTargetType()) : null;
             return Problems.response(400, "invalid-request", "Invalid request",
                     expected != null ? "field '" + field + "' must be " + expected
@@ -178,6 +177,13 @@ public class ProblemMappers {
             return "a string";
         }
         return Map.class.isAssignableFrom(type) ? "a JSON object" : null;
+    }
+
+    /** The field's path in the body: {@code n}, {@code prune.keep}, {@code ranking_weights.aesthetic}. */
+    private static String path(JsonMappingException m) {
+        return m.getPath().stream()
+                .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining("."));
     }
 
     private static String firstLine(String s) {

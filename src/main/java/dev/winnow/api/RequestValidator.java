@@ -3,6 +3,7 @@ package dev.winnow.api;
 import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.diffusion.scheduler.Schedulers;
 import dev.winnow.engine.GenerationRequest;
+import dev.winnow.engine.Prune;
 import dev.winnow.engine.WinnowConfig;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -31,6 +32,21 @@ public class RequestValidator {
     /** The configured request defaults are checked once, at startup, not found wrong by every request that uses them. */
     void checkDefaultsAtStartup(@Observes StartupEvent event) {
         checkDefaults(config.defaults());
+        checkPruneDefaults(config.prune().at(), config.prune().keepFraction());
+    }
+
+    /**
+     * @throws IllegalStateException naming {@code winnow.prune.at} or {@code winnow.prune.keep-fraction}
+     *                               when it is not a fraction strictly between 0 and 1
+     */
+    static void checkPruneDefaults(double at, double keepFraction) {
+        if (!(at > 0 && at < 1)) {
+            throw new IllegalStateException("winnow.prune.at must be strictly between 0 and 1, got " + at);
+        }
+        if (!(keepFraction > 0 && keepFraction < 1)) {
+            throw new IllegalStateException("winnow.prune.keep-fraction must be strictly between 0 and 1, got "
+                    + keepFraction);
+        }
     }
 
     /**
@@ -52,6 +68,12 @@ public class RequestValidator {
     }
 
     public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames) {
+        return validate(r, pipeline, scorerNames, true);
+    }
+
+    /** @param canPrune whether the engine has a preview judge (a {@code prune} request is refused without one) */
+    public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames,
+                                      boolean canPrune) {
         if (r == null) {
             throw new InvalidRequestException("body", "a JSON object with at least \"prompt\" is required");
         }
@@ -113,8 +135,45 @@ public class RequestValidator {
                 weights.put(e.getKey(), w);
             }
         }
+        Prune prune = prune(r.prune(), n, steps, canPrune);
         return new GenerationRequest(prompt, r.negativePrompt(), n, steps, guidance, seed, width, height, scheduler,
-                Boolean.TRUE.equals(r.returnCandidates()), weights, System.nanoTime() + deadlineMs * 1_000_000);
+                Boolean.TRUE.equals(r.returnCandidates()), weights, System.nanoTime() + deadlineMs * 1_000_000, prune);
+    }
+
+    /** The request's pruning with the server's defaults filled in, or null when it asks for none. */
+    private Prune prune(GenerateRequest.PruneRequest p, int n, int steps, boolean canPrune) {
+        if (p == null) {
+            return null;
+        }
+        WinnowConfig.Pruning cfg = config.prune();
+        if (!cfg.enabled()) {
+            throw new InvalidRequestException("prune", "pruning is turned off on this server (winnow.prune.enabled)");
+        }
+        if (!canPrune) {
+            throw new InvalidRequestException("prune", "this server has no judge for x̂0 previews, so it cannot prune "
+                    + "(set winnow.prune.judge-path, or enable the faithfulness scorer)");
+        }
+        double at = p.at() == null ? cfg.at() : p.at();
+        if (!(at > 0 && at < 1)) {
+            throw new InvalidRequestException("prune.at", "prune.at must be a fraction of the steps strictly between 0 "
+                    + "and 1, got " + at);
+        }
+        if (p.keep() == null && n < 2) {
+            throw new InvalidRequestException("prune", "pruning needs at least 2 candidates (n), got " + n);
+        }
+        int keep = p.keep() == null ? Math.max(1, Math.min(n - 1, (int) Math.ceil(n * cfg.keepFraction()))) : p.keep();
+        if (keep < 1) {
+            throw new InvalidRequestException("prune.keep", "prune.keep must be at least 1, got " + keep);
+        }
+        if (keep >= n) {
+            throw new InvalidRequestException("prune.keep", "prune.keep must be less than n (" + n
+                    + "): keeping every candidate prunes nothing, got " + keep);
+        }
+        if (steps < 2) {
+            throw new InvalidRequestException("prune", "pruning needs at least 2 steps (one before the previews are "
+                    + "judged, one after), got " + steps);
+        }
+        return new Prune(at, keep);
     }
 
     /**

@@ -22,6 +22,10 @@ public final class DenoisingSlot {
     private final float[] latents;
     /** The model's (guided) output for the next step; before the call, scratch for the scaled input. */
     private final float[] modelOutput;
+    /** The clean latents the last step predicted (x̂₀, the scheduler's own buffer); null before the first step. */
+    private float[] predictedOriginal;
+    /** Dropped from its job before the end (speculative best-of-N): it takes no more steps and is never decoded. */
+    private boolean pruned;
 
     DenoisingSlot(long seed, Scheduler scheduler, PromptEmbedding prompt, double guidanceScale,
                   int channels, int latentHeight, int latentWidth) {
@@ -47,8 +51,32 @@ public final class DenoisingSlot {
         return seed;
     }
 
+    /** Every step taken, or pruned: either way it takes no more UNet rows. */
     public boolean isDone() {
-        return scheduler.isDone();
+        return pruned || scheduler.isDone();
+    }
+
+    /** Whether it was dropped before its last step ({@link #prune()}). */
+    public boolean isPruned() {
+        return pruned;
+    }
+
+    /** Drops the candidate: it takes no further step, and its latents are never decoded into an image. */
+    public void prune() {
+        pruned = true;
+    }
+
+    /**
+     * A copy of the clean latents (x̂₀) that the last step predicted: what the candidate would look
+     * like if denoising stopped here, the preview that pruning judges.
+     *
+     * @throws IllegalStateException before the first step
+     */
+    public float[] predictedOriginal() {
+        if (predictedOriginal == null) {
+            throw new IllegalStateException("no step taken yet: nothing predicted");
+        }
+        return predictedOriginal.clone();
     }
 
     public int stepIndex() {
@@ -123,6 +151,6 @@ public final class DenoisingSlot {
 
     /** Takes one step with the (guided) model output in {@link #modelOutput()}, in place. */
     void advance() {
-        scheduler.stepInPlace(modelOutput, latents, noise);
+        predictedOriginal = scheduler.stepInPlace(modelOutput, latents, noise);
     }
 }

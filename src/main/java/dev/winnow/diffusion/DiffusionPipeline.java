@@ -365,22 +365,34 @@ public final class DiffusionPipeline implements AutoCloseable {
 
     /** Decodes finished slots' latents to images, at most {@code maxImages} per VAE call. */
     public List<RgbImage> decode(List<DenoisingSlot> slots, int maxImages) throws OrtException {
-        List<RgbImage> images = new ArrayList<>(slots.size());
-        for (int from = 0; from < slots.size(); from += maxImages) {
-            List<DenoisingSlot> chunk = slots.subList(from, Math.min(slots.size(), from + maxImages));
-            DenoisingSlot first = chunk.get(0);
-            int h = first.latentHeight();
-            int w = first.latentWidth();
-            int perRow = unet.channels() * h * w;
+        if (slots.isEmpty()) {
+            return List.of();
+        }
+        return decodeLatents(slots.stream().map(DenoisingSlot::latents).toList(), slots.get(0).latentHeight(),
+                slots.get(0).latentWidth(), maxImages);
+    }
+
+    /**
+     * Decodes latents of one shape ({@code latentHeight}×{@code latentWidth}, not yet divided by the
+     * scaling factor): finished candidates, or the x̂₀ previews that pruning judges. At most
+     * {@code maxImages} per VAE call.
+     */
+    public List<RgbImage> decodeLatents(List<float[]> rows, int latentHeight, int latentWidth, int maxImages)
+            throws OrtException {
+        List<RgbImage> images = new ArrayList<>(rows.size());
+        int perRow = unet.channels() * latentHeight * latentWidth;
+        float inv = (float) (1.0 / scalingFactor);
+        for (int from = 0; from < rows.size(); from += maxImages) {
+            List<float[]> chunk = rows.subList(from, Math.min(rows.size(), from + maxImages));
             float[] latents = new float[chunk.size() * perRow];
-            float inv = (float) (1.0 / scalingFactor);
             for (int i = 0; i < chunk.size(); i++) {
-                float[] x = chunk.get(i).latents();
+                float[] x = chunk.get(i);
                 for (int k = 0; k < perRow; k++) {
                     latents[i * perRow + k] = x[k] * inv;
                 }
             }
-            images.addAll(vae.decodeImages(latents, chunk.size(), h, w, w * vaeScale, h * vaeScale));
+            images.addAll(vae.decodeImages(latents, chunk.size(), latentHeight, latentWidth, latentWidth * vaeScale,
+                    latentHeight * vaeScale));
         }
         return images;
     }

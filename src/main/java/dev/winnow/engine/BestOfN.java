@@ -40,6 +40,8 @@ public final class BestOfN {
     private final RankingPolicy ranking;
     private final int maxBatchRows;
     private final int decodeBatchImages;
+    /** Scores x̂₀ previews for pruning; null when this engine cannot prune. */
+    private final ScoreJudge previewJudge;
 
     public BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
                    int maxBatchRows) {
@@ -52,6 +54,12 @@ public final class BestOfN {
      */
     public BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
                    int maxBatchRows, int decodeBatchImages) {
+        this(pipeline, safety, scorers, ranking, maxBatchRows, decodeBatchImages, null);
+    }
+
+    private BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
+                    int maxBatchRows, int decodeBatchImages, ScoreJudge previewJudge) {
+        this.previewJudge = previewJudge;
         this.pipeline = pipeline;
         this.safety = safety;
         this.scorers = List.copyOf(scorers);
@@ -72,6 +80,59 @@ public final class BestOfN {
         return ranking;
     }
 
+    /** The same best-of-N that can also prune, judging x̂₀ previews with {@code judge}. */
+    public BestOfN withPreviewJudge(ScoreJudge judge) {
+        return new BestOfN(pipeline, safety, scorers, ranking, maxBatchRows, decodeBatchImages, judge);
+    }
+
+    /** The judge of x̂₀ previews, when this engine can prune. */
+    public java.util.Optional<ScoreJudge> previewJudge() {
+        return java.util.Optional.ofNullable(previewJudge);
+    }
+
+    /**
+     * Decodes a job's x̂₀ previews with the pipeline's VAE and scores them with the preview judge
+     * and the job's prompt, in one call each. A preview is only ever scored: it never leaves the
+     * service and is never judged for safety (safety judges finished images only).
+     *
+     * @param previews the latents each candidate's last step predicted, in index order
+     * @return the normalised preview score per candidate
+     * @throws IllegalStateException when this engine has no preview judge
+     */
+    public double[] scorePreviews(PreparedJob job, List<float[]> previews) throws Exception {
+        if (previewJudge == null) {
+            throw new IllegalStateException("no preview judge is loaded");
+        }
+        DenoisingSlot first = job.slots().get(0);
+        List<RgbImage> images = pipeline.decodeLatents(previews, first.latentHeight(), first.latentWidth(),
+                decodeBatchImages);
+        double[] raw = previewJudge.score(images, job.request().prompt());
+        double[] scores = new double[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            scores[i] = previewJudge.normalise(raw[i]);
+        }
+        return scores;
+    }
+
+    /**
+     * Judges the previews of a job whose slots all reached the prune point and prunes it; if the
+     * previews cannot be judged every candidate goes on (pruning saves work, it decides nothing).
+     *
+     * @return the indices pruned
+     */
+    List<Integer> pruneNow(PreparedJob job) {
+        long t0 = System.nanoTime();
+        try {
+            double[] scores = scorePreviews(job, job.takePreviews());
+            job.previewTook(System.nanoTime() - t0);
+            return job.prune(scores);
+        } catch (Exception e) {
+            LOG.warning("judging x̂0 previews failed; the job's candidates all go on unpruned: " + e);
+            job.keepAll();
+            return List.of();
+        }
+    }
+
     /**
      * Runs a job to the end on the calling thread (its own candidates batched together).
      *
@@ -85,16 +146,20 @@ public final class BestOfN {
         List<DenoisingSlot> slots = prepared.slots();
         try {
             int slotsPerCall = Math.max(1, maxBatchRows / slots.get(0).rows());
-            while (!slots.get(0).isDone()) {
+            while (!prepared.isDenoised()) {
+                List<DenoisingSlot> live = prepared.liveSlots();
                 if (System.nanoTime() > job.deadlineNanos()) {
-                    throw new DeadlineExceededException("the deadline passed after " + slots.get(0).stepIndex()
-                            + " of " + slots.get(0).totalSteps() + " steps");
+                    throw new DeadlineExceededException("the deadline passed after " + live.get(0).stepIndex()
+                            + " of " + live.get(0).totalSteps() + " steps");
                 }
-                for (int from = 0; from < slots.size(); from += slotsPerCall) {
-                    StepCalls calls = pipeline.step(slots.subList(from, Math.min(slots.size(), from + slotsPerCall)));
+                for (int from = 0; from < live.size(); from += slotsPerCall) {
+                    StepCalls calls = pipeline.step(live.subList(from, Math.min(live.size(), from + slotsPerCall)));
                     for (int i = 0; i < calls.calls(); i++) {
                         batchRows.accept(calls.rows(i));
                     }
+                }
+                if (prepared.readyToPreview()) {
+                    pruneNow(prepared);
                 }
             }
         } catch (OrtException | RuntimeException e) {
@@ -195,13 +260,14 @@ public final class BestOfN {
         List<List<RgbImage>> images = new ArrayList<>(jobs.size());
         if (jobs.size() > 1) {
             List<DenoisingSlot> all = new ArrayList<>();
-            jobs.forEach(j -> all.addAll(j.slots()));
+            jobs.forEach(j -> all.addAll(j.liveSlots()));
             try {
                 List<RgbImage> decoded = decodeBySize(all);
                 int at = 0;
                 for (PreparedJob j : jobs) {
-                    images.add(decoded.subList(at, at + j.slots().size()));
-                    at += j.slots().size();
+                    int live = j.liveSlots().size();
+                    images.add(decoded.subList(at, at + live));
+                    at += live;
                 }
                 return images;
             } catch (OrtException | RuntimeException e) {
@@ -211,7 +277,7 @@ public final class BestOfN {
         }
         for (int j = 0; j < jobs.size(); j++) {
             try {
-                images.add(decodeBySize(jobs.get(j).slots()));
+                images.add(decodeBySize(jobs.get(j).liveSlots()));
             } catch (OrtException | RuntimeException e) {
                 images.add(null);
                 outcome[j] = new Finished(null, new GenerationFailedException("decoding failed: " + e.getMessage(), e));
@@ -374,38 +440,55 @@ public final class BestOfN {
         Arrays.fill(scores, 0.0);
     }
 
-    /** One job's verdicts, scores and choice. */
+    /**
+     * One job's verdicts, scores and choice. {@code images}, {@code verdicts} and the scores are
+     * the finished (unpruned) candidates', in index order; pruned candidates are listed with
+     * their preview score and take no part in the choice.
+     */
     private GenerationResult rank(PreparedJob prepared, List<RgbImage> images, List<SafetyVerdict> verdicts,
                                   Map<String, double[]> normalised) {
         GenerationRequest job = prepared.request();
         RankingPolicy policy = ranking.withOverrides(job.rankingWeights());
-        List<CandidateResult> candidates = new ArrayList<>(images.size());
+        List<DenoisingSlot> slots = prepared.slots();
+        List<CandidateResult> candidates = new ArrayList<>(slots.size());
+        List<Integer> finishedIndex = new ArrayList<>(images.size());
         List<Verdict> verdictList = new ArrayList<>();
         List<Double> combined = new ArrayList<>();
-        for (int i = 0; i < images.size(); i++) {
-            SafetyVerdict v = verdicts.get(i);
+        int k = 0; // the k-th finished candidate
+        for (int i = 0; i < slots.size(); i++) {
             Map<String, Double> scores = new LinkedHashMap<>();
+            if (slots.get(i).isPruned()) {
+                scores.put("preview", prepared.previewScore(i));
+                candidates.add(new CandidateResult(i, job.seed() + i, Verdict.PRUNED, scores));
+                continue;
+            }
+            SafetyVerdict v = verdicts.get(k);
             scores.put("unsafe_probability", v.unsafeProbability());
             double c = Double.NaN;
             if (v.isSafe()) {
                 Map<String, Double> mine = new LinkedHashMap<>();
                 for (Map.Entry<String, double[]> e : normalised.entrySet()) {
-                    mine.put(e.getKey(), e.getValue()[i]);
+                    mine.put(e.getKey(), e.getValue()[k]);
                 }
                 scores.putAll(mine);
                 c = policy.combined(mine);
                 scores.put("combined", c);
             }
+            if (prepared.previewsJudged()) {
+                scores.put("preview", prepared.previewScore(i));
+            }
             verdictList.add(v.verdict());
             combined.add(c);
+            finishedIndex.add(i);
             candidates.add(new CandidateResult(i, job.seed() + i, v.verdict(), scores));
+            k++;
         }
         int best = policy.best(verdictList, combined);
         prepared.timings().put("total", millisSince(prepared.startNanos()));
         if (best < 0) {
             throw new NoSafeCandidateException(candidates);
         }
-        CandidateResult chosen = candidates.get(best);
+        CandidateResult chosen = candidates.get(finishedIndex.get(best));
         return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, images.get(best),
                 Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings());
     }

@@ -62,7 +62,11 @@ public final class EngineLoop implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EngineLoop.class.getName());
 
     /** What other threads tell the loop. */
-    private sealed interface Message permits Admit, Stop {
+    private sealed interface Message permits Admit, Previewed, Stop {
+    }
+
+    /** A job's x̂₀ previews were judged on a finishing thread: their scores, or why there are none. */
+    private record Previewed(EngineJob job, double[] scores, Throwable failure, long nanos) implements Message {
     }
 
     private record Admit(EngineJob job) implements Message {
@@ -124,6 +128,8 @@ public final class EngineLoop implements AutoCloseable {
     private final Map<Thread, Long> finishingSince = new ConcurrentHashMap<>();
     private volatile boolean finisherStopped;
     private volatile long recentJobMillis = 1000;
+    /** Loop thread only: whether the last iteration found no slot to step (every active job waits). */
+    private boolean nothingToStep;
 
     /**
      * @param acrossJobs step-level batching across jobs (true), or one job's slots per call (false)
@@ -319,16 +325,25 @@ public final class EngineLoop implements AutoCloseable {
 
     /** @return false once the loop has been told to stop */
     private boolean iterate() throws InterruptedException {
-        Message m = active.isEmpty() ? messages.poll(100, TimeUnit.MILLISECONDS) : messages.poll();
+        // With nothing to step (no job, or every job waits for its previews' judgement) the loop
+        // sleeps until a message: an admission or a judgement is what makes work again.
+        boolean idle = active.isEmpty() || nothingToStep;
+        Message m = idle ? messages.poll(100, TimeUnit.MILLISECONDS) : messages.poll();
         while (m != null) {
             if (m instanceof Stop) {
                 return false;
             }
-            admit(((Admit) m).job());
+            if (m instanceof Admit a) {
+                admit(a.job());
+            } else if (m instanceof Previewed p) {
+                pruneJudged(p);
+            }
             m = messages.poll();
         }
         dropAnsweredAndExpired();
+        handOffFinished(); // a job whose kept candidates were all done when it was pruned
         List<DenoisingSlot> batch = nextBatch();
+        nothingToStep = batch.isEmpty();
         if (batch.isEmpty() || cut) {
             return true;
         }
@@ -340,8 +355,77 @@ public final class EngineLoop implements AutoCloseable {
         if (calls > 0) {
             observer.unetCallsPerStep(calls);
         }
+        sendPreviews();
         handOffFinished();
         return true;
+    }
+
+    /**
+     * Jobs whose slots all reached their prune point send their x̂₀ previews to a finishing
+     * thread to be decoded and judged; their slots wait (the rows go to other jobs) until the
+     * judgement comes back as a {@link Previewed} message.
+     */
+    private void sendPreviews() {
+        for (EngineJob j : active) {
+            if (!j.prepared.readyToPreview() || j.future.isDone()) {
+                continue;
+            }
+            List<float[]> previews = j.prepared.takePreviews();
+            j.stage = "having its previews judged";
+            try {
+                finisher.execute(() -> judgePreviews(j, previews));
+            } catch (RejectedExecutionException e) {
+                j.future.completeExceptionally(new NotReadyException(cutReason));
+            }
+        }
+    }
+
+    /** On a finishing thread: decodes and scores one job's previews, under the job's deadline, and tells the loop. */
+    private void judgePreviews(EngineJob j, List<float[]> previews) {
+        Thread me = Thread.currentThread();
+        long t0 = System.nanoTime();
+        finishingSince.put(me, t0);
+        RunBudget budget = RunBudget.open(j.request.deadlineNanos());
+        finisherBudgets.add(budget);
+        if (cut) {
+            budget.stop();
+        }
+        double[] scores = null;
+        Throwable failure = null;
+        try {
+            if (!j.future.isDone()) {
+                scores = bestOfN.scorePreviews(j.prepared, previews);
+            }
+        } catch (Throwable e) {
+            failure = e;
+        } finally {
+            budget.close();
+            finisherBudgets.remove(budget);
+            finishingSince.remove(me);
+        }
+        messages.add(new Previewed(j, scores, failure, System.nanoTime() - t0));
+    }
+
+    /** On the loop thread: prunes a job by its previews' scores (or lets every candidate go on if they failed). */
+    private void pruneJudged(Previewed p) {
+        EngineJob j = p.job();
+        if (j.future.isDone() || !active.contains(j)) {
+            return; // answered meanwhile (cancelled, expired, cut): it leaves at this step
+        }
+        j.stage = "denoising";
+        j.prepared.previewTook(p.nanos());
+        observer.stage("preview", p.nanos());
+        if (p.scores() != null) {
+            j.prepared.prune(p.scores());
+            return;
+        }
+        RunTerminatedException terminated = p.failure() == null ? null : RunTerminatedException.in(p.failure());
+        if (terminated != null) {
+            j.future.completeExceptionally(answerFor(terminated.reason()));
+            return;
+        }
+        LOG.warning("judging x̂0 previews failed; the job's candidates all go on unpruned: " + p.failure());
+        j.prepared.keepAll();
     }
 
     private void admit(EngineJob job) {
@@ -370,7 +454,7 @@ public final class EngineLoop implements AutoCloseable {
                 it.remove(); // cancelled (client gone), expired or cut: its slots leave at this step
             } else if (now - j.request.deadlineNanos() > 0) {
                 it.remove();
-                DenoisingSlot s = j.prepared.slots().get(0);
+                DenoisingSlot s = j.prepared.liveSlots().get(0);
                 j.future.completeExceptionally(new DeadlineExceededException("the deadline passed after "
                         + s.stepIndex() + " of " + s.totalSteps() + " steps"));
             }
@@ -386,9 +470,10 @@ public final class EngineLoop implements AutoCloseable {
         String shape = null;
         int rows = 0;
         for (EngineJob j : active) {
+            int hold = j.prepared.holdAtStep();
             for (DenoisingSlot s : j.prepared.slots()) {
-                if (s.isDone()) {
-                    continue;
+                if (s.isDone() || s.stepIndex() >= hold) {
+                    continue; // done, pruned, or waiting at the prune point for the job's other slots
                 }
                 if (shape == null) {
                     shape = s.shapeKey();
@@ -500,7 +585,7 @@ public final class EngineLoop implements AutoCloseable {
         List<EngineJob> batch = new ArrayList<>();
         int images = 0;
         for (EngineJob j = toFinish.peek(); j != null; j = toFinish.peek()) {
-            int n = j.prepared.slots().size();
+            int n = j.prepared.liveSlots().size();
             if (!batch.isEmpty() && images + n > finishingBatchImages) {
                 break;
             }

@@ -1,6 +1,9 @@
 package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +11,10 @@ import java.util.Map;
 /**
  * A job whose prompt is encoded and whose candidates are slots, on its way through the
  * denoising loop. Timings accumulate per stage (milliseconds).
+ *
+ * <p>A job with {@link Prune} holds each slot after {@link #holdAtStep()} steps until all its
+ * slots are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best.
+ * Owned by one thread at a time (the engine loop, then the finisher).
  */
 public final class PreparedJob {
 
@@ -16,6 +23,12 @@ public final class PreparedJob {
     private final long startNanos;
     private final long denoiseStartNanos;
     private final Map<String, Long> timings = new LinkedHashMap<>();
+    /** The preview judge's normalised score of each candidate's x̂₀ preview; NaN where none was judged. */
+    private final double[] previewScores;
+    /** Pruning asked for and not yet decided (judged, or given up on when the previews failed). */
+    private boolean prunePending;
+    /** The previews are out being judged. */
+    private boolean previewing;
 
     PreparedJob(GenerationRequest request, List<DenoisingSlot> slots, long startNanos) {
         this.request = request;
@@ -23,6 +36,9 @@ public final class PreparedJob {
         this.startNanos = startNanos;
         this.denoiseStartNanos = System.nanoTime();
         timings.put("queue", 0L);
+        this.previewScores = new double[slots.size()];
+        Arrays.fill(previewScores, Double.NaN);
+        this.prunePending = request.prune() != null;
     }
 
     public GenerationRequest request() {
@@ -39,6 +55,78 @@ public final class PreparedJob {
 
     Map<String, Long> timings() {
         return timings;
+    }
+
+    /** The candidates still being denoised or denoised: all but the pruned ones, in index order. */
+    public List<DenoisingSlot> liveSlots() {
+        return slots.stream().filter(s -> !s.isPruned()).toList();
+    }
+
+    /**
+     * The step count a slot may not go past yet: the prune point while pruning is pending (the
+     * previews are judged when every slot is there), else no limit.
+     */
+    public int holdAtStep() {
+        return prunePending ? request.prune().afterStep(request.steps()) : Integer.MAX_VALUE;
+    }
+
+    /** Pruning is pending, every slot has reached the prune point and the previews are not out yet. */
+    public boolean readyToPreview() {
+        if (!prunePending || previewing) {
+            return false;
+        }
+        int at = holdAtStep();
+        return slots.stream().allMatch(s -> s.stepIndex() >= at);
+    }
+
+    /** Copies of every slot's x̂₀ preview, in index order; the job then waits for {@link #prune} or {@link #keepAll}. */
+    public List<float[]> takePreviews() {
+        previewing = true;
+        return slots.stream().map(DenoisingSlot::predictedOriginal).toList();
+    }
+
+    /**
+     * Keeps the {@code keep} candidates whose previews scored highest (the lower index first on a
+     * tie; a NaN score ranks last) and prunes the rest.
+     *
+     * @param scores the preview judge's normalised score per candidate, in index order
+     * @return the indices pruned
+     */
+    public List<Integer> prune(double[] scores) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < slots.size(); i++) {
+            order.add(i);
+            previewScores[i] = scores[i];
+        }
+        order.sort(Comparator.comparingDouble((Integer i) -> Double.isNaN(scores[i]) ? Double.NEGATIVE_INFINITY : scores[i])
+                .reversed().thenComparingInt(i -> i));
+        List<Integer> dropped = new ArrayList<>(order.subList(Math.min(request.prune().keep(), order.size()), order.size()));
+        dropped.sort(null);
+        dropped.forEach(i -> slots.get(i).prune());
+        prunePending = false;
+        previewing = false;
+        return dropped;
+    }
+
+    /** The previews could not be judged: every candidate goes on (pruning only saves work; it never decides safety). */
+    public void keepAll() {
+        prunePending = false;
+        previewing = false;
+    }
+
+    /** Records the time its previews took to decode and judge. */
+    void previewTook(long nanos) {
+        timings.merge("preview", nanos / 1_000_000, Long::sum);
+    }
+
+    /** The preview score of candidate {@code index}; NaN when its preview was not judged. */
+    public double previewScore(int index) {
+        return previewScores[index];
+    }
+
+    /** Whether this job's previews were judged (some candidates may have been pruned). */
+    public boolean previewsJudged() {
+        return Arrays.stream(previewScores).anyMatch(v -> !Double.isNaN(v));
     }
 
     public boolean isDenoised() {

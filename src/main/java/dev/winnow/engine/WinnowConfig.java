@@ -29,6 +29,8 @@ public interface WinnowConfig {
 
     Defaults defaults();
 
+    Pruning prune();
+
     interface Pipeline {
         /** The pipeline pack folder (Optimum/diffusers ONNX layout). */
         @WithDefault("models/shapes-scenes")
@@ -161,6 +163,31 @@ public interface WinnowConfig {
         /** Smallest image side in pixels for packs that accept any size. */
         @WithDefault("256")
         int minSide();
+    }
+
+    /**
+     * Speculative best-of-N (request field {@code prune}): keep the best {@code keep} of a job's
+     * candidates after a fraction {@code at} of its steps, judged on x̂₀ previews. Off unless a
+     * request asks; these are the values a request leaves out.
+     */
+    interface Pruning {
+        /** Whether requests may ask for pruning; when false, a request with {@code prune} gets 400. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /**
+         * The judge folder that scores x̂₀ previews (a score judge, prompt-aware or not); empty:
+         * the faithfulness scorer judges previews as it judges images.
+         */
+        Optional<String> judgePath();
+
+        /** The fraction of the steps after which previews are judged, when a request names only {@code keep}. */
+        @WithDefault("0.2")
+        double at();
+
+        /** The share of the candidates kept, when a request names only {@code at}: ceil(n × keep-fraction). */
+        @WithDefault("0.25")
+        double keepFraction();
     }
 
     interface Defaults {

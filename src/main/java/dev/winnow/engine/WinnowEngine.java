@@ -219,12 +219,20 @@ public class WinnowEngine {
         Map<String, CompletableFuture<ScoreJudge>> scorerLoads = new LinkedHashMap<>();
         scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-scenes", pool);
         scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/scenes-verifier", pool);
+        Optional<String> previewPath = config.prune().enabled() ? config.prune().judgePath().filter(p -> !p.isBlank())
+                : Optional.empty();
+        CompletableFuture<ScoreJudge> previewLoad = previewPath.map(p -> CompletableFuture.supplyAsync(
+                () -> ScoreJudge.load(Path.of(p), sessions), pool)).orElse(null);
         List<CompletableFuture<? extends AutoCloseable>> judgeLoads = new ArrayList<>(scorerLoads.values());
+        if (previewLoad != null) {
+            judgeLoads.add(previewLoad);
+        }
         judgeLoads.add(0, safetyLoad);
         DiffusionPipeline pipeline;
         SafetyJudge safety;
         List<ScoreJudge> scorers = new ArrayList<>();
         Map<String, Double> weights = new LinkedHashMap<>();
+        ScoreJudge previewJudge = null;
         try {
             pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions, pool);
             models.add(pipeline);
@@ -237,6 +245,13 @@ public class WinnowEngine {
                 WinnowConfig.Judges.Scorer cfg = "aesthetic".equals(e.getKey()) ? config.judges().aesthetic()
                         : config.judges().faithfulness();
                 weights.put(judge.scoreName(), cfg.weight());
+                if ("faithfulness".equals(e.getKey()) && previewLoad == null && config.prune().enabled()) {
+                    previewJudge = judge; // no judge of its own for previews: the faithfulness scorer judges them
+                }
+            }
+            if (previewLoad != null) {
+                previewJudge = Futures.join(previewLoad);
+                models.add(previewJudge);
             }
         } catch (RuntimeException | Error e) {
             // the first error in the order of a one-by-one load; whatever did load is closed
@@ -265,12 +280,14 @@ public class WinnowEngine {
         }
         scoreNames = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(weights.keySet()));
         WinnowConfig.Engine engine = config.engine();
-        bestOfN = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), engine.maxBatchRows(),
+        BestOfN b = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), engine.maxBatchRows(),
                 engine.decodeBatchImages());
+        bestOfN = previewJudge == null ? b : b.withPreviewJudge(previewJudge);
         loop = new EngineLoop(bestOfN, engine.queueCapacity(), engine.maxBatchRows(), engine.stepLevelBatching(),
                 new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
-                + "), safety judge '" + safety.name() + "', scorers " + weights.keySet());
+                + "), safety judge '" + safety.name() + "', scorers " + weights.keySet() + ", previews for pruning "
+                + (previewJudge == null ? "none (requests cannot prune)" : "judged by '" + previewJudge.name() + "'"));
         LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
                         + "%d ms; %d graphs opened in %d ms on %d threads (%s); graph cache %s; engine up at %d ms",
                 began, runtimeMs, sessions.opened().size(), modelsMs, threads, describeOpened(sessions.opened()),
@@ -412,6 +429,11 @@ public class WinnowEngine {
             b = bestOfN;
         }
         return b;
+    }
+
+    /** Whether requests may ask for pruning: it is enabled and a judge for x̂₀ previews is loaded. */
+    public boolean canPrune() {
+        return bestOfN().previewJudge().isPresent();
     }
 
     /** The names of the loaded scorers: what {@code ranking_weights} may name. */

@@ -70,6 +70,11 @@ public final class ScoreJudge implements AutoCloseable {
         }
     }
 
+    /** The judge's own name (its judge.json {@code name}). */
+    public String name() {
+        return manifest.name();
+    }
+
     /** The score's name in responses and ranking weights ({@code aesthetic}, {@code faithfulness}). */
     public String scoreName() {
         return manifest.scoreName();

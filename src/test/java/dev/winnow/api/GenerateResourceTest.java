@@ -145,6 +145,34 @@ class GenerateResourceTest {
     }
 
     @Test
+    void aPrunedRequestListsThePrunedCandidatesWithTheirPreviewScoresAndCountsThem() {
+        double before = prunedCandidates();
+        Response r = given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"two red circles\", \"n\": 4, \"seed\": 70, \"return_candidates\": true, "
+                        + "\"prune\": {\"at\": 0.25, \"keep\": 1}}")
+                .when().post("/generate");
+        r.then().statusCode(200)
+                .body("candidates", hasSize(4))
+                .body("candidates.findAll { it.verdict == 'pruned' }", hasSize(3))
+                .body("candidates.findAll { it.verdict == 'pruned' }.scores.preview", everyItem(notNullValue()))
+                .body("candidates.findAll { it.verdict == 'pruned' }.scores.unsafe_probability", everyItem(equalTo(null)))
+                .body("candidates.findAll { it.verdict != 'pruned' }.scores.preview", everyItem(notNullValue()))
+                .body("timings_ms.preview", notNullValue());
+        int chosen = r.path("image.index");
+        assertEquals("safe", r.path("candidates[" + chosen + "].verdict"), "the image is the kept candidate, judged safe");
+        assertEquals(before + 3, prunedCandidates(), "winnow_candidates_total{verdict=\"pruned\"} counts each pruned candidate");
+    }
+
+    static double prunedCandidates() {
+        for (String line : given().get("/q/metrics").asString().split("\n")) {
+            if (line.startsWith("winnow_candidates_total{verdict=\"pruned\"")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return 0;
+    }
+
+    @Test
     void candidatesAreLeftOutByDefault() {
         given().contentType(ContentType.JSON).body("{\"prompt\": \"a green square\", \"n\": 1}")
                 .when().post("/generate")
@@ -182,6 +210,19 @@ class GenerateResourceTest {
         "{\"prompt\": \"x\", \"scheduler\": 1}|scheduler",
         "{\"prompt\": \"x\", \"return_candidates\": 1}|return_candidates",
         "{\"prompt\": \"x\", \"seed\": 1.5}|seed",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"keep\": 4}}|prune.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"keep\": 5}}|prune.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"keep\": 0}}|prune.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"keep\": -1}}|prune.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"keep\": \"2\"}}|prune.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0, \"keep\": 2}}|prune.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 1, \"keep\": 2}}|prune.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": -0.2}}|prune.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 1.5}}|prune.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.3, \"kept\": 2}}|prune.kept",
+        "{\"prompt\": \"x\", \"n\": 1, \"prune\": {}}|prune",
+        "{\"prompt\": \"x\", \"n\": 4, \"steps\": 1, \"prune\": {\"keep\": 2}}|prune",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": 2}|prune",
         "[1, 2]|body",
         "{\"prompt\": \"x\",|body"})
     void badInputIsAProblemNamingTheField(String body, String field) {
