@@ -8,6 +8,7 @@ import dev.winnow.engine.EngineObserver;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.NoSafeCandidateException;
+import dev.winnow.engine.Prune;
 import dev.winnow.engine.UnetStepper;
 import dev.winnow.image.RgbImage;
 import dev.winnow.judge.RankingPolicy;
@@ -87,14 +88,14 @@ public final class EngineBenchmark {
         String pack = stringArg(args, "--pack", EMBEDDED);
         String fixture = stringArg(args, "--fixture", FIXTURE);
         Set<Integer> sections = new TreeSet<>();
-        for (String s : stringArg(args, "--sections", "0,1,2,3,4,5").split(",")) {
+        for (String s : stringArg(args, "--sections", "0,1,2,3,4,5,6").split(",")) {
             sections.add(Integer.parseInt(s.trim()));
         }
         OnnxSessions sessions = OnnxSessions.create(DeviceChoice.CPU, 0, 0);
         System.out.printf(Locale.ROOT, "Winnow engine benchmark — %d cores, JDK %s, %s, load average at start %s%n",
                 Runtime.getRuntime().availableProcessors(), Runtime.version(), System.getProperty("os.arch"), loadAverage());
         System.out.printf(Locale.ROOT, "jobs: \"%s\", DDIM %d steps, guidance 5 (2 UNet rows per candidate)%n%n", PROMPT, steps);
-        if (sections.stream().anyMatch(s -> s <= 4)) {
+        if (sections.stream().anyMatch(s -> s <= 4 || s == 6)) {
             DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(pack), sessions);
             BestOfN bestOfN = new BestOfN(pipeline, defaultSafety(sessions), defaultScorers(sessions),
                     new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
@@ -117,6 +118,9 @@ public final class EngineBenchmark {
             if (sections.contains(4) && heapRequests > 0) {
                 heapFlatness(bestOfN, heapRequests);
             }
+            if (sections.contains(6)) {
+                pruningUnderLoad(bestOfN.withPreviewJudge(previewJudge(sessions, bestOfN)), steps);
+            }
         }
         if (sections.contains(5)) {
             fixtureCosts(sessions, Path.of(fixture), steps);
@@ -133,6 +137,36 @@ public final class EngineBenchmark {
     static List<ScoreJudge> defaultScorers(OnnxSessions sessions) {
         return List.of(ScoreJudge.load(Path.of(defaultPath("winnow.judges.aesthetic.path")), sessions),
                 ScoreJudge.load(Path.of(defaultPath("winnow.judges.faithfulness.path")), sessions));
+    }
+
+    /** The configured preview judge (winnow.prune.judge-path), or the faithfulness scorer when none is set. */
+    static ScoreJudge previewJudge(OnnxSessions sessions, BestOfN b) {
+        String path = DEFAULTS.getProperty("winnow.prune.judge-path", "").trim();
+        if (!path.isEmpty()) {
+            return ScoreJudge.load(Path.of(path), sessions);
+        }
+        return b.scorers().stream().filter(j -> j.scoreName().equals("faithfulness")).findFirst().orElseThrow();
+    }
+
+    /**
+     * Speculative best-of-N under load: 4 clients sending N = 8 jobs back to back, pruned 8 → 2 at
+     * 0.2 against unpruned, interleaved rounds; requests per second (each answers one image).
+     */
+    static void pruningUnderLoad(BestOfN b, int steps) throws Exception {
+        Prune prune = new Prune(0.2, 2);
+        System.out.printf(Locale.ROOT, "6. speculative best-of-N under load: 4 clients x N = 8, pruned %d -> %d at %.1f "
+                + "(%.0f%% of the UNet rows) vs unpruned, 3 interleaved rounds%n", 8, prune.keep(), prune.at(),
+                100 * prune.rowShare(8, steps));
+        List<Double> full = new ArrayList<>();
+        List<Double> pruned = new ArrayList<>();
+        for (int round = 0; round < 3; round++) {
+            full.add(clients(b, 4, 4, 8, steps, 64, true, null) / 8);
+            pruned.add(clients(b, 4, 4, 8, steps, 64, true, prune) / 8);
+        }
+        double f = median(full);
+        double p = median(pruned);
+        System.out.printf(Locale.ROOT, "   unpruned %.2f requests/s, pruned %.2f requests/s, ratio %.2fx%n%n", f, p, p / f);
+        SUMMARY.put("embedded.prune8to2.requests_ratio", p / f);
     }
 
     static GenerationRequest job(int n, long seed, int steps, int size) {
@@ -308,6 +342,12 @@ public final class EngineBenchmark {
     /** Images/s of {@code clients} clients each sending {@code jobsEach} jobs of N = {@code n} back to back through an engine loop. */
     static double clients(BestOfN b, int clients, int jobsEach, int n, int steps, int size, boolean acrossJobs)
             throws Exception {
+        return clients(b, clients, jobsEach, n, steps, size, acrossJobs, null);
+    }
+
+    /** @param prune each job's pruning, or null for none */
+    static double clients(BestOfN b, int clients, int jobsEach, int n, int steps, int size, boolean acrossJobs,
+                          Prune prune) throws Exception {
         EngineLoop loop = new EngineLoop(b, 64, 32, acrossJobs, UnetStepper.DIRECT, new EngineObserver() { });
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         try {
@@ -318,7 +358,7 @@ public final class EngineBenchmark {
                 done.add(pool.submit(() -> {
                     for (int j = 0; j < jobsEach; j++) {
                         try {
-                            loop.submit(job(n, 1000L * client + j, steps, size)).join().png();
+                            loop.submit(job(n, 1000L * client + j, steps, size).withPrune(prune)).join().png();
                         } catch (CompletionException e) {
                             if (!(e.getCause() instanceof NoSafeCandidateException)) {
                                 throw e;
