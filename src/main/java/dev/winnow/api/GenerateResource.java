@@ -1,22 +1,32 @@
 package dev.winnow.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.winnow.engine.CandidateResult;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
+import dev.winnow.engine.JobEvents;
 import dev.winnow.engine.WinnowEngine;
 import dev.winnow.tokenizer.Tokens;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.sse.OutboundSseEvent;
+import jakarta.ws.rs.sse.Sse;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -38,6 +48,9 @@ public class GenerateResource {
     @Inject
     RequestValidator validator;
 
+    @Inject
+    ObjectMapper json;
+
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces({MediaType.APPLICATION_JSON, PNG})
@@ -58,13 +71,7 @@ public class GenerateResource {
     @APIResponse(responseCode = "503", description = "Warming up, draining, or a model failed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "504", description = "The deadline passed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     public Uni<Response> generate(GenerateRequest body, HttpHeaders headers, RoutingContext http) {
-        GenerationRequest job;
-        try {
-            job = validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
-        } catch (InvalidRequestException e) {
-            engine.recordInvalid();
-            throw e;
-        }
+        GenerationRequest job = validated(body);
         boolean png = wantsPng(headers);
         // the same tokenizer, on the same text, as the text encoder's: tells the client what the window cut off
         Tokens prompt = engine.pipeline().tokenizer().tokenize(job.prompt());
@@ -76,6 +83,91 @@ public class GenerateResource {
                 .onCancellation().invoke(() -> pending.cancel(true))
                 .emitOn(Infrastructure.getDefaultWorkerPool())
                 .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job.returnCandidates(), prompt));
+    }
+
+    /**
+     * The same job, watched: Server-Sent Events {@code queued}, {@code progress} (each step),
+     * {@code candidate} (each outcome: pruned ones as they are pruned, the rest as they are
+     * judged), then {@code result} with exactly the JSON body of a plain request, or {@code error}
+     * with the problem document it would have got. Bad input, a full queue or a service that is
+     * not ready are answered before the stream starts, with their plain status and problem.
+     * A client that disconnects cancels the job.
+     */
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @Operation(summary = "Generate, streaming progress as Server-Sent Events",
+            description = "Events: queued {position}, progress {step, steps, alive}, candidate {index, seed, verdict, "
+                    + "scores}, then result (the JSON body of the plain call) or error (its problem document).")
+    public Multi<OutboundSseEvent> stream(GenerateRequest body, @Context Sse sse, RoutingContext http) {
+        GenerationRequest job = validated(body);
+        Tokens prompt = engine.pipeline().tokenizer().tokenize(job.prompt());
+        // Events may come before the client subscribes: the processor keeps them until it does.
+        UnicastProcessor<OutboundSseEvent> events = UnicastProcessor.create();
+        JobEvents watcher = new JobEvents() {
+            @Override
+            public void queued(int ahead) {
+                send(sse, events, "queued", Map.of("position", ahead));
+            }
+
+            @Override
+            public void progress(int step, int steps, int alive) {
+                send(sse, events, "progress", Map.of("step", step, "steps", steps, "alive", alive));
+            }
+
+            @Override
+            public void candidate(CandidateResult c) {
+                send(sse, events, "candidate", candidateJson(c));
+            }
+        };
+        CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
+        http.response().closeHandler(closed -> pending.cancel(true));
+        pending.whenCompleteAsync((result, failure) -> {
+            if (failure == null) {
+                send(sse, events, "result", toJson(result, job.returnCandidates(), prompt));
+            } else {
+                Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+                send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
+            }
+            synchronized (events) {
+                events.onComplete();
+            }
+        }, Infrastructure.getDefaultWorkerPool()); // the PNG's base64 is made here, not on an engine thread
+        return events.onCancellation().invoke(() -> pending.cancel(true));
+    }
+
+    /** One event, its data as JSON on one line; serialised so that events of two threads never interleave. */
+    private void send(Sse sse, UnicastProcessor<OutboundSseEvent> events, String name, Object data) {
+        String text;
+        try {
+            text = json.writeValueAsString(data);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("an event that cannot be written as JSON: " + name, e);
+        }
+        OutboundSseEvent event = sse.newEventBuilder().name(name).mediaType(MediaType.TEXT_PLAIN_TYPE).data(text).build();
+        synchronized (events) {
+            events.onNext(event);
+        }
+    }
+
+    private static Map<String, Object> candidateJson(CandidateResult c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("index", c.index());
+        m.put("seed", c.seed());
+        m.put("verdict", c.verdict());
+        m.put("scores", Problems.finite(c.scores()));
+        return m;
+    }
+
+    /** The request checked against every bound; a refusal is counted and answered 400 naming the field. */
+    private GenerationRequest validated(GenerateRequest body) {
+        try {
+            return validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
+        } catch (InvalidRequestException e) {
+            engine.recordInvalid();
+            throw e;
+        }
     }
 
     private static Response jsonResponse(GenerationResult result, boolean withCandidates, Tokens prompt) {

@@ -43,6 +43,31 @@ public class ProblemMappers {
         return problem;
     }
 
+    /**
+     * The problem answer to a job the engine admitted and then could not answer with an image
+     * (no safe candidate, deadline, failure, drain): what a streaming client gets as its
+     * {@code error} event, the same document a plain request gets.
+     */
+    static Response engineProblem(Throwable e) {
+        ProblemMappers m = new ProblemMappers(); // these mappers count nothing: the engine already has
+        if (e instanceof NoSafeCandidateException x) {
+            return m.noSafe(x);
+        }
+        if (e instanceof DeadlineExceededException x) {
+            return m.deadline(x);
+        }
+        if (e instanceof GenerationFailedException x) {
+            return m.failed(x);
+        }
+        if (e instanceof NotReadyException x) {
+            return m.notReady(x);
+        }
+        if (e instanceof java.util.concurrent.CancellationException) {
+            return Problems.response(499, "cancelled", "Cancelled", "the job was cancelled");
+        }
+        return m.unexpected(e instanceof Exception x ? x : new RuntimeException(e));
+    }
+
     @ServerExceptionMapper
     public Response invalid(InvalidRequestException e) {
         return Problems.response(400, "invalid-request", "Invalid request", e.getMessage(), Map.of("field", e.field()));

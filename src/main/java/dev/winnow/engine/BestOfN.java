@@ -458,8 +458,7 @@ public final class BestOfN {
         for (int i = 0; i < slots.size(); i++) {
             Map<String, Double> scores = new LinkedHashMap<>();
             if (slots.get(i).isPruned()) {
-                scores.put("preview", prepared.previewScore(i));
-                candidates.add(new CandidateResult(i, job.seed() + i, Verdict.PRUNED, scores));
+                candidates.add(prunedCandidate(prepared, i));
                 continue;
             }
             SafetyVerdict v = verdicts.get(k);
@@ -491,6 +490,13 @@ public final class BestOfN {
         CandidateResult chosen = candidates.get(finishedIndex.get(best));
         return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, images.get(best),
                 Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings());
+    }
+
+    /** Candidate {@code i} of a job, pruned: its verdict and its preview score. */
+    static CandidateResult prunedCandidate(PreparedJob prepared, int i) {
+        Map<String, Double> scores = new LinkedHashMap<>();
+        scores.put("preview", prepared.previewScore(i));
+        return new CandidateResult(i, prepared.request().seed() + i, Verdict.PRUNED, scores);
     }
 
     /** AUTOMATIC1111's "parameters" text: a saved image says how to make it again. */

@@ -13,12 +13,17 @@ final class EngineJob {
     final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
     final long admittedNanos = System.nanoTime();
     final long sequence;
+    /** Who watches the job (a streaming client), or {@link JobEvents#NONE}. */
+    final JobEvents events;
+    /** Loop thread only: the last step reported to {@link #events}. */
+    int reportedStep;
     /** Where the job is, for a deadline's message. */
     volatile String stage = "waiting in the queue";
     PreparedJob prepared;
 
-    EngineJob(GenerationRequest request, long sequence) {
+    EngineJob(GenerationRequest request, long sequence, JobEvents events) {
         this.request = request;
         this.sequence = sequence;
+        this.events = events;
     }
 }

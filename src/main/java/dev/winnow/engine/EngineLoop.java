@@ -197,6 +197,17 @@ public final class EngineLoop implements AutoCloseable {
      * @throws NotReadyException  when draining
      */
     public CompletableFuture<GenerationResult> submit(GenerationRequest request) {
+        return submit(request, JobEvents.NONE);
+    }
+
+    /**
+     * Admits a job at once or refuses it, telling {@code events} what happens to it as it happens:
+     * its place in the queue, each step, each candidate's outcome.
+     *
+     * @throws QueueFullException when {@code capacity} jobs are already admitted
+     * @throws NotReadyException  when draining
+     */
+    public CompletableFuture<GenerationResult> submit(GenerationRequest request, JobEvents events) {
         synchronized (admissionLock) { // so that no job is queued behind the loop's Stop
             if (!accepting) {
                 throw new NotReadyException("the service is shutting down");
@@ -206,8 +217,8 @@ public final class EngineLoop implements AutoCloseable {
                 long perJob = Math.max(1, recentJobMillis);
                 throw new QueueFullException(capacity, Math.max(1, (perJob * capacity / Math.max(1, maxBatchRows / 2)) / 1000));
             }
-            admitted.incrementAndGet();
-            EngineJob job = new EngineJob(request, sequence.incrementAndGet());
+            int ahead = admitted.getAndIncrement();
+            EngineJob job = new EngineJob(request, sequence.incrementAndGet(), events);
             unanswered.add(job);
             // The deadline holds wherever the job is: waiting, denoising, waiting to be judged, being judged.
             ScheduledFuture<?> expiry = timers.schedule(() -> job.future.completeExceptionally(new DeadlineExceededException(
@@ -219,6 +230,7 @@ public final class EngineLoop implements AutoCloseable {
                 admitted.decrementAndGet();
                 admission.release();
             });
+            tell(job, e -> e.queued(ahead));
             messages.add(new Admit(job));
             return job.future;
         }
@@ -341,7 +353,6 @@ public final class EngineLoop implements AutoCloseable {
             m = messages.poll();
         }
         dropAnsweredAndExpired();
-        handOffFinished(); // a job whose kept candidates were all done when it was pruned
         List<DenoisingSlot> batch = nextBatch();
         nothingToStep = batch.isEmpty();
         if (batch.isEmpty() || cut) {
@@ -355,9 +366,38 @@ public final class EngineLoop implements AutoCloseable {
         if (calls > 0) {
             observer.unetCallsPerStep(calls);
         }
+        reportProgress();
         sendPreviews();
         handOffFinished();
         return true;
+    }
+
+    /** Tells each watched job how far its slowest live candidate has come, when that changed. */
+    private void reportProgress() {
+        for (EngineJob j : active) {
+            if (j.events == JobEvents.NONE) {
+                continue;
+            }
+            List<DenoisingSlot> live = j.prepared.liveSlots();
+            int step = live.stream().mapToInt(DenoisingSlot::stepIndex).min().orElse(0);
+            if (step > j.reportedStep) {
+                j.reportedStep = step;
+                int alive = live.size();
+                tell(j, e -> e.progress(step, j.request.steps(), alive));
+            }
+        }
+    }
+
+    /** Hands an event to a job's watcher; a watcher that throws is not the job's problem. */
+    private static void tell(EngineJob j, java.util.function.Consumer<JobEvents> event) {
+        if (j.events == JobEvents.NONE) {
+            return;
+        }
+        try {
+            event.accept(j.events);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "a job's event listener failed", e);
+        }
     }
 
     /**
@@ -416,7 +456,10 @@ public final class EngineLoop implements AutoCloseable {
         j.prepared.previewTook(p.nanos());
         observer.stage("preview", p.nanos());
         if (p.scores() != null) {
-            j.prepared.prune(p.scores());
+            for (int i : j.prepared.prune(p.scores())) {
+                CandidateResult pruned = BestOfN.prunedCandidate(j.prepared, i);
+                tell(j, e -> e.candidate(pruned));
+            }
             return;
         }
         RunTerminatedException terminated = p.failure() == null ? null : RunTerminatedException.in(p.failure());
@@ -638,9 +681,23 @@ public final class EngineLoop implements AutoCloseable {
             } else if (failure != null) {
                 j.future.completeExceptionally(answerFor(failure, "decoding and judging"));
             } else if (outcomes.get(i).failure() != null) {
-                j.future.completeExceptionally(answerFor(outcomes.get(i).failure(), "decoding and judging"));
+                RuntimeException f = outcomes.get(i).failure();
+                if (f instanceof NoSafeCandidateException none) {
+                    judged(j, none.candidates());
+                }
+                j.future.completeExceptionally(answerFor(f, "decoding and judging"));
             } else {
+                judged(j, outcomes.get(i).result().candidates());
                 j.future.complete(outcomes.get(i).result());
+            }
+        }
+    }
+
+    /** Tells a watched job the verdicts of its finished (not pruned: those were told when pruned) candidates. */
+    private static void judged(EngineJob j, List<CandidateResult> candidates) {
+        for (CandidateResult c : candidates) {
+            if (c.verdict() != dev.winnow.judge.Verdict.PRUNED) {
+                tell(j, e -> e.candidate(c));
             }
         }
     }

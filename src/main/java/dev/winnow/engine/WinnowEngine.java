@@ -451,6 +451,11 @@ public class WinnowEngine {
      * @throws NotReadyException  while warming up, draining or with the circuit open
      */
     public CompletableFuture<GenerationResult> submit(GenerationRequest job) {
+        return submit(job, JobEvents.NONE);
+    }
+
+    /** As {@link #submit(GenerationRequest)}, telling {@code events} what happens to the job as it happens. */
+    public CompletableFuture<GenerationResult> submit(GenerationRequest job, JobEvents events) {
         long start = System.nanoTime();
         if (!isReady()) {
             observe(o -> o.request("not_ready", 0));
@@ -460,7 +465,7 @@ public class WinnowEngine {
         }
         CompletableFuture<GenerationResult> future;
         try {
-            future = loop.submit(job);
+            future = loop.submit(job, events);
         } catch (QueueFullException e) {
             observe(o -> o.request("queue_full", 0));
             throw e;

@@ -106,6 +106,33 @@ class EngineHttpTest {
     }
 
     @Test
+    void aStreamingClientThatDisconnectsCancelsItsJob() throws Exception {
+        double cancelledBefore = metric("winnow_requests_seconds_count{outcome=\"cancelled\"}");
+        String body = "{\"prompt\": \"a red circle\", \"n\": 8, \"steps\": 100, \"seed\": 6}";
+        try (Socket s = new Socket(base.getHost(), base.getPort())) {
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /generate HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
+                    + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                if (line.startsWith("event:") && line.contains("progress")) {
+                    break; // denoising has begun; now go away
+                }
+            }
+        }
+        long until = System.currentTimeMillis() + 10_000;
+        while (metric("winnow_active_slots") > 0 && System.currentTimeMillis() < until) {
+            Thread.sleep(20);
+        }
+        assertEquals(0.0, metric("winnow_active_slots"), "the cancelled job's slots left the batch");
+        assertTrue(metric("winnow_requests_seconds_count{outcome=\"cancelled\"}") > cancelledBefore);
+    }
+
+    @Test
     void everyMetricNamedInTheDesignIsExported() {
         given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2}")
                 .post("/generate");

@@ -1,0 +1,27 @@
+package dev.winnow.engine;
+
+/**
+ * What happens to one job as it happens, for a client that watches it (Server-Sent Events).
+ * Called from the engine's threads (the loop, a finishing thread), one event at a time per job
+ * and in order; implementations must be quick and never block or throw — they hand the event on.
+ */
+public interface JobEvents {
+
+    /** Admitted: {@code ahead} jobs were admitted before it and are not answered yet. */
+    default void queued(int ahead) {
+    }
+
+    /**
+     * Denoising advanced: every candidate still alive has taken at least {@code step} of
+     * {@code steps} steps; {@code alive} are still being denoised (fewer once pruned).
+     */
+    default void progress(int step, int steps, int alive) {
+    }
+
+    /** A candidate's outcome: pruned (with its preview score) as it is pruned, the others as they are judged. */
+    default void candidate(CandidateResult candidate) {
+    }
+
+    JobEvents NONE = new JobEvents() {
+    };
+}
