@@ -12,6 +12,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.util.Map;
 import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -53,7 +54,8 @@ public class BodyLimit {
                         ctx.next();
                         return;
                     }
-                    if (GenerateResource.PATH.equals(ctx.normalizedPath())) {
+                    if (GenerateResource.PATH.equals(ctx.normalizedPath())
+                            || OpenAiImagesResource.PATH.equals(ctx.normalizedPath())) {
                         engine.recordInvalid();
                     }
                     String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
@@ -66,13 +68,16 @@ public class BodyLimit {
     private static void respond(RoutingContext ctx, String detail) {
         String body;
         try {
-            body = JSON.writeValueAsString(Problems.body(413, "body-too-large", "Request body too large", detail, null));
+            Map<String, Object> problem = Problems.body(413, "body-too-large", "Request body too large", detail, null);
+            boolean openAi = ctx.normalizedPath().startsWith(OpenAiErrors.PREFIX);
+            body = JSON.writeValueAsString(openAi ? OpenAiErrors.error(problem) : problem);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
         // The rest of the body is not read: close the connection once the answer is out.
         ctx.response().setStatusCode(413)
-                .putHeader(HttpHeaders.CONTENT_TYPE, Problems.PROBLEM_JSON)
+                .putHeader(HttpHeaders.CONTENT_TYPE, ctx.normalizedPath().startsWith(OpenAiErrors.PREFIX)
+                        ? "application/json" : Problems.PROBLEM_JSON)
                 .putHeader(HttpHeaders.CONNECTION, "close")
                 .endHandler(done -> ctx.request().connection().close())
                 .end(body);

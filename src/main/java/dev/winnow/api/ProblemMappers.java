@@ -37,7 +37,7 @@ public class ProblemMappers {
 
     /** Counts a refused generate request; other endpoints' bad input is not a rejected generation. */
     private Response refused(UriInfo uri, Response problem) {
-        if (uri != null && GenerateResource.PATH.equals(uri.getPath())) {
+        if (uri != null && (GenerateResource.PATH.equals(uri.getPath()) || OpenAiImagesResource.PATH.equals(uri.getPath()))) {
             engine.recordInvalid();
         }
         return problem;
@@ -66,6 +66,11 @@ public class ProblemMappers {
             return Problems.response(499, "cancelled", "Cancelled", "the job was cancelled");
         }
         return m.unexpected(e instanceof Exception x ? x : new RuntimeException(e));
+    }
+
+    @ServerExceptionMapper
+    public Response modelNotFound(ModelNotFoundException e) {
+        return Problems.response(404, "model-not-found", "Model not found", e.getMessage(), Map.of("field", "model"));
     }
 
     @ServerExceptionMapper

@@ -482,14 +482,20 @@ public final class BestOfN {
             candidates.add(new CandidateResult(i, job.seed() + i, v.verdict(), scores));
             k++;
         }
-        int best = policy.best(verdictList, combined);
+        List<Integer> ranked = policy.ranked(verdictList, combined);
         prepared.timings().put("total", millisSince(prepared.startNanos()));
-        if (best < 0) {
+        if (ranked.isEmpty()) {
             throw new NoSafeCandidateException(candidates);
         }
+        int best = ranked.get(0);
         CandidateResult chosen = candidates.get(finishedIndex.get(best));
+        List<GenerationResult.RunnerUp> runnersUp = new ArrayList<>();
+        for (int r : ranked.subList(1, Math.min(ranked.size(), job.images()))) {
+            CandidateResult c = candidates.get(finishedIndex.get(r));
+            runnersUp.add(new GenerationResult.RunnerUp(c, images.get(r), Map.of("parameters", parameters(job, c.seed()))));
+        }
         return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, images.get(best),
-                Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings());
+                Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings(), runnersUp);
     }
 
     /** Candidate {@code i} of a job, pruned: its verdict and its preview score. */

@@ -9,6 +9,7 @@ import java.util.Map;
  * @param rankingWeights  per-request overrides of the ranking weights (may be empty)
  * @param deadlineNanos   {@link System#nanoTime()} after which the job is abandoned
  * @param prune           keep only the best candidates after a fraction of the steps; null: no pruning
+ * @param images          how many of the best safe candidates' images the result keeps (1: the chosen one)
  */
 public record GenerationRequest(
         String prompt,
@@ -23,25 +24,35 @@ public record GenerationRequest(
         boolean returnCandidates,
         Map<String, Double> rankingWeights,
         long deadlineNanos,
-        Prune prune) {
+        Prune prune,
+        int images) {
 
     /** A job without pruning. */
     public GenerationRequest(String prompt, String negativePrompt, int n, int steps, double guidanceScale, long seed,
                              int width, int height, String scheduler, boolean returnCandidates,
                              Map<String, Double> rankingWeights, long deadlineNanos) {
         this(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler, returnCandidates,
-                rankingWeights, deadlineNanos, null);
+                rankingWeights, deadlineNanos, null, 1);
     }
 
     /** The same job, pruned as {@code p} says (null: not pruned). */
     public GenerationRequest withPrune(Prune p) {
         return new GenerationRequest(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler,
-                returnCandidates, rankingWeights, deadlineNanos, p);
+                returnCandidates, rankingWeights, deadlineNanos, p, images);
+    }
+
+    /** The same job, keeping the images of its {@code count} best safe candidates. */
+    public GenerationRequest withImages(int count) {
+        return new GenerationRequest(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler,
+                returnCandidates, rankingWeights, deadlineNanos, prune, count);
     }
 
     public GenerationRequest {
         rankingWeights = rankingWeights == null ? Map.of() : Map.copyOf(rankingWeights);
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        if (images < 1 || images > n) {
+            throw new IllegalArgumentException("images must be within 1..n (" + n + "), got " + images);
+        }
         if (prune != null && (prune.keep() >= n || steps < 2)) {
             throw new IllegalArgumentException("prune must keep fewer than n (" + n + ") candidates, in at least 2 steps");
         }

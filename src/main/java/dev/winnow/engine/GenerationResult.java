@@ -26,6 +26,37 @@ public final class GenerationResult {
     /** Guarded by this: the pixels until the PNG is encoded, then null. */
     private RgbImage image;
     private byte[] png;
+    /** The next best safe candidates after the chosen one, when the job kept more than one image. */
+    private final List<RunnerUp> runnersUp;
+
+    /**
+     * A safe candidate ranked below the chosen one whose image was kept (the job asked for more
+     * than one), encoded on first use like the chosen image.
+     */
+    public static final class RunnerUp {
+        private final CandidateResult candidate;
+        private final Map<String, String> pngText;
+        private RgbImage image;
+        private byte[] png;
+
+        public RunnerUp(CandidateResult candidate, RgbImage image, Map<String, String> pngText) {
+            this.candidate = candidate;
+            this.image = image;
+            this.pngText = Collections.unmodifiableMap(new LinkedHashMap<>(pngText));
+        }
+
+        public CandidateResult candidate() {
+            return candidate;
+        }
+
+        public synchronized byte[] png() {
+            if (png == null) {
+                png = PngEncoder.encode(image, pngText);
+                image = null;
+            }
+            return png;
+        }
+    }
 
     /**
      * @param pngText   text chunks for the PNG (the settings that made it)
@@ -33,6 +64,13 @@ public final class GenerationResult {
      */
     public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
                             List<CandidateResult> candidates, Map<String, Long> timingsMs) {
+        this(id, model, chosen, image, pngText, candidates, timingsMs, List.of());
+    }
+
+    /** @param runnersUp the next best safe candidates' images, best first (the job asked for them) */
+    public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
+                            List<CandidateResult> candidates, Map<String, Long> timingsMs, List<RunnerUp> runnersUp) {
+        this.runnersUp = List.copyOf(runnersUp);
         this.id = id;
         this.model = model;
         this.chosen = chosen;
@@ -75,6 +113,11 @@ public final class GenerationResult {
 
     public List<CandidateResult> candidates() {
         return candidates;
+    }
+
+    /** The safe candidates ranked after the chosen one whose images were kept, best first (empty unless asked for). */
+    public List<RunnerUp> runnersUp() {
+        return runnersUp;
     }
 
     /** Per stage, in milliseconds. */

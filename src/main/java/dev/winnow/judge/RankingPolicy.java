@@ -46,6 +46,25 @@ public final class RankingPolicy {
     }
 
     /**
+     * The safe candidates best first: by combined score, a safe one without a finite score below
+     * every scored one, the lower index first on a tie. The first is {@link #best}'s choice.
+     */
+    public List<Integer> ranked(List<Verdict> verdicts, List<Double> combinedScores) {
+        List<Integer> safe = new java.util.ArrayList<>();
+        for (int i = 0; i < verdicts.size(); i++) {
+            if (verdicts.get(i) == Verdict.SAFE) {
+                safe.add(i);
+            }
+        }
+        java.util.function.ToDoubleFunction<Integer> score = i -> {
+            Double c = combinedScores.get(i);
+            return c != null && Double.isFinite(c) ? c : Double.NEGATIVE_INFINITY;
+        };
+        safe.sort(java.util.Comparator.comparingDouble(score).reversed().thenComparingInt(i -> i));
+        return safe;
+    }
+
+    /**
      * @return the index of the best safe candidate (a safe one without a finite combined score
      *         ranks below every scored one, but is still chosen over none), or -1 when none is safe
      */

@@ -74,7 +74,7 @@ class PruningTest {
 
     static GenerationRequest job(long seed, int n, int steps, Prune prune) {
         return new GenerationRequest(PROMPT, "", n, steps, 5.0, seed, 64, 64, "ddim", true, Map.of(),
-                System.nanoTime() + 120_000_000_000L, prune);
+                System.nanoTime() + 120_000_000_000L, prune, 1);
     }
 
     static List<CandidateResult> kept(GenerationResult r) {

@@ -1,0 +1,153 @@
+package dev.winnow.api;
+
+import dev.winnow.engine.GenerationRequest;
+import dev.winnow.engine.GenerationResult;
+import dev.winnow.engine.WinnowConfig;
+import dev.winnow.engine.WinnowEngine;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.jboss.logging.Logger;
+
+/**
+ * {@code POST /v1/images/generations}: OpenAI's Images API over best-of-N. {@code n} images come
+ * back: the top {@code n} safe candidates of {@code best_of} drawn. Requests are translated into
+ * a {@code /generate} request and checked by the same validator, so every bound is the same; any
+ * error on this route is answered in OpenAI's shape by {@link OpenAiErrors}, with the status
+ * {@code /generate} would give.
+ */
+@Path(OpenAiImagesResource.PATH)
+public class OpenAiImagesResource {
+
+    static final String PATH = "/v1/images/generations";
+
+    private static final Logger LOG = Logger.getLogger(OpenAiImagesResource.class);
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,5})x(\\d{1,5})");
+
+    @Inject
+    WinnowEngine engine;
+
+    @Inject
+    RequestValidator validator;
+
+    @Inject
+    WinnowConfig config;
+
+    @ConfigProperty(name = "winnow.openai.log-user", defaultValue = "false")
+    boolean logUser;
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "OpenAI-compatible image generation (best-of-N underneath)")
+    public Uni<Map<String, Object>> generate(OpenAiImageRequest body, RoutingContext http) {
+        GenerationRequest job;
+        try {
+            job = translate(body);
+        } catch (InvalidRequestException e) {
+            engine.recordInvalid();
+            throw e;
+        }
+        if (logUser && body.user() != null) {
+            LOG.infof("images.generations for user '%s': %d of %d candidates", body.user(), job.images(), job.n());
+        }
+        CompletableFuture<GenerationResult> pending = engine.submit(job);
+        http.response().closeHandler(closed -> pending.cancel(true));
+        return Uni.createFrom().completionStage(pending)
+                .onCancellation().invoke(() -> pending.cancel(true))
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .map(OpenAiImagesResource::answer);
+    }
+
+    /** The OpenAI body as a {@code /generate} job: every bound checked by the same validator. */
+    GenerationRequest translate(OpenAiImageRequest r) {
+        if (r == null) {
+            throw new InvalidRequestException("body", "a JSON object with at least \"prompt\" is required");
+        }
+        String pipeline = engine.pipeline().name();
+        if (r.model() != null && !r.model().equals(pipeline)) {
+            throw new ModelNotFoundException(r.model(), pipeline);
+        }
+        if (r.responseFormat() != null && !r.responseFormat().equals("b64_json")) {
+            throw new InvalidRequestException("response_format", "response_format must be b64_json: Winnow does not "
+                    + "store images, so it has no URL to give (got '" + r.responseFormat() + "')");
+        }
+        if (r.outputFormat() != null && !r.outputFormat().equalsIgnoreCase("png")) {
+            throw new InvalidRequestException("output_format", "output_format must be png, got '" + r.outputFormat() + "'");
+        }
+        if (Boolean.TRUE.equals(r.stream())) {
+            throw new InvalidRequestException("stream", "stream is not offered here; POST /generate with "
+                    + "Accept: text/event-stream streams progress");
+        }
+        int maxN = config.limits().maxN();
+        int images = r.n() == null ? 1 : r.n();
+        if (images < 1 || images > maxN) {
+            throw new InvalidRequestException("n", "n must be within 1.." + maxN + ", got " + images);
+        }
+        int bestOf = r.bestOf() == null ? Math.max(images, Math.min(config.defaults().n(), maxN)) : r.bestOf();
+        if (bestOf < images || bestOf > maxN) {
+            throw new InvalidRequestException("best_of", "best_of must be within n.." + maxN + " (" + images + ".."
+                    + maxN + "), got " + bestOf);
+        }
+        Integer width = null;
+        Integer height = null;
+        if (r.size() != null && !r.size().equals("auto")) {
+            Matcher m = SIZE.matcher(r.size());
+            if (!m.matches()) {
+                throw new InvalidRequestException("size", "size must be \"WxH\" (e.g. \"" + engine.pipeline().defaultSize()
+                        + "x" + engine.pipeline().defaultSize() + "\") or \"auto\", got '" + r.size() + "'");
+            }
+            width = Integer.parseInt(m.group(1));
+            height = Integer.parseInt(m.group(2));
+        }
+        GenerateRequest g = new GenerateRequest(r.prompt(), null, bestOf, null, null, r.seed(), width, height, null,
+                false, null, null, null);
+        try {
+            return validator.validate(g, engine.pipeline(), engine.scoreNames(), engine.canPrune()).withImages(images);
+        } catch (InvalidRequestException e) {
+            String field = switch (e.field()) {
+                case "width", "height" -> "size";
+                case "n" -> "best_of";
+                default -> e.field();
+            };
+            throw new InvalidRequestException(field, e.getMessage());
+        }
+    }
+
+    /** OpenAI's ImagesResponse: the chosen image first, then the runners-up, each as b64_json. */
+    static Map<String, Object> answer(GenerationResult r) {
+        List<Map<String, Object>> data = new ArrayList<>();
+        data.add(image(r.png()));
+        r.runnersUp().forEach(u -> data.add(image(u.png())));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("created", System.currentTimeMillis() / 1000);
+        body.put("data", data);
+        body.put("output_format", "png");
+        body.put("size", String.format(Locale.ROOT, "%dx%d", r.width(), r.height()));
+        return body;
+    }
+
+    private static Map<String, Object> image(byte[] png) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("b64_json", Base64.getEncoder().encodeToString(png));
+        m.put("revised_prompt", null);
+        return m;
+    }
+}
