@@ -41,7 +41,11 @@ public record GenerateRequest(
         Long deadlineMs,
         @Schema(description = "Speculative best-of-N: after a fraction `at` of the steps, keep only the `keep` "
                 + "candidates whose x̂₀ previews score best; the others are listed with verdict `pruned`")
-        PruneRequest prune) {
+        PruneRequest prune,
+        @JsonProperty("return_candidate_images")
+        @Schema(description = "Include the PNG of every *safe* candidate in `candidates` (implies return_candidates); "
+                + "an unsafe candidate's pixels never leave the service")
+        Boolean returnCandidateImages) {
 
     /** The {@code prune} object; either field may be left to the server's {@code winnow.prune.*} defaults. */
     @Schema(name = "Prune", example = "{\"at\": 0.2, \"keep\": 2}")

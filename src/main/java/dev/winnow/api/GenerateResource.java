@@ -7,6 +7,7 @@ import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.JobEvents;
 import dev.winnow.engine.WinnowEngine;
+import dev.winnow.judge.Verdict;
 import dev.winnow.tokenizer.Tokens;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -82,7 +83,7 @@ public class GenerateResource {
         return Uni.createFrom().completionStage(pending)
                 .onCancellation().invoke(() -> pending.cancel(true))
                 .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job.returnCandidates(), prompt));
+                .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job, candidateImages(body), prompt));
     }
 
     /**
@@ -124,7 +125,7 @@ public class GenerateResource {
         http.response().closeHandler(closed -> pending.cancel(true));
         pending.whenCompleteAsync((result, failure) -> {
             if (failure == null) {
-                send(sse, events, "result", toJson(result, job.returnCandidates(), prompt));
+                send(sse, events, "result", toJson(result, job, candidateImages(body), prompt));
             } else {
                 Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                         ? failure.getCause() : failure;
@@ -170,8 +171,14 @@ public class GenerateResource {
         }
     }
 
-    private static Response jsonResponse(GenerationResult result, boolean withCandidates, Tokens prompt) {
-        return withPromptHeaders(Response.ok(toJson(result, withCandidates, prompt), MediaType.APPLICATION_JSON), prompt)
+    private static boolean candidateImages(GenerateRequest body) {
+        return Boolean.TRUE.equals(body.returnCandidateImages());
+    }
+
+    private static Response jsonResponse(GenerationResult result, GenerationRequest job, boolean candidateImages,
+                                         Tokens prompt) {
+        return withPromptHeaders(Response.ok(toJson(result, job, candidateImages, prompt), MediaType.APPLICATION_JSON),
+                prompt)
                 .build();
     }
 
@@ -204,11 +211,19 @@ public class GenerateResource {
         return false;
     }
 
-    static GenerateResponse toJson(GenerationResult r, boolean withCandidates, Tokens prompt) {
+    /** The JSON body: candidates when the job asked for them, with the safe ones' PNGs when it asked for those. */
+    static GenerateResponse toJson(GenerationResult r, GenerationRequest job, boolean candidateImages, Tokens prompt) {
         CandidateResult c = r.chosen();
+        boolean withCandidates = job.returnCandidates();
+        // Only safe candidates have images here: the chosen one and the runners-up the job kept.
+        Map<Integer, byte[]> pngs = new java.util.HashMap<>();
+        if (candidateImages) {
+            pngs.put(c.index(), r.png());
+            r.runnersUp().forEach(u -> pngs.put(u.candidate().index(), u.png()));
+        }
         List<GenerateResponse.Candidate> candidates = withCandidates
                 ? r.candidates().stream().map(x -> new GenerateResponse.Candidate(x.index(), x.seed(), x.verdict(),
-                        Problems.finite(x.scores()))).toList()
+                        Problems.finite(x.scores()), x.verdict() == Verdict.SAFE ? pngs.get(x.index()) : null)).toList()
                 : null;
         return new GenerateResponse(r.id(), r.model(),
                 new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), r.png()),

@@ -31,6 +31,9 @@ public record GenerateResponse(
     public record Image(int index, long seed, int width, int height, @JsonProperty("png_base64") byte[] png) {
     }
 
-    public record Candidate(int index, long seed, Verdict verdict, Map<String, Double> scores) {
+    /** @param png the candidate's PNG (base64 in JSON) when asked for and the candidate is safe; otherwise absent */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Candidate(int index, long seed, Verdict verdict, Map<String, Double> scores,
+                            @JsonProperty("png_base64") byte[] png) {
     }
 }

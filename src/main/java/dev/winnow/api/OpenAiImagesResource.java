@@ -118,7 +118,7 @@ public class OpenAiImagesResource {
             height = Integer.parseInt(m.group(2));
         }
         GenerateRequest g = new GenerateRequest(r.prompt(), null, bestOf, null, null, r.seed(), width, height, null,
-                false, null, null, null);
+                false, null, null, null, null);
         try {
             return validator.validate(g, engine.pipeline(), engine.scoreNames(), engine.canPrune()).withImages(images);
         } catch (InvalidRequestException e) {

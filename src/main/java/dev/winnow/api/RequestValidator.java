@@ -137,7 +137,8 @@ public class RequestValidator {
         }
         Prune prune = prune(r.prune(), n, steps, canPrune);
         return new GenerationRequest(prompt, r.negativePrompt(), n, steps, guidance, seed, width, height, scheduler,
-                Boolean.TRUE.equals(r.returnCandidates()), weights, System.nanoTime() + deadlineMs * 1_000_000, prune, 1);
+                Boolean.TRUE.equals(r.returnCandidates()) || Boolean.TRUE.equals(r.returnCandidateImages()), weights,
+                System.nanoTime() + deadlineMs * 1_000_000, prune, Boolean.TRUE.equals(r.returnCandidateImages()) ? n : 1);
     }
 
     /** The request's pruning with the server's defaults filled in, or null when it asks for none. */
