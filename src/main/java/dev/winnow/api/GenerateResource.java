@@ -52,6 +52,9 @@ public class GenerateResource {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    Feedback feedback;
+
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces({MediaType.APPLICATION_JSON, PNG})
@@ -83,7 +86,7 @@ public class GenerateResource {
         return Uni.createFrom().completionStage(pending)
                 .onCancellation().invoke(() -> pending.cancel(true))
                 .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(result -> png ? pngResponse(result, prompt) : jsonResponse(result, job, candidateImages(body), prompt));
+                .map(result -> png ? pngResponse(result, job, prompt) : jsonResponse(result, job, candidateImages(body), prompt));
     }
 
     /**
@@ -175,20 +178,20 @@ public class GenerateResource {
         return Boolean.TRUE.equals(body.returnCandidateImages());
     }
 
-    private static Response jsonResponse(GenerationResult result, GenerationRequest job, boolean candidateImages,
+    private Response jsonResponse(GenerationResult result, GenerationRequest job, boolean candidateImages,
                                          Tokens prompt) {
         return withPromptHeaders(Response.ok(toJson(result, job, candidateImages, prompt), MediaType.APPLICATION_JSON),
                 prompt)
                 .build();
     }
 
-    private static Response pngResponse(GenerationResult result, Tokens prompt) {
+    private Response pngResponse(GenerationResult result, GenerationRequest job, Tokens prompt) {
         Double combined = result.chosen().scores().get("combined");
         return withPromptHeaders(Response.ok(result.png(), PNG), prompt)
                 .header("X-Winnow-Seed", result.chosen().seed())
                 .header("X-Winnow-Index", result.chosen().index())
                 .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
-                .header("X-Winnow-Id", result.id())
+                .header("X-Winnow-Id", feedback.publish(job, result, Map.of(result.chosen().index(), result.png())))
                 .build();
     }
 
@@ -212,7 +215,7 @@ public class GenerateResource {
     }
 
     /** The JSON body: candidates when the job asked for them, with the safe ones' PNGs when it asked for those. */
-    static GenerateResponse toJson(GenerationResult r, GenerationRequest job, boolean candidateImages, Tokens prompt) {
+    GenerateResponse toJson(GenerationResult r, GenerationRequest job, boolean candidateImages, Tokens prompt) {
         CandidateResult c = r.chosen();
         boolean withCandidates = job.returnCandidates();
         // Only safe candidates have images here: the chosen one and the runners-up the job kept.
@@ -225,7 +228,8 @@ public class GenerateResource {
                 ? r.candidates().stream().map(x -> new GenerateResponse.Candidate(x.index(), x.seed(), x.verdict(),
                         Problems.finite(x.scores()), x.verdict() == Verdict.SAFE ? pngs.get(x.index()) : null)).toList()
                 : null;
-        return new GenerateResponse(r.id(), r.model(),
+        String id = feedback.publish(job, r, candidateImages ? pngs : Map.of(c.index(), r.png()));
+        return new GenerateResponse(id, r.model(),
                 new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), r.png()),
                 Problems.finite(c.scores()), candidates, r.timingsMs(), prompt.truncated(), prompt.promptLength());
     }

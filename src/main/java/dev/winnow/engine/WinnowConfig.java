@@ -31,6 +31,25 @@ public interface WinnowConfig {
 
     Pruning prune();
 
+    Feedback feedback();
+
+    /** A person's picks among a generation's candidates (POST /feedback), recorded as preference data. */
+    interface Feedback {
+        /** Where picks are written (an imagefolder dataset); absent: feedback capture is off. */
+        Optional<String> dir();
+
+        /** Signs generation ids (HMAC-SHA256); absent: a random key per process, so ids do not outlive a restart. */
+        Optional<String> secret();
+
+        /** How long a generation waits for its pick. */
+        @WithDefault("30m")
+        Duration retention();
+
+        /** Most generations held for a pick at once (their safe candidates' PNGs are kept in memory). */
+        @WithDefault("256")
+        int capacity();
+    }
+
     interface Pipeline {
         /** The pipeline pack folder (Optimum/diffusers ONNX layout). */
         @WithDefault("models/shapes-scenes")

@@ -1,0 +1,114 @@
+package dev.winnow.api;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.feedback.GenerationIds;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code POST /feedback}: a pick is written once as imagefolder rows; forged, unknown or repeated ids write nothing. */
+@QuarkusTest
+@TestProfile(FeedbackTest.Capture.class)
+class FeedbackTest {
+
+    static final Path DIR = Path.of("target/feedback-test-" + ProcessHandle.current().pid());
+    static final String SECRET = "feedback-test-secret";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    public static class Capture implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("winnow.feedback.dir", DIR.toString(), "winnow.feedback.secret", SECRET);
+        }
+    }
+
+    @BeforeEach
+    void ready() {
+        ServiceReady.await();
+    }
+
+    /** A generation with every safe candidate's image: its signed id and the safe indices. */
+    static JsonNode generate(long seed) throws Exception {
+        return JSON.readTree(given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"two green triangles\", \"n\": 4, \"steps\": 8, \"seed\": " + seed
+                        + ", \"return_candidate_images\": true}")
+                .when().post("/generate").then().statusCode(200).extract().asString());
+    }
+
+    static List<Integer> safe(JsonNode r) {
+        List<Integer> out = new ArrayList<>();
+        r.get("candidates").forEach(c -> {
+            if (c.get("verdict").asText().equals("safe")) {
+                out.add(c.get("index").asInt());
+            }
+        });
+        return out;
+    }
+
+    static io.restassured.response.Response pick(String id, int chosen, List<Integer> shown) {
+        return given().contentType(ContentType.JSON)
+                .body(Map.of("generation_id", id, "chosen", chosen, "shown", shown)).when().post("/feedback");
+    }
+
+    static long rows() throws Exception {
+        Path meta = DIR.resolve("metadata.jsonl");
+        return Files.exists(meta) ? Files.readAllLines(meta).size() : 0;
+    }
+
+    @Test
+    void aPickIsWrittenAsImagefolderRowsOnceAndARepeatIsRefused() throws Exception {
+        JsonNode r = generate(900);
+        String id = r.get("id").asText();
+        assertTrue(id.contains("."), "a signed id: " + id);
+        List<Integer> shown = safe(r).subList(0, 2);
+        long before = rows();
+        pick(id, shown.get(1), shown).then().statusCode(204);
+        List<String> lines = Files.readAllLines(DIR.resolve("metadata.jsonl"));
+        assertEquals(before + 2, lines.size(), "one row per shown candidate");
+        for (String line : lines.subList((int) before, lines.size())) {
+            JsonNode row = JSON.readTree(line);
+            int index = row.get("candidate").asInt();
+            assertEquals(index == shown.get(1), row.get("chosen").asBoolean());
+            assertEquals("two green triangles", row.get("prompt").asText());
+            byte[] png = Files.readAllBytes(DIR.resolve(row.get("file_name").asText()));
+            assertArrayEquals(Base64.getDecoder().decode(r.get("candidates").get(index).get("png_base64").asText()), png,
+                    "the image the person saw");
+        }
+        pick(id, shown.get(0), shown).then().statusCode(409).contentType("application/problem+json")
+                .body("field", equalTo("generation_id"));
+        assertEquals(before + 2, rows(), "a repeated pick writes nothing");
+    }
+
+    @Test
+    void forgedUnknownAndInvalidPicksAreRefusedAndWriteNothing() throws Exception {
+        JsonNode r = generate(901);
+        String id = r.get("id").asText();
+        List<Integer> shown = safe(r).subList(0, 2);
+        long before = rows();
+        String forged = id.substring(0, id.lastIndexOf('.') + 1) + "AAAAAAAAAAAAAAAAAAAAAA";
+        pick(forged, shown.get(0), shown).then().statusCode(400).body("field", equalTo("generation_id"));
+        String unknown = new GenerationIds(SECRET).sign(UUID.randomUUID().toString());
+        pick(unknown, 0, List.of(0, 1)).then().statusCode(404).body("field", equalTo("generation_id"));
+        pick(id, 99, shown).then().statusCode(400).body("field", equalTo("chosen"));
+        pick(id, shown.get(0), List.of(shown.get(0))).then().statusCode(400).body("field", equalTo("shown"));
+        assertEquals(before, rows(), "nothing written");
+        pick(id, shown.get(0), shown).then().statusCode(204); // the generation still takes its one valid pick
+    }
+}
