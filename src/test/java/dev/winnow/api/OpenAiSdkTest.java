@@ -58,7 +58,7 @@ class OpenAiSdkTest {
         assertEquals(0, p.exitValue(), out);
     }
 
-    private static boolean nodeRuns() {
+    static boolean nodeRuns() {
         try {
             Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
             return p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0;
