@@ -2,11 +2,12 @@
 
     python models/tools/feedback_to_pairs.py FEEDBACK_DIR OUT_DIR
 
-FEEDBACK_DIR is `winnow.feedback.dir`: an imagefolder dataset (`metadata.jsonl`, one row per
-candidate a person was shown, `chosen` true for the one they preferred, PNGs under `images/`).
-Every pick becomes one pair per candidate not chosen: the chosen image against it, the chosen one
-on a side drawn at random (seeded), so that a model cannot learn "the left one wins". OUT_DIR gets
-`pairs.jsonl` with Pick-a-Pic v2's column convention
+FEEDBACK_DIR is `winnow.feedback.dir`: an imagefolder dataset whose `metadata.jsonl` has one line
+per pick (`file_name` the chosen image, `chosen` and `rejected` candidate indices, `shown_files`
+and `seeds` by index, the prompt and settings), PNGs under `images/`. Every pick becomes one pair
+per rejected candidate: the chosen image against it, the chosen one on a side drawn at random
+(seeded), so that a model cannot learn "the left one wins". OUT_DIR gets `pairs.jsonl` with
+Pick-a-Pic v2's column convention
 
     caption, jpg_0, jpg_1, label_0, label_1   (+ generation_id, seed_0, seed_1)
 
@@ -21,7 +22,6 @@ import argparse
 import json
 import os
 import random
-from collections import defaultdict
 
 from PIL import Image
 
@@ -32,38 +32,36 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--seed", type=int, default=0, help="for the sides of each pair")
     a = ap.parse_args()
-    picks = defaultdict(list)
-    with open(os.path.join(a.feedback_dir, "metadata.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                picks[row["generation_id"]].append(row)
     os.makedirs(os.path.join(a.out_dir, "images"), exist_ok=True)
     rng = random.Random(a.seed)
-    written = 0
+    picks = written = 0
 
-    def jpeg(row):
-        name = os.path.join("images", os.path.splitext(os.path.basename(row["file_name"]))[0] + ".jpg")
+    def jpeg(file_name):
+        name = os.path.join("images", os.path.splitext(os.path.basename(file_name))[0] + ".jpg")
         path = os.path.join(a.out_dir, name)
         if not os.path.exists(path):
-            Image.open(os.path.join(a.feedback_dir, row["file_name"])).convert("RGB").save(path, quality=95)
+            Image.open(os.path.join(a.feedback_dir, file_name)).convert("RGB").save(path, quality=95)
         return name
 
-    with open(os.path.join(a.out_dir, "pairs.jsonl"), "w", encoding="utf-8") as out:
-        for generation, rows in picks.items():
-            chosen = [r for r in rows if r["chosen"]]
-            if len(chosen) != 1:
-                continue  # not a complete pick
-            win = chosen[0]
-            for lose in (r for r in rows if not r["chosen"]):
+    with open(os.path.join(a.feedback_dir, "metadata.jsonl"), encoding="utf-8") as f, \
+            open(os.path.join(a.out_dir, "pairs.jsonl"), "w", encoding="utf-8") as out:
+        for line in f:
+            if not line.strip():
+                continue
+            pick = json.loads(line)
+            picks += 1
+            win = str(pick["chosen"])
+            for lose in map(str, pick["rejected"]):
                 left, right = (win, lose) if rng.random() < 0.5 else (lose, win)
                 out.write(json.dumps({
-                    "caption": win["prompt"], "jpg_0": jpeg(left), "jpg_1": jpeg(right),
-                    "label_0": int(left is win), "label_1": int(right is win),
-                    "generation_id": generation, "seed_0": left["seed"], "seed_1": right["seed"],
+                    "caption": pick["prompt"],
+                    "jpg_0": jpeg(pick["shown_files"][left]), "jpg_1": jpeg(pick["shown_files"][right]),
+                    "label_0": int(left == win), "label_1": int(right == win),
+                    "generation_id": pick["generation_id"],
+                    "seed_0": pick["seeds"][left], "seed_1": pick["seeds"][right],
                 }) + "\n")
                 written += 1
-    print(f"{len(picks)} picks -> {written} pairs in {os.path.join(a.out_dir, 'pairs.jsonl')}")
+    print(f"{picks} picks -> {written} pairs in {os.path.join(a.out_dir, 'pairs.jsonl')}")
 
 
 if __name__ == "__main__":

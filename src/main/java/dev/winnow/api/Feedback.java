@@ -65,7 +65,20 @@ public class Feedback {
                 shown.put(c.index(), new FeedbackLedger.Shown(c.index(), c.seed(), Problems.finite(c.scores()), png));
             }
         }
-        ledger.remember(new FeedbackLedger.Generation(r.id(), r.model(), job.prompt(), job.negativePrompt(), shown));
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("n", job.n());
+        settings.put("steps", job.steps());
+        settings.put("guidance_scale", job.guidanceScale());
+        settings.put("scheduler", job.scheduler());
+        settings.put("width", job.width());
+        settings.put("height", job.height());
+        settings.put("seed", job.seed());
+        settings.put("ranking_weights", job.rankingWeights());
+        if (job.prune() != null) {
+            settings.put("prune", Map.of("at", job.prune().at(), "keep", job.prune().keep()));
+        }
+        ledger.remember(new FeedbackLedger.Generation(r.id(), r.model(), job.prompt(), job.negativePrompt(), settings,
+                shown));
         return ids.sign(r.id());
     }
 

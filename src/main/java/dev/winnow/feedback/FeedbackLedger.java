@@ -19,8 +19,9 @@ import java.util.Set;
 /**
  * A person's picks among a generation's candidates, recorded as preference data: an append-only
  * folder that the Hugging Face {@code datasets} "imagefolder" loader reads as is
- * ({@code metadata.jsonl} plus PNGs under {@code images/}), one row per candidate shown, with
- * whether it was the one chosen. Recent generations (their safe candidates' PNGs) are held for
+ * ({@code metadata.jsonl} plus PNGs under {@code images/}): one line per pick, whose
+ * {@code file_name} is the chosen image, with the prompt, negative prompt, settings, every shown
+ * candidate's seed, scores and file, the chosen and rejected indices and the time. Recent generations (their safe candidates' PNGs) are held for
  * {@code retention}, at most {@code capacity} of them, so a pick can name them; each generation
  * accepts one pick. Thread-safe.
  */
@@ -31,7 +32,8 @@ public final class FeedbackLedger {
     }
 
     /** What is kept of a generation until its pick arrives. */
-    public record Generation(String uuid, String model, String prompt, String negativePrompt, Map<Integer, Shown> shown) {
+    public record Generation(String uuid, String model, String prompt, String negativePrompt,
+                             Map<String, Object> settings, Map<Integer, Shown> shown) {
     }
 
     /** Why a pick was refused; {@code status} is the HTTP status it deserves. */
@@ -90,8 +92,8 @@ public final class FeedbackLedger {
     }
 
     /**
-     * Records a pick: one row per shown candidate, the chosen one marked, their PNGs written
-     * first and the rows appended last, so a failure leaves no row without its image. The
+     * Records a pick: the shown candidates' PNGs first, then one line appended, so a failure
+     * leaves no line without its images. The
      * generation is forgotten, so a second pick for it is refused.
      *
      * @throws Refused 404 for a generation not held (unknown or expired), 409 for one already picked,
@@ -121,27 +123,34 @@ public final class FeedbackLedger {
         }
         try {
             Files.createDirectories(folder.resolve("images"));
-            StringBuilder rows = new StringBuilder();
-            for (int i : Set.copyOf(shownIndices).stream().sorted().toList()) {
+            List<Integer> shown = Set.copyOf(shownIndices).stream().sorted().toList();
+            Map<String, String> files = new LinkedHashMap<>();
+            Map<String, Long> seeds = new LinkedHashMap<>();
+            Map<String, Map<String, Double>> scores = new LinkedHashMap<>();
+            for (int i : shown) {
                 Shown s = g.shown().get(i);
                 String file = "images/" + g.uuid() + "-" + i + ".png";
                 Files.write(folder.resolve(file), s.png());
-                Map<String, Object> row = new LinkedHashMap<>();
-                row.put("file_name", file);
-                row.put("generation_id", g.uuid());
-                row.put("prompt", g.prompt());
-                row.put("negative_prompt", g.negativePrompt());
-                row.put("model", g.model());
-                row.put("candidate", i);
-                row.put("seed", s.seed());
-                row.put("chosen", i == chosen);
-                row.put("shown", shownIndices.size());
-                row.put("scores", s.scores());
-                row.put("time", clock.instant().toString());
-                rows.append(JSON.writeValueAsString(row)).append('\n');
+                files.put(Integer.toString(i), file);
+                seeds.put(Integer.toString(i), s.seed());
+                scores.put(Integer.toString(i), s.scores());
             }
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("file_name", files.get(Integer.toString(chosen))); // imagefolder's image: the one preferred
+            row.put("generation_id", g.uuid());
+            row.put("prompt", g.prompt());
+            row.put("negative_prompt", g.negativePrompt());
+            row.put("model", g.model());
+            row.put("settings", g.settings());
+            row.put("chosen", chosen);
+            row.put("rejected", shown.stream().filter(i -> i != chosen).toList());
+            row.put("shown_files", files);
+            row.put("seeds", seeds);
+            row.put("scores", scores);
+            row.put("time", clock.instant().toString());
+            String line = JSON.writeValueAsString(row) + "\n";
             synchronized (appendLock) {
-                Files.writeString(folder.resolve("metadata.jsonl"), rows.toString(), StandardCharsets.UTF_8,
+                Files.writeString(folder.resolve("metadata.jsonl"), line, StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
             }
         } catch (IOException e) {

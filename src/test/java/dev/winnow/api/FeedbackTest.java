@@ -81,19 +81,24 @@ class FeedbackTest {
         long before = rows();
         pick(id, shown.get(1), shown).then().statusCode(204);
         List<String> lines = Files.readAllLines(DIR.resolve("metadata.jsonl"));
-        assertEquals(before + 2, lines.size(), "one row per shown candidate");
-        for (String line : lines.subList((int) before, lines.size())) {
-            JsonNode row = JSON.readTree(line);
-            int index = row.get("candidate").asInt();
-            assertEquals(index == shown.get(1), row.get("chosen").asBoolean());
-            assertEquals("two green triangles", row.get("prompt").asText());
-            byte[] png = Files.readAllBytes(DIR.resolve(row.get("file_name").asText()));
+        assertEquals(before + 1, lines.size(), "one line per pick");
+        JsonNode row = JSON.readTree(lines.get(lines.size() - 1));
+        assertEquals(shown.get(1).intValue(), row.get("chosen").asInt());
+        assertEquals(List.of(shown.get(0)), JSON.convertValue(row.get("rejected"), List.class));
+        assertEquals("two green triangles", row.get("prompt").asText());
+        assertEquals(8, row.get("settings").get("steps").asInt());
+        assertEquals(row.get("shown_files").get(shown.get(1).toString()).asText(), row.get("file_name").asText(),
+                "imagefolder's image is the chosen one");
+        for (int index : shown) {
+            byte[] png = Files.readAllBytes(DIR.resolve(row.get("shown_files").get(Integer.toString(index)).asText()));
             assertArrayEquals(Base64.getDecoder().decode(r.get("candidates").get(index).get("png_base64").asText()), png,
                     "the image the person saw");
+            assertEquals(900 + index, row.get("seeds").get(Integer.toString(index)).asLong());
+            assertTrue(row.get("scores").get(Integer.toString(index)).has("faithfulness"));
         }
         pick(id, shown.get(0), shown).then().statusCode(409).contentType("application/problem+json")
                 .body("field", equalTo("generation_id"));
-        assertEquals(before + 2, rows(), "a repeated pick writes nothing");
+        assertEquals(before + 1, rows(), "a repeated pick writes nothing");
     }
 
     @Test
