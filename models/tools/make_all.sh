@@ -21,5 +21,8 @@ T=models/tools
 "$PY" $T/train_scenes_aesthetic.py
 "$PY" $T/gen_verifier_data.py --work "$WORK" --images 6400 --out "$WORK/generated.npz"   # pipeline samples: measured on, never trained on
 "$PY" $T/train_verifier.py --work "$WORK" --generated "$WORK/generated.npz"       # ~1 hour
+"$PY" $T/train_preview_verifier.py data --work "$WORK" --chunks 118           # pipeline samples with x̂0 previews, ~30 min
+"$PY" $T/train_preview_verifier.py train --work "$WORK" --steps 1500 --minutes 600   # preview scorer, ~17 min
+"$PY" $T/train_preview_verifier.py export --work "$WORK"
 PYTHON="$PY" $T/nsfw/make.sh
 "$PY" $T/verify_packs.py
