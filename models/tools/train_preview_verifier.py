@@ -53,7 +53,7 @@ import scenes_world as W
 from clip_bpe import END, ClipTokenizer
 from image_aug import to_pixel_values, write_score_judge
 from preview_recall import eval_prompts, prune_step
-from train_verifier import PACK_TOKENIZER, TOKENIZER_FILES, PromptReader, SceneReader, Verifier
+from train_verifier import PACK_TOKENIZER, TOKENIZER_FILES, PromptReader, SceneReader, Verifier, export_onnx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "scenes-verifier-preview"))
@@ -302,7 +302,6 @@ def train(a):
 
 # ---------------------------------------------------------------- export
 def export(a):
-    import onnx
     import onnxruntime as ort
     os.makedirs(os.path.join(OUT, "tokenizer"), exist_ok=True)
     for name in TOKENIZER_FILES:
@@ -314,18 +313,9 @@ def export(a):
     with open(os.path.join(a.work, "preview-verifier-train.json")) as f:
         summary = json.load(f)
     path = os.path.join(OUT, "model.onnx")
-    x = torch.rand(3, 3, S, S) * 2 - 1
-    ids = torch.tensor([tok("a red circle"), tok("two squares"), tok("a blue square above a red circle")],
-                       dtype=torch.int32)
-    torch.onnx.export(model, (x, ids), path, dynamo=False, opset_version=17, input_names=["pixel_values", "input_ids"],
-                      output_names=["score"], dynamic_axes={"pixel_values": {0: "batch"}, "input_ids": {0: "batch"},
-                                                            "score": {0: "batch"}})
-    m = onnx.load(path)
-    m.producer_name = "winnow-train_preview_verifier"
-    m.doc_string = ("scenes-verifier-preview: the scenes verifier with its scene reader fine-tuned on x̂0 previews "
-                    "(DDIM 20, steps 2-10) to rank candidates by whether their final image will be right (Winnow)")
-    onnx.save(m, path)
-    onnx.checker.check_model(onnx.load(path), full_check=True)
+    x, ids = export_onnx(model, tok, path, "winnow-train_preview_verifier",
+                         "scenes-verifier-preview: the scenes verifier with its scene reader fine-tuned on x̂0 previews "
+                         "(DDIM 20, steps 2-10) to rank candidates by whether their final image will be right (Winnow)")
     # ONNX Runtime against torch, on real previews and finals of the held-out chunks
     prompts, final, previews, ok = load_data(a.work)
     pick = np.arange(len(ok) - 512, len(ok))

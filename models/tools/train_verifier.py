@@ -675,10 +675,11 @@ def main():
     print(f"total {time.time() - t0:.0f}s")
 
 
-def export(model, tok, metrics):
+def export_onnx(model, tok, path, producer, doc):
+    """Exports a Verifier with the judge interface (pixel_values, input_ids -> score, dynamic batch), checked.
+
+    Returns the example inputs (x, ids) it was traced with."""
     import onnx
-    import onnxruntime as ort
-    path = os.path.join(OUT, "model.onnx")
     x = torch.rand(3, 3, S, S) * 2 - 1
     ids = torch.tensor([tok("a red circle"), tok("two squares"), tok("a blue square above a red circle")],
                        dtype=torch.int32)
@@ -686,11 +687,19 @@ def export(model, tok, metrics):
                       output_names=["score"], dynamic_axes={"pixel_values": {0: "batch"}, "input_ids": {0: "batch"},
                                                             "score": {0: "batch"}})
     m = onnx.load(path)
-    m.producer_name = "winnow-train_verifier"
-    m.doc_string = ("scenes-verifier: P(image shows prompt) = soft checks of a learned scene reader's counts, "
-                    "attributes and positions against a learned prompt reader's requirements (Winnow)")
+    m.producer_name = producer
+    m.doc_string = doc
     onnx.save(m, path)
     onnx.checker.check_model(onnx.load(path), full_check=True)
+    return x, ids
+
+
+def export(model, tok, metrics):
+    import onnxruntime as ort
+    path = os.path.join(OUT, "model.onnx")
+    x, ids = export_onnx(model, tok, path, "winnow-train_verifier",
+                         "scenes-verifier: P(image shows prompt) = soft checks of a learned scene reader's counts, "
+                         "attributes and positions against a learned prompt reader's requirements (Winnow)")
     got = ort.InferenceSession(path).run(None, {"pixel_values": x.numpy(), "input_ids": ids.numpy()})[0]
     with torch.no_grad():
         want = model(x, ids).numpy()

@@ -25,7 +25,6 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
@@ -121,7 +120,7 @@ public class GenerateResource {
 
             @Override
             public void candidate(CandidateResult c) {
-                send(sse, events, "candidate", candidateJson(c));
+                send(sse, events, "candidate", Problems.candidate(c));
             }
         };
         CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
@@ -153,15 +152,6 @@ public class GenerateResource {
         synchronized (events) {
             events.onNext(event);
         }
-    }
-
-    private static Map<String, Object> candidateJson(CandidateResult c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("index", c.index());
-        m.put("seed", c.seed());
-        m.put("verdict", c.verdict());
-        m.put("scores", Problems.finite(c.scores()));
-        return m;
     }
 
     /** The request checked against every bound; a refusal is counted and answered 400 naming the field. */

@@ -14,7 +14,6 @@ import jakarta.ws.rs.WebApplicationException;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -118,14 +117,7 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response noSafe(NoSafeCandidateException e) {
-        List<Map<String, Object>> candidates = e.candidates().stream().map(c -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("index", c.index());
-            m.put("seed", c.seed());
-            m.put("verdict", c.verdict());
-            m.put("scores", Problems.finite(c.scores()));
-            return m;
-        }).toList();
+        List<Map<String, Object>> candidates = e.candidates().stream().map(Problems::candidate).toList();
         return Problems.response(422, "no-safe-candidate", "No safe candidate", e.getMessage()
                 + "; try another seed or prompt, or more candidates", Map.of("candidates", candidates));
     }

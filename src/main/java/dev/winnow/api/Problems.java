@@ -37,6 +37,16 @@ public final class Problems {
         return response(status, type, title, detail, null);
     }
 
+    /** A candidate as problem documents and events list it: index, seed, verdict and its finite scores. */
+    static Map<String, Object> candidate(dev.winnow.engine.CandidateResult c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("index", c.index());
+        m.put("seed", c.seed());
+        m.put("verdict", c.verdict());
+        m.put("scores", finite(c.scores()));
+        return m;
+    }
+
     /** JSON has no NaN: scores a candidate does not have are left out. */
     static Map<String, Double> finite(Map<String, Double> scores) {
         Map<String, Double> out = new LinkedHashMap<>();
