@@ -54,6 +54,9 @@ public class GenerateResource {
     @Inject
     Feedback feedback;
 
+    @Inject
+    PromptGate gate;
+
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces({MediaType.APPLICATION_JSON, PNG})
@@ -154,14 +157,20 @@ public class GenerateResource {
         }
     }
 
-    /** The request checked against every bound; a refusal is counted and answered 400 naming the field. */
+    /**
+     * The request checked against every bound (a refusal is counted and answered 400 naming the
+     * field), then its prompt against the prompt policy (422, before any model runs).
+     */
     private GenerationRequest validated(GenerateRequest body) {
+        GenerationRequest job;
         try {
-            return validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
+            job = validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
         } catch (InvalidRequestException e) {
             engine.recordInvalid();
             throw e;
         }
+        gate.check(job.prompt()); // the negative prompt is never refused for what it names
+        return job;
     }
 
     private static boolean candidateImages(GenerateRequest body) {

@@ -29,7 +29,8 @@ public class OpenAiErrors {
     static Map<String, Object> error(Map<?, ?> problem) {
         int status = ((Number) problem.get("status")).intValue();
         String type = String.valueOf(problem.get("type"));
-        String code = type.substring(type.lastIndexOf('/') + 1).replace('-', '_');
+        String code = type.endsWith("/prompt-refused") ? "content_policy_violation"
+                : type.substring(type.lastIndexOf('/') + 1).replace('-', '_');
         Map<String, Object> error = new LinkedHashMap<>();
         error.put("message", problem.get("detail"));
         error.put("type", status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error");

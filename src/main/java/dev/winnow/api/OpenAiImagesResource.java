@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.jboss.logging.Logger;
 
@@ -50,8 +49,8 @@ public class OpenAiImagesResource {
     @Inject
     WinnowConfig config;
 
-    @ConfigProperty(name = "winnow.openai.log-user", defaultValue = "false")
-    boolean logUser;
+    @Inject
+    PromptGate gate;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -65,7 +64,8 @@ public class OpenAiImagesResource {
             engine.recordInvalid();
             throw e;
         }
-        if (logUser && body.user() != null) {
+        gate.check(job.prompt());
+        if (config.openai().logUser() && body.user() != null) {
             LOG.infof("images.generations for user '%s': %d of %d candidates", body.user(), job.images(), job.n());
         }
         CompletableFuture<GenerationResult> pending = engine.submit(job);

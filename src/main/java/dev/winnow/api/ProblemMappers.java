@@ -68,6 +68,12 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
+    public Response refused(PromptRefusedException e) {
+        return Problems.response(422, "prompt-refused", "Prompt refused", e.getMessage(),
+                Map.of("rule", e.rule(), "field", "prompt"));
+    }
+
+    @ServerExceptionMapper
     public Response modelNotFound(ModelNotFoundException e) {
         return Problems.response(404, "model-not-found", "Model not found", e.getMessage(), Map.of("field", "model"));
     }

@@ -33,6 +33,32 @@ public interface WinnowConfig {
 
     Feedback feedback();
 
+    Policy policy();
+
+    OpenAi openai();
+
+    /** The prompt policy: rules of words a prompt may not contain, checked before any model runs. */
+    interface Policy {
+        /** The policy file (YAML); the repository's is an example to replace. */
+        @WithDefault("config/policy.yaml")
+        String path();
+
+        /** How often the file is checked for changes. */
+        @WithDefault("2s")
+        Duration reloadInterval();
+
+        /** Log a refused prompt's text (otherwise only the rule id and a hash of the prompt). */
+        @WithDefault("false")
+        boolean logPrompts();
+    }
+
+    /** The OpenAI-compatible route. */
+    interface OpenAi {
+        /** Log the {@code user} field of each request (it is never a metric label). */
+        @WithDefault("false")
+        boolean logUser();
+    }
+
     /** A person's picks among a generation's candidates (POST /feedback), recorded as preference data. */
     interface Feedback {
         /** Where picks are written (an imagefolder dataset); absent: feedback capture is off. */

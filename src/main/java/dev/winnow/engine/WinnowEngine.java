@@ -474,6 +474,12 @@ public class WinnowEngine {
         return future;
     }
 
+    /** Counts a request whose prompt the prompt policy refused (it never reached the queue). */
+    public void recordRefused() {
+        observe(o -> o.rejected("policy"));
+        observe(o -> o.request("refused", 0));
+    }
+
     /** Counts a request that failed validation (it never reached the queue). */
     public void recordInvalid() {
         observe(o -> o.rejected("invalid"));
