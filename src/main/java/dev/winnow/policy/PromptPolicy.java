@@ -42,6 +42,10 @@ public final class PromptPolicy {
                 if (!words.isEmpty()) {
                     terms.add(new Term(r, words));
                 }
+                if (words.size() > 1) {
+                    // spelled out letter by letter, a phrase's letters join into one word: "q u i m p l e f r o b"
+                    terms.add(new Term(r, List.of(String.join("", words))));
+                }
             }
         }
     }

@@ -38,6 +38,7 @@ class PromptPolicyTest {
         "z o r b l a x", "z.o.r.b.l.a.x", "z-o-r-b-l-a-x", "z_o_r_b_l_a_x", // spelled out
         "Z 0 R B 1 4 X",                   // spelled out with digits
         "a quimple frob", "two quimple frobs", "a QUIMPLE  fr0b", // phrases
+        "q u i m p l e f r o b", "q.u.i.m.p.l.e f.r.o.b", // a phrase spelled out
     })
     void evasionsAreUndone(String prompt) {
         assertEquals(Optional.of(new PromptPolicy.Match("example-rule", "sexual")), check(prompt), prompt);
