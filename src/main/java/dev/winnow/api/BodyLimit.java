@@ -66,18 +66,17 @@ public class BodyLimit {
     }
 
     private static void respond(RoutingContext ctx, String detail) {
+        boolean openAi = ctx.normalizedPath().startsWith(OpenAiErrors.PREFIX); // that route answers in OpenAI's shape
         String body;
         try {
             Map<String, Object> problem = Problems.body(413, "body-too-large", "Request body too large", detail, null);
-            boolean openAi = ctx.normalizedPath().startsWith(OpenAiErrors.PREFIX);
             body = JSON.writeValueAsString(openAi ? OpenAiErrors.error(problem) : problem);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
         // The rest of the body is not read: close the connection once the answer is out.
         ctx.response().setStatusCode(413)
-                .putHeader(HttpHeaders.CONTENT_TYPE, ctx.normalizedPath().startsWith(OpenAiErrors.PREFIX)
-                        ? "application/json" : Problems.PROBLEM_JSON)
+                .putHeader(HttpHeaders.CONTENT_TYPE, openAi ? "application/json" : Problems.PROBLEM_JSON)
                 .putHeader(HttpHeaders.CONNECTION, "close")
                 .endHandler(done -> ctx.request().connection().close())
                 .end(body);

@@ -65,6 +65,9 @@ public class Feedback {
                 shown.put(c.index(), new FeedbackLedger.Shown(c.index(), c.seed(), Problems.finite(c.scores()), png));
             }
         }
+        if (shown.size() < 2) {
+            return ids.sign(r.id()); // nothing to choose between: no pick can name it, so nothing is held for one
+        }
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("n", job.n());
         settings.put("steps", job.steps());

@@ -134,7 +134,9 @@ public class GenerateResource {
             } else {
                 Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                         ? failure.getCause() : failure;
-                send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
+                if (!(cause instanceof java.util.concurrent.CancellationException)) { // cancelled: the client has gone
+                    send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
+                }
             }
             synchronized (events) {
                 events.onComplete();

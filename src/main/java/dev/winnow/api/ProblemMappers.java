@@ -61,9 +61,6 @@ public class ProblemMappers {
         if (e instanceof NotReadyException x) {
             return m.notReady(x);
         }
-        if (e instanceof java.util.concurrent.CancellationException) {
-            return Problems.response(499, "cancelled", "Cancelled", "the job was cancelled");
-        }
         return m.unexpected(e instanceof Exception x ? x : new RuntimeException(e));
     }
 

@@ -40,16 +40,19 @@ public class PromptGate {
     @Inject
     io.micrometer.core.instrument.MeterRegistry registry;
 
+    /** Read at startup (startup fails when it cannot be read), refreshed by the watcher. */
     private volatile PolicyFile file;
     private ScheduledExecutorService watcher;
 
     void onStart(@Observes StartupEvent event) {
-        file();
+        Path path = Path.of(config.policy().path());
+        file = new PolicyFile(path);
+        LOG.infof("prompt policy %s: %d rules", path.toAbsolutePath(), file.policy().rules().size());
         io.micrometer.core.instrument.FunctionCounter.builder("winnow.policy.reload.failures", this,
-                        g -> g.file().reloadFailures())
+                        g -> g.file.reloadFailures())
                 .description("Changes of the prompt policy file that could not be used (the last good policy stayed)")
                 .register(registry);
-        io.micrometer.core.instrument.Gauge.builder("winnow.policy.rules", this, g -> g.file().policy().rules().size())
+        io.micrometer.core.instrument.Gauge.builder("winnow.policy.rules", this, g -> g.file.policy().rules().size())
                 .description("Rules of the prompt policy in force").register(registry);
         watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "winnow-policy-reload");
@@ -57,7 +60,7 @@ public class PromptGate {
             return t;
         });
         long every = Math.max(100, config.policy().reloadInterval().toMillis());
-        watcher.scheduleWithFixedDelay(() -> file().refresh(), every, every, TimeUnit.MILLISECONDS);
+        watcher.scheduleWithFixedDelay(file::refresh, every, every, TimeUnit.MILLISECONDS);
     }
 
     void onStop(@Observes ShutdownEvent event) {
@@ -66,27 +69,11 @@ public class PromptGate {
         }
     }
 
-    /** The policy file, read at first use (startup fails when it cannot be read). */
-    public PolicyFile file() {
-        PolicyFile f = file;
-        if (f == null) {
-            synchronized (this) {
-                if (file == null) {
-                    Path path = Path.of(config.policy().path());
-                    file = new PolicyFile(path);
-                    LOG.infof("prompt policy %s: %d rules", path.toAbsolutePath(), file.policy().rules().size());
-                }
-                f = file;
-            }
-        }
-        return f;
-    }
-
     /**
      * @throws PromptRefusedException when the prompt breaks a rule (counted and logged here)
      */
     public void check(String prompt) {
-        Optional<PromptPolicy.Match> m = file().policy().check(prompt);
+        Optional<PromptPolicy.Match> m = file.policy().check(prompt);
         if (m.isPresent()) {
             engine.recordRefused();
             LOG.infof("prompt refused by rule '%s' (category '%s'), prompt sha256 %s%s", m.get().ruleId(),

@@ -488,14 +488,14 @@ public final class BestOfN {
             throw new NoSafeCandidateException(candidates);
         }
         int best = ranked.get(0);
-        CandidateResult chosen = candidates.get(finishedIndex.get(best));
-        List<GenerationResult.RunnerUp> runnersUp = new ArrayList<>();
-        for (int r : ranked.subList(1, Math.min(ranked.size(), job.images()))) {
+        List<GenerationResult.Picture> pictures = new ArrayList<>();
+        for (int r : ranked.subList(0, Math.min(ranked.size(), job.images()))) {
             CandidateResult c = candidates.get(finishedIndex.get(r));
-            runnersUp.add(new GenerationResult.RunnerUp(c, images.get(r), Map.of("parameters", parameters(job, c.seed()))));
+            pictures.add(new GenerationResult.Picture(c, images.get(r), Map.of("parameters", parameters(job, c.seed()))));
         }
-        return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), chosen, images.get(best),
-                Map.of("parameters", parameters(job, chosen.seed())), candidates, prepared.timings(), runnersUp);
+        RgbImage first = images.get(best);
+        return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), pictures.get(0), candidates,
+                prepared.timings(), pictures.subList(1, pictures.size()), first.width(), first.height());
     }
 
     /** Candidate {@code i} of a job, pruned: its verdict and its preview score. */

@@ -8,41 +8,36 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The answer to a job: the chosen safe candidate's image and every candidate's verdict.
+ * The answer to a job: the chosen safe candidate's image and every candidate's verdict (and, when
+ * the job asked for them, the next best safe candidates' images).
  *
- * <p>The PNG is encoded on first use, by whichever thread asks for it — the HTTP layer's, not
+ * <p>Each PNG is encoded on first use, by whichever thread asks for it — the HTTP layer's, not
  * the engine's — and kept; the pixels are let go once it is encoded. Thread-safe.
  */
 public final class GenerationResult {
 
     private final String id;
     private final String model;
-    private final CandidateResult chosen;
     private final int width;
     private final int height;
     private final List<CandidateResult> candidates;
     private final Map<String, Long> timingsMs;
-    private final Map<String, String> pngText;
-    /** Guarded by this: the pixels until the PNG is encoded, then null. */
-    private RgbImage image;
-    private byte[] png;
+    private final Picture chosen;
     /** The next best safe candidates after the chosen one, when the job kept more than one image. */
-    private final List<RunnerUp> runnersUp;
+    private final List<Picture> runnersUp;
 
-    /**
-     * A safe candidate ranked below the chosen one whose image was kept (the job asked for more
-     * than one), encoded on first use like the chosen image.
-     */
-    public static final class RunnerUp {
+    /** A safe candidate's image, encoded as a PNG (with its settings in text chunks) on first use. */
+    public static final class Picture {
         private final CandidateResult candidate;
         private final Map<String, String> pngText;
+        /** Guarded by this: the pixels until the PNG is encoded, then null. */
         private RgbImage image;
         private byte[] png;
 
-        public RunnerUp(CandidateResult candidate, RgbImage image, Map<String, String> pngText) {
+        public Picture(CandidateResult candidate, RgbImage image, Map<String, String> pngText) {
             this.candidate = candidate;
             this.image = image;
-            this.pngText = Collections.unmodifiableMap(new LinkedHashMap<>(pngText));
+            this.pngText = Collections.unmodifiableMap(new LinkedHashMap<>(pngText)); // chunk order is byte order
         }
 
         public CandidateResult candidate() {
@@ -64,22 +59,21 @@ public final class GenerationResult {
      */
     public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
                             List<CandidateResult> candidates, Map<String, Long> timingsMs) {
-        this(id, model, chosen, image, pngText, candidates, timingsMs, List.of());
+        this(id, model, new Picture(chosen, image, pngText), candidates, timingsMs, List.of(), image.width(),
+                image.height());
     }
 
     /** @param runnersUp the next best safe candidates' images, best first (the job asked for them) */
-    public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
-                            List<CandidateResult> candidates, Map<String, Long> timingsMs, List<RunnerUp> runnersUp) {
-        this.runnersUp = List.copyOf(runnersUp);
+    public GenerationResult(String id, String model, Picture chosen, List<CandidateResult> candidates,
+                            Map<String, Long> timingsMs, List<Picture> runnersUp, int width, int height) {
         this.id = id;
         this.model = model;
         this.chosen = chosen;
-        this.width = image.width();
-        this.height = image.height();
-        this.image = image;
-        this.pngText = Collections.unmodifiableMap(new LinkedHashMap<>(pngText)); // chunk order is byte order
+        this.width = width;
+        this.height = height;
         this.candidates = List.copyOf(candidates);
         this.timingsMs = timingsMs;
+        this.runnersUp = List.copyOf(runnersUp);
     }
 
     public String id() {
@@ -91,7 +85,7 @@ public final class GenerationResult {
     }
 
     public CandidateResult chosen() {
-        return chosen;
+        return chosen.candidate();
     }
 
     public int width() {
@@ -103,12 +97,8 @@ public final class GenerationResult {
     }
 
     /** The chosen image as a PNG with its settings in a {@code parameters} chunk (encoded once, on the first call). */
-    public synchronized byte[] png() {
-        if (png == null) {
-            png = PngEncoder.encode(image, pngText);
-            image = null;
-        }
-        return png;
+    public byte[] png() {
+        return chosen.png();
     }
 
     public List<CandidateResult> candidates() {
@@ -116,7 +106,7 @@ public final class GenerationResult {
     }
 
     /** The safe candidates ranked after the chosen one whose images were kept, best first (empty unless asked for). */
-    public List<RunnerUp> runnersUp() {
+    public List<Picture> runnersUp() {
         return runnersUp;
     }
 

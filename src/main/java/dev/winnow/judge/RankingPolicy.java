@@ -69,19 +69,7 @@ public final class RankingPolicy {
      *         ranks below every scored one, but is still chosen over none), or -1 when none is safe
      */
     public int best(List<Verdict> verdicts, List<Double> combinedScores) {
-        int best = -1;
-        double bestScore = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < verdicts.size(); i++) {
-            if (verdicts.get(i) != Verdict.SAFE) {
-                continue;
-            }
-            Double c = combinedScores.get(i);
-            double score = c != null && Double.isFinite(c) ? c : Double.NEGATIVE_INFINITY;
-            if (best < 0 || score > bestScore) {
-                best = i;
-                bestScore = score;
-            }
-        }
-        return best;
+        List<Integer> ranked = ranked(verdicts, combinedScores);
+        return ranked.isEmpty() ? -1 : ranked.get(0);
     }
 }
