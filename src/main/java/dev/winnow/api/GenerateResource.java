@@ -153,7 +153,7 @@ public class GenerateResource {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("an event that cannot be written as JSON: " + name, e);
         }
-        OutboundSseEvent event = sse.newEventBuilder().name(name).mediaType(MediaType.TEXT_PLAIN_TYPE).data(text).build();
+        OutboundSseEvent event = sse.newEventBuilder().name(name).data(text).build();
         synchronized (events) {
             events.onNext(event);
         }
