@@ -81,13 +81,18 @@ class KubernetesManifestsTest {
         Deployment gpu = YAML.readValue(Path.of("k8s/overlays/gpu/gpu-node.yaml").toFile(), Deployment.class);
         Container c = gpu.getSpec().getTemplate().getSpec().getContainers().get(0);
         assertEquals("1", c.getResources().getLimits().get("nvidia.com/gpu").getAmount());
+        // /tmp holds ONNX Runtime's GPU libraries (~615 MB a start, left behind by a crashed container)
+        var tmp = gpu.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getName().equals("tmp")).findFirst();
+        assertTrue(tmp.isPresent() && io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(tmp.get().getEmptyDir().getSizeLimit())
+                .longValue() >= 2L << 30, "the GPU pod's /tmp holds two copies of ONNX Runtime's CUDA libraries");
         Deployment s3 = YAML.readValue(Path.of("k8s/overlays/gpu/init-models-from-s3.yaml").toFile(), Deployment.class);
         assertEquals("fetch-models", s3.getSpec().getTemplate().getSpec().getInitContainers().get(0).getName());
     }
 
     /**
-     * Both overlays render with kustomize (kubectl's), the GPU one asks for a GPU, and only the CPU one
-     * launches the JVM with its quick JIT alone (README, Run); skipped without kubectl.
+     * Both overlays render with kustomize (kubectl's), the GPU one asks for a GPU, each runs the image
+     * .ci/container-check builds for it, and the JVM options reach that image's entrypoint (only the CPU
+     * image launches the JVM with its quick JIT alone, README, Run); skipped without kubectl.
      */
     @Test
     void bothOverlaysRenderWithKubectlKustomize() throws Exception {
@@ -106,12 +111,17 @@ class KubernetesManifestsTest {
                     boolean gpu = d.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()
                             .containsKey("nvidia.com/gpu");
                     assertEquals(overlay.equals("gpu"), gpu, overlay + " GPU limit");
-                    // the JVM's options: run-java.sh's JAVA_OPTS_APPEND and what the JVM reads itself
-                    String javaOpts = d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv().stream()
-                            .filter(e -> e.getName().equals("JAVA_OPTS_APPEND") || e.getName().equals("JAVA_TOOL_OPTIONS"))
-                            .map(e -> e.getValue()).collect(java.util.stream.Collectors.joining(" "));
+                    Container c = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+                    String dockerfile = overlay.equals("cpu") ? "Dockerfile.jvm" : "Dockerfile.cuda";
+                    assertEquals(builtImage(dockerfile), c.getImage(), overlay + " runs the image built from " + dockerfile);
+                    // the image's entrypoint runs java with its own options, then $JAVA_OPTS
+                    String javaOpts = c.getEnv().stream().filter(e -> e.getName().equals("JAVA_OPTS"))
+                            .map(e -> e.getValue()).findFirst().orElse("");
                     assertTrue(javaOpts.contains("-Dquarkus.config.locations=/config/application.properties"), overlay + ": " + javaOpts);
-                    assertEquals(overlay.equals("cpu"), javaOpts.contains("-XX:TieredStopAtLevel=1"), overlay + ": " + javaOpts);
+                    assertTrue(c.getEnv().stream().noneMatch(e -> e.getName().equals("JAVA_TOOL_OPTIONS")
+                            || e.getName().equals("JAVA_OPTS_APPEND")), overlay + ": only JAVA_OPTS reaches the entrypoint");
+                    String jvm = entrypoint(dockerfile) + " " + javaOpts;
+                    assertEquals(overlay.equals("cpu"), jvm.contains("-XX:TieredStopAtLevel=1"), overlay + ": " + jvm);
                 }
             }
         }
@@ -157,6 +167,157 @@ class KubernetesManifestsTest {
         assertTrue(d.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot());
         assertTrue(c.getSecurityContext().getReadOnlyRootFilesystem());
         assertFalse(c.getSecurityContext().getAllowPrivilegeEscalation());
+    }
+
+    static final Path DOCKER = Path.of("src", "main", "docker");
+
+    /**
+     * The image names and tag the overlays deploy are the ones the build gives (.ci/container-check
+     * and the README's commands): ghcr.io/winnow/winnow (CPU) and ghcr.io/winnow/winnow-cuda, tagged
+     * with the project's version without -SNAPSHOT.
+     */
+    @Test
+    void theOverlaysDeployTheImagesTheBuildProduces() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        String baseImage = d.getSpec().getTemplate().getSpec().getContainers().get(0).getImage();
+        String ci = Files.readString(Path.of(".ci", "container-check"));
+        String readme = Files.readString(Path.of("README.md"));
+        for (String overlay : new String[] {"cpu", "gpu"}) {
+            JsonNode images = YAML.readTree(Path.of("k8s", "overlays", overlay, "kustomization.yaml").toFile()).get("images");
+            assertEquals(1, images.size(), overlay);
+            JsonNode image = images.get(0);
+            assertEquals(baseImage.substring(0, baseImage.lastIndexOf(':')), image.get("name").asText(),
+                    overlay + " replaces the base's image");
+            String dockerfile = overlay.equals("cpu") ? "Dockerfile.jvm" : "Dockerfile.cuda";
+            String built = builtImage(dockerfile);
+            assertEquals(built, image.get("newName").asText() + ":" + image.get("newTag").asText(), overlay);
+            String name = built.substring(0, built.lastIndexOf(':'));
+            String variable = overlay.equals("cpu") ? "jvm_image" : "cuda_image";
+            assertTrue(ci.contains(variable + "=" + name + ":$tag\n"), ".ci/container-check builds " + name);
+            assertTrue(readme.contains("-f src/main/docker/" + dockerfile + " -t " + built + " ."),
+                    "the README's build command for " + dockerfile + " tags " + built);
+        }
+    }
+
+    /**
+     * The images run as the Deployment expects: its uid, its port, the entrypoint that hands the pod's
+     * JAVA_OPTS to java as PID 1 (exec, so SIGTERM reaches the drain), and the files the ConfigMap
+     * names inside the image (the prompt policy) are there.
+     */
+    @Test
+    void theImagesMatchTheDeployment() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        var pod = d.getSpec().getTemplate().getSpec();
+        Container c = pod.getContainers().get(0);
+        for (String dockerfile : new String[] {"Dockerfile.jvm", "Dockerfile.cuda"}) {
+            List<String> lines = instructions(dockerfile);
+            assertTrue(lines.get(0).startsWith("ARG BASE_IMAGE=docker.io/"), dockerfile + ": a public base by default, "
+                    + "replaceable with --build-arg BASE_IMAGE");
+            assertEquals("FROM ${BASE_IMAGE}", lines.get(1), dockerfile);
+            String user = instruction(lines, "USER");
+            assertEquals(pod.getSecurityContext().getRunAsUser(), Long.valueOf(user.split(":")[0]), dockerfile + " USER " + user);
+            assertEquals(String.valueOf(c.getPorts().get(0).getContainerPort()), instruction(lines, "EXPOSE"), dockerfile);
+            assertEquals("/deployments", instruction(lines, "WORKDIR"), dockerfile + ": the jar's relative default paths resolve there");
+            String entrypoint = entrypoint(dockerfile);
+            assertTrue(entrypoint.startsWith("exec java ") && entrypoint.contains(" $JAVA_OPTS -jar /deployments/quarkus-run.jar"),
+                    dockerfile + ": " + entrypoint);
+            String policy = podConfig().getProperty("winnow.policy.path");
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("COPY ") && l.endsWith(" " + policy)),
+                    dockerfile + " puts the ConfigMap's winnow.policy.path, " + policy + ", in the image");
+            // the embedded packs, so that the image serves its default model with no volume
+            for (String pack : List.of(jarConfig().getProperty("winnow.pipeline.path"), "models/judges")) {
+                assertTrue(lines.contains("COPY " + pack + "/ /deployments/" + pack + "/"), dockerfile + " carries " + pack);
+            }
+        }
+        assertTrue(c.getEnv().stream().anyMatch(e -> e.getName().equals("JAVA_OPTS")), "the Deployment's JVM options");
+    }
+
+    /**
+     * With a read-only root filesystem, the only writable paths are the Deployment's emptyDirs: /tmp
+     * (java.io.tmpdir: ONNX Runtime unpacks its native libraries there) and the graph cache's folder.
+     * .ci/container-check runs the image with exactly these writable, and the README names them.
+     */
+    @Test
+    void onlyTheEmptyDirsAreWritableAndTheyAreWhatTheServiceWrites() throws IOException {
+        Deployment d = YAML.readValue(BASE.resolve("deployment.yaml").toFile(), Deployment.class);
+        var pod = d.getSpec().getTemplate().getSpec();
+        Container c = pod.getContainers().get(0);
+        Set<String> emptyDirs = new java.util.HashSet<>();
+        pod.getVolumes().stream().filter(v -> v.getEmptyDir() != null).forEach(v -> emptyDirs.add(v.getName()));
+        List<String> writable = new ArrayList<>();
+        Map<String, String> mounts = new java.util.HashMap<>();
+        for (var m : c.getVolumeMounts()) {
+            mounts.put(m.getMountPath(), m.getName());
+            if (emptyDirs.contains(m.getName())) {
+                writable.add(m.getMountPath());
+            } else {
+                assertTrue(Boolean.TRUE.equals(m.getReadOnly()), m.getMountPath() + " is mounted read-only");
+            }
+        }
+        assertEquals(List.of("/tmp", "/var/cache/winnow"), writable);
+        Properties p = podConfig();
+        assertTrue(under(p.getProperty("winnow.engine.graph-cache-dir"), writable), "the graph cache is written");
+        if (p.getProperty("winnow.feedback.dir") != null) {
+            assertTrue(under(p.getProperty("winnow.feedback.dir"), writable), "feedback is written");
+        }
+        for (String key : List.of("winnow.pipeline.path", "winnow.judges.safety.path", "winnow.judges.aesthetic.path",
+                "winnow.judges.faithfulness.path")) {
+            assertEquals("models", mounts.get("/" + Path.of(p.getProperty(key)).getName(0)), key + " is on the models volume");
+        }
+        String ci = Files.readString(Path.of(".ci", "container-check"));
+        assertTrue(ci.contains("writable=(" + String.join(" ", writable) + ")\n"), ".ci/container-check runs the pod's writable paths");
+        String readme = Files.readString(Path.of("README.md"));
+        for (String path : writable) {
+            assertTrue(readme.contains("`" + path + "`"), "the README names the writable path " + path);
+        }
+    }
+
+    static boolean under(String path, List<String> folders) {
+        return folders.stream().anyMatch(f -> Path.of(path).normalize().startsWith(f));
+    }
+
+    /** The image a Dockerfile's header says to build (its "-t NAME:TAG"), checked against the project version. */
+    static String builtImage(String dockerfile) throws IOException {
+        String pom = Files.readString(Path.of("pom.xml"));
+        java.util.regex.Matcher v = java.util.regex.Pattern.compile("(?m)^  <version>([^<]+)</version>$").matcher(pom);
+        assertTrue(v.find(), "the project's version");
+        String tag = v.group(1).replace("-SNAPSHOT", "");
+        String name = dockerfile.equals("Dockerfile.jvm") ? "ghcr.io/winnow/winnow" : "ghcr.io/winnow/winnow-cuda";
+        assertTrue(Files.readString(DOCKER.resolve(dockerfile)).contains(" -t " + name + ":" + tag + " ."),
+                dockerfile + "'s build command tags " + name + ":" + tag);
+        return name + ":" + tag;
+    }
+
+    /** A Dockerfile's instructions, comments and continuation lines joined. */
+    static List<String> instructions(String dockerfile) throws IOException {
+        List<String> out = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        for (String line : Files.readAllLines(DOCKER.resolve(dockerfile))) {
+            String t = line.strip();
+            if (t.isEmpty() || t.startsWith("#")) {
+                continue;
+            }
+            current.append(t.endsWith("\\") ? t.substring(0, t.length() - 1) + " " : t);
+            if (!t.endsWith("\\")) {
+                out.add(current.toString());
+                current.setLength(0);
+            }
+        }
+        return out;
+    }
+
+    static String instruction(List<String> lines, String keyword) {
+        List<String> found = lines.stream().filter(l -> l.startsWith(keyword + " ")).toList();
+        assertEquals(1, found.size(), keyword + ": " + found);
+        return found.get(0).substring(keyword.length() + 1).strip();
+    }
+
+    /** The shell command of a Dockerfile's ENTRYPOINT ["sh", "-c", "…"]. */
+    static String entrypoint(String dockerfile) throws IOException {
+        JsonNode e = new ObjectMapper().readTree(instruction(instructions(dockerfile), "ENTRYPOINT"));
+        assertEquals("sh", e.get(0).asText(), dockerfile + ": the base gives a POSIX shell");
+        assertEquals("-c", e.get(1).asText(), dockerfile);
+        return e.get(2).asText();
     }
 
     /** The pod's application.properties (the ConfigMap) as the service reads it. */
