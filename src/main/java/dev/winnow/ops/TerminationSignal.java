@@ -19,8 +19,12 @@ import sun.misc.Signal;
  * the drain then crash the process (SIGSEGV in {@code libonnxruntime.so}) and every client's
  * connection drops. Here the signal only asks Quarkus to exit: the application stops first
  * (readiness DOWN and 503 for new work at once, the drain, the engine's threads out of native
- * code, the sessions closed), and only then does the JVM run its hooks and exit, with the
- * status the JVM would have given (128 + the signal's number).
+ * code, the sessions closed), and only then does the JVM run its hooks and exit.
+ *
+ * <p>The exit status of a SIGTERM stop is 0: the stop was asked for and done in order (every
+ * admitted job answered), and Kubernetes reports a container that exits 0 as "Completed"
+ * rather than as an "Error" with 143 (the JVM's default, 128 + SIGTERM), which sends operators
+ * looking for a crash that did not happen. SIGINT (a terminal's Ctrl-C) keeps the shell's 130.
  *
  * <p>Installed for the packaged application only; dev and test modes keep Quarkus' handling.
  */
@@ -52,6 +56,6 @@ public class TerminationSignal {
     private void onSignal(Signal signal) {
         LOG.info("SIG" + signal.getName() + ": stopping the application before the JVM exits");
         engine.beginDrain(); // readiness DOWN before anything else happens
-        Quarkus.asyncExit(128 + signal.getNumber());
+        Quarkus.asyncExit("TERM".equals(signal.getName()) ? 0 : 128 + signal.getNumber());
     }
 }
