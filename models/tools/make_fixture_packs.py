@@ -1,27 +1,23 @@
-"""Writes the test fixture packs: graphs with the exact input/output names, dtypes and
-shapes of real Stable Diffusion ONNX exports, in each exporter's dialect, with cheap
-bodies (a few elementwise ops), so the Java loader and the whole HTTP path are tested
-against the real interfaces without real weights. They are fixtures: their images mean
-nothing.
+"""Writes the hand-built test fixture packs: graphs with the exact input/output names, dtypes and
+shapes of Stable Diffusion ONNX exports in the dialects of exporters that can no longer be run
+(Optimum before 1.24, diffusers' own converter), with cheap bodies (a few elementwise ops), so
+the Java loader and the whole HTTP path are tested against those interfaces too. They are
+fixtures: their images mean nothing.
 
-    python models/tools/make_fixture_packs.py                 # writes every fixture
-    python models/tools/make_fixture_packs.py sd15-optimum-scalar-fixture   # only the packs named
+    python models/tools/make_fixture_packs.py                 # writes every fixture below
+    python models/tools/make_fixture_packs.py sd15-fp16-diffusers-fixture   # only the packs named
 
 | fixture | mimics | ids | timestep | dtype | text width | prediction | pad | size |
 |---|---|---|---|---|---|---|---|---|
 | sd15-optimum-fixture | SD 1.5 via Optimum < 1.24 | int64 | int64 [B] | fp32 | 768 | epsilon | <|endoftext|> | 512 |
 | sd15-fp16-diffusers-fixture | SD 1.5 via diffusers' converter, --fp16 | int32 | float [B] | fp16 | 768 | epsilon | <|endoftext|> | 512 |
-| sd21-v-fixture | SD 2.1 (768-v) via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | v_prediction | ! | 768 |
-| sd-turbo-fixture | SD-Turbo via Optimum 1.24+ | int64 | rank-0 float | fp32 | 1024 | epsilon, trailing | ! | 512 |
-| sd15-optimum-scalar-fixture | SD 1.5 via Optimum 1.24+ | int64 | rank-0 float | fp32 | 768 | epsilon | <|endoftext|> | 512 |
-
-`sd15-optimum-scalar-fixture` is SD 1.5 as current Optimum writes it (`"timestep": {}` in
-its UNetOnnxConfig: one timestep for the whole batch), so jobs at different steps cannot
-share a call. Its UNet weighs the timestep ten times more than the others (1e-3), so that a
-row run at another row's timestep changes the image visibly.
 
 `sdxl-unsupported-fixture` has SDXL's UNet inputs (`text_embeds`, `time_ids`): Winnow must
 refuse it at startup with a clear message until SDXL is supported.
+
+What today's exporter writes is not hand-built: `make_export_fixtures.sh` makes
+`sd15-optimum-scalar-fixture`, `sd15-optimum-batched-fixture`, `sd21-v-fixture` and
+`sd-turbo-fixture` with Optimum itself, from the real architectures at tiny widths.
 
 The tokenizer files (vocab.json, merges.txt) are the ones the fixtures have always carried,
 kept in `sd15-optimum-fixture/tokenizer/` (a small shapes-world CLIP-BPE vocabulary: the
@@ -245,20 +241,10 @@ PACKS = {
         "sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
         scaling_factor=None),
-    "sd21-v-fixture": lambda: pack(
-        "sd21-v-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
-        prediction="v_prediction", spacing="leading", pad="!", sample_size=96, scheduler_class="DDIMScheduler"),
     "sdxl-unsupported-fixture": lambda: (
         pack("sdxl-unsupported-fixture", id_type=T.INT64, timestep="float_b", ftype=T.FLOAT, width=2048,
              prediction="epsilon", spacing="leading", pad="!", sample_size=128, scheduler_class="EulerDiscreteScheduler"),
         sdxl_unet(os.path.join(OUT, "sdxl-unsupported-fixture", "unet", "model.onnx"))),
-    "sd-turbo-fixture": lambda: pack(
-        "sd-turbo-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=1024,
-        prediction="epsilon", spacing="trailing", pad="!", sample_size=64, scheduler_class="EulerDiscreteScheduler"),
-    "sd15-optimum-scalar-fixture": lambda: pack(
-        "sd15-optimum-scalar-fixture", id_type=T.INT64, timestep="float_scalar", ftype=T.FLOAT, width=768,
-        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
-        t_scale=1e-3),
 }
 
 

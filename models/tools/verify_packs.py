@@ -1,7 +1,19 @@
-"""Checks every committed ONNX model: onnx.checker (full), then a run in ONNX Runtime
-with the inputs its contract declares, at batch 1 and 3 (the batch axis is dynamic).
+"""Checks ONNX packs before Winnow loads them.
 
-    python models/tools/verify_packs.py
+    python models/tools/verify_packs.py                          # every committed pack in models/
+    python models/tools/verify_packs.py packs/sd15 packs/judges/compvis-safety   # exported packs
+
+With no argument: every committed model, onnx.checker (full), then a run in ONNX Runtime with
+the inputs its contract declares, at batch 1 and 3 (the batch axis is dynamic).
+
+With folders: each exported pipeline pack (a folder with model_index.json, as export_sd.py or
+`optimum-cli export onnx` writes it) or judge (a folder with judge.json). A pipeline's text
+encoder, UNet and VAE decoder each run in ONNX Runtime at batch 1 and 3 at a small latent (16x16,
+128 px), with the input names, dtypes and ranks they declare (external data included); the
+outputs must have the expected shapes and be finite. It prints what Winnow will adapt to (id
+and timestep types, text width, precision, prediction type, pad token, default size) and says
+when the UNet takes a single timestep (batch_timestep.py fixes that). A judge runs on random
+images at its declared input size.
 """
 import json
 import os
@@ -39,7 +51,103 @@ def check(path, feeds_for, expect):
     print(f"ok  {os.path.relpath(path, MODELS)}  ({os.path.getsize(path) / 1e6:.2f} MB)")
 
 
+NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+      "tensor(int32)": np.int32, "tensor(double)": np.float64}
+
+
+def session(path):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def run_checked(sess, feeds, what):
+    outs = sess.run(None, feeds)
+    for o, value in zip(sess.get_outputs(), outs):
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            sys.exit(f"FAIL {what}: output {o.name} is not finite")
+    return outs
+
+
+def check_pipeline(pack):
+    """An exported SD pack: each graph at batch 1 and 3, shapes and values checked; what Winnow adapts to."""
+    rng = np.random.default_rng(0)
+    index = json.load(open(os.path.join(pack, "model_index.json")))
+    tok_dir = os.path.join(pack, "tokenizer")
+    tok_files = sorted(f for f in os.listdir(tok_dir) if f in ("vocab.json", "merges.txt", "tokenizer.json"))
+    tok_config = json.load(open(os.path.join(tok_dir, "tokenizer_config.json"))) \
+        if os.path.exists(os.path.join(tok_dir, "tokenizer_config.json")) else {}
+    sched = json.load(open(os.path.join(pack, "scheduler", "scheduler_config.json")))
+    unet_config = json.load(open(os.path.join(pack, "unet", "config.json"))) \
+        if os.path.exists(os.path.join(pack, "unet", "config.json")) else {}
+    text = session(os.path.join(pack, "text_encoder", "model.onnx"))
+    unet = session(os.path.join(pack, "unet", "model.onnx"))
+    vae = session(os.path.join(pack, "vae_decoder", "model.onnx"))
+    ids = text.get_inputs()[0]
+    tokens = tok_config.get("model_max_length", 77)
+    tokens = 77 if not isinstance(tokens, int) or tokens > 77 else tokens
+    u = {i.name: i for i in unet.get_inputs()}
+    for required in ("sample", "timestep", "encoder_hidden_states"):
+        if required not in u:
+            sys.exit(f"FAIL {pack}/unet/model.onnx: no input '{required}' (inputs: {sorted(u)})")
+    if "text_embeds" in u or "time_ids" in u:
+        sys.exit(f"FAIL {pack}: an SDXL UNet (text_embeds, time_ids); Winnow does not run SDXL yet")
+    float_type = NP[u["sample"].type]
+    scalar = len(u["timestep"].shape) == 0
+    for b in (1, 3):
+        states = run_checked(text, {ids.name: rng.integers(0, 400, (b, tokens)).astype(NP[ids.type])},
+                             "text encoder")[0]
+        if states.shape[:2] != (b, tokens):
+            sys.exit(f"FAIL text encoder: last_hidden_state {states.shape}, expected ({b}, {tokens}, width)")
+        t = np.asarray(500.0 if scalar else [999.0, 500.0, 1.0][:b], dtype=NP[u["timestep"].type])
+        feeds = {"sample": rng.standard_normal((b, 4, 16, 16)).astype(float_type), "timestep": t,
+                 "encoder_hidden_states": states.astype(float_type)}
+        noise = run_checked(unet, feeds, "UNet")[0]
+        if noise.shape != (b, 4, 16, 16):
+            sys.exit(f"FAIL UNet: out_sample {noise.shape}, expected {(b, 4, 16, 16)}")
+        image = run_checked(vae, {vae.get_inputs()[0].name: noise.astype(NP[vae.get_inputs()[0].type])}, "VAE decoder")[0]
+        if image.shape != (b, 3, 128, 128):
+            sys.exit(f"FAIL VAE decoder: sample {image.shape}, expected {(b, 3, 128, 128)}")
+    print(f"ok  {pack}: '{index.get('winnow_name', os.path.basename(os.path.normpath(pack)))}', "
+          f"text encoder {ids.type} ids x {tokens} -> width {states.shape[2]}, "
+          f"UNet {u['sample'].type[7:-1]} with a {'single (rank-0)' if scalar else 'per-row'} {u['timestep'].type[7:-1]} timestep, "
+          f"{sched.get('_class_name')} {sched.get('prediction_type', 'epsilon')}, pad '{tok_config.get('pad_token')}', "
+          f"tokenizer {'+'.join(tok_files)}, default size {unet_config.get('sample_size', 64) * 8}")
+    if scalar:
+        print(f"    its UNet takes one timestep per call: python models/tools/batch_timestep.py {pack} {pack}")
+
+
+def check_judge(folder):
+    rng = np.random.default_rng(0)
+    meta = json.load(open(os.path.join(folder, "judge.json")))
+    sess = session(os.path.join(folder, meta["model"]))
+    img = meta["image_input"]
+    for b in (1, 3):
+        shape = (b, img["height"], img["width"], 3) if img["layout"] == "NHWC" else (b, 3, img["height"], img["width"])
+        feeds = {img["name"]: rng.uniform(-1, 1, shape).astype(np.float32)}
+        native = meta.get("native_image_input")
+        if native:
+            feeds[native["name"]] = rng.uniform(0, 1, (b, 128, 128, 3)).astype(np.float32)
+        if meta.get("text_input"):
+            t = meta["text_input"]
+            feeds[t["name"]] = rng.integers(0, 400, (b, t["max_length"])).astype(np.int32)
+        outs = dict(zip([o.name for o in sess.get_outputs()], run_checked(sess, feeds, folder)))
+        out = outs.get(meta["output"]["name"])
+        if out is None or out.shape[0] != b:
+            sys.exit(f"FAIL {folder}: output {meta['output']['name']} missing or not batch {b}")
+    print(f"ok  {folder}: {meta['role']} judge '{meta['name']}', {meta['output']['kind']} output")
+
+
 def main():
+    if len(sys.argv) > 1:
+        for folder in sys.argv[1:]:
+            if os.path.exists(os.path.join(folder, "judge.json")):
+                check_judge(folder)
+            elif os.path.exists(os.path.join(folder, "model_index.json")):
+                check_pipeline(folder)
+            else:
+                sys.exit(f"FAIL {folder}: neither a pipeline pack (model_index.json) nor a judge (judge.json)")
+        return 0
     rng = np.random.default_rng(0)
     for model, inputs in PIPELINE.items():
         def feeds(b, inputs=inputs):

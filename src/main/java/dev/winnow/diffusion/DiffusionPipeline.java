@@ -15,6 +15,7 @@ import dev.winnow.tokenizer.ClipTokenizer;
 import dev.winnow.tokenizer.TokenizerLoadException;
 import dev.winnow.tokenizer.Tokens;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -112,8 +113,10 @@ public final class DiffusionPipeline implements AutoCloseable {
         } catch (IOException e) {
             throw new PackException(e.getMessage(), e);
         }
-        PackFiles.require(folder, "tokenizer/vocab.json", "the CLIP tokenizer's vocabulary");
-        PackFiles.require(folder, "tokenizer/merges.txt", "the CLIP tokenizer's merges");
+        if (!Files.isRegularFile(folder.resolve("tokenizer/tokenizer.json"))) {
+            PackFiles.require(folder, "tokenizer/vocab.json", "the CLIP tokenizer's vocabulary, or tokenizer.json");
+            PackFiles.require(folder, "tokenizer/merges.txt", "the CLIP tokenizer's merges");
+        }
         JsonNode tokenizerConfig = PackFiles.jsonIfPresent(folder.resolve("tokenizer/tokenizer_config.json"));
         JsonNode specialTokens = PackFiles.jsonIfPresent(folder.resolve("tokenizer/special_tokens_map.json"));
         List<CompletableFuture<ModelSession>> graphs = List.of(

@@ -335,8 +335,9 @@ public class WinnowEngine {
         return "pipeline '" + pipeline.name() + "': its UNet (" + pipeline.unet().file() + ") takes one timestep for the "
                 + "whole batch (a rank-0 'timestep', as Optimum 1.24+ exports it), so jobs at different steps cannot "
                 + "share a UNet call: each engine step makes one call per distinct timestep (winnow_unet_calls_per_step "
-                + "shows how many). Re-export the UNet with a timestep per row to batch across requests: see the "
-                + "README, \"UNets with a single timestep\".";
+                + "shows how many). Give it a timestep per row to batch across requests: "
+                + "python models/tools/batch_timestep.py " + pipeline.folder() + " " + pipeline.folder()
+                + " (a graph edit, checked numerically; README, \"UNets with a single timestep\").";
     }
 
     /**

@@ -20,7 +20,7 @@ public final class PackFiles {
         if (!Files.isRegularFile(file)) {
             throw new PackException(file + ": not found (" + what + "). A pipeline pack has the layout that "
                     + "`optimum-cli export onnx` writes: model_index.json, scheduler/scheduler_config.json, "
-                    + "tokenizer/{vocab.json,merges.txt}, text_encoder/model.onnx, unet/model.onnx, vae_decoder/model.onnx");
+                    + "tokenizer/{vocab.json,merges.txt} (or tokenizer/tokenizer.json), text_encoder/model.onnx, unet/model.onnx, vae_decoder/model.onnx");
         }
         return file;
     }

@@ -1,6 +1,7 @@
 package dev.winnow.tokenizer;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -61,7 +62,9 @@ public final class ClipTokenizer {
     }
 
     /**
-     * Loads {@code vocab.json} and {@code merges.txt} from a tokenizer folder.
+     * Loads a tokenizer folder: {@code vocab.json} and {@code merges.txt} (what SD checkpoints
+     * carry and transformers 4.x writes), or else {@code tokenizer.json} (the fast tokenizer's
+     * one file, all that transformers 5 writes when an exporter saves the tokenizer).
      *
      * @param padToken {@code <|endoftext|>} for SD 1.x, {@code !} for SD 2.x
      * @throws TokenizerLoadException naming the file and what is wrong with it
@@ -71,14 +74,30 @@ public final class ClipTokenizer {
             throw new IllegalArgumentException("maxLength must leave room for start and end tokens, got " + maxLength);
         }
         Path vocabFile = folder.resolve("vocab.json");
-        Path mergesFile = folder.resolve("merges.txt");
-        Map<String, Integer> vocab;
+        Path tokenizerJson = folder.resolve("tokenizer.json");
+        boolean separateFiles = Files.isRegularFile(vocabFile) || !Files.isRegularFile(tokenizerJson);
+        Path source = separateFiles ? vocabFile : tokenizerJson;
+        Map<String, Integer> vocab = new HashMap<>();
+        Map<String, Integer> ranks = new HashMap<>();
+        if (separateFiles) {
+            readVocabAndMerges(vocabFile, folder.resolve("merges.txt"), vocab, ranks);
+        } else {
+            readTokenizerJson(tokenizerJson, vocab, ranks);
+        }
         try {
-            vocab = new ObjectMapper().readValue(vocabFile.toFile(), new TypeReference<Map<String, Integer>>() { });
+            return new ClipTokenizer(vocab, ranks, maxLength, padToken);
+        } catch (IllegalStateException e) {
+            throw new TokenizerLoadException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void readVocabAndMerges(Path vocabFile, Path mergesFile, Map<String, Integer> vocab,
+            Map<String, Integer> ranks) {
+        try {
+            vocab.putAll(new ObjectMapper().readValue(vocabFile.toFile(), new TypeReference<Map<String, Integer>>() { }));
         } catch (IOException e) {
             throw new TokenizerLoadException(vocabFile + ": cannot read a token→id JSON object: " + e.getMessage(), e);
         }
-        Map<String, Integer> ranks = new HashMap<>();
         try {
             List<String> lines = Files.readAllLines(mergesFile, StandardCharsets.UTF_8);
             for (int i = 0; i < lines.size(); i++) {
@@ -86,20 +105,43 @@ public final class ClipTokenizer {
                 if (line.isBlank() || (i == 0 && line.startsWith("#version"))) {
                     continue;
                 }
-                String[] pair = line.split(" ");
-                if (pair.length != 2) {
-                    throw new TokenizerLoadException(mergesFile + " line " + (i + 1) + ": expected two symbols, got '" + line + "'");
-                }
-                ranks.putIfAbsent(pair[0] + " " + pair[1], ranks.size());
+                addMerge(ranks, line, mergesFile + " line " + (i + 1));
             }
         } catch (IOException e) {
             throw new TokenizerLoadException(mergesFile + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Hugging Face tokenizers' JSON: {@code model.vocab} (token→id) and {@code model.merges}, in
+     * order of rank, as "a b" strings (tokenizers before 0.20) or as ["a", "b"] pairs (after).
+     */
+    private static void readTokenizerJson(Path file, Map<String, Integer> vocab, Map<String, Integer> ranks) {
+        JsonNode model;
         try {
-            return new ClipTokenizer(vocab, ranks, maxLength, padToken);
-        } catch (IllegalStateException e) {
-            throw new TokenizerLoadException(vocabFile + ": " + e.getMessage(), e);
+            model = new ObjectMapper().readTree(file.toFile()).path("model");
+        } catch (IOException e) {
+            throw new TokenizerLoadException(file + ": cannot read JSON: " + e.getMessage(), e);
         }
+        if (!"BPE".equals(model.path("type").asText()) || !model.path("vocab").isObject() || !model.path("merges").isArray()) {
+            throw new TokenizerLoadException(file + ": expected a BPE model with 'vocab' and 'merges' (CLIP's tokenizer), got type '"
+                    + model.path("type").asText() + "'");
+        }
+        model.path("vocab").fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        JsonNode merges = model.path("merges");
+        for (int i = 0; i < merges.size(); i++) {
+            JsonNode merge = merges.get(i);
+            String line = merge.isArray() && merge.size() == 2 ? merge.get(0).asText() + " " + merge.get(1).asText() : merge.asText();
+            addMerge(ranks, line, file + " model.merges[" + i + "]");
+        }
+    }
+
+    private static void addMerge(Map<String, Integer> ranks, String line, String where) {
+        String[] pair = line.split(" ");
+        if (pair.length != 2) {
+            throw new TokenizerLoadException(where + ": expected two symbols, got '" + line + "'");
+        }
+        ranks.putIfAbsent(pair[0] + " " + pair[1], ranks.size());
     }
 
     public int maxLength() {

@@ -64,7 +64,7 @@ class Sd15OptimumScalarFixtureHttpTest extends FixturePackHttpBase {
             List<CompletableFuture<Integer>> pair = new ArrayList<>();
             for (int steps : new int[] {40, 50}) {
                 pair.add(CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
-                        .body("{\"prompt\": \"a red circle\", \"n\": 4, \"steps\": " + steps + ", \"width\": 512, \"height\": 512}")
+                        .body("{\"prompt\": \"a red circle\", \"n\": 4, \"steps\": " + steps + ", \"width\": 128, \"height\": 128}")
                         .when().post("/generate").statusCode()));
             }
             for (CompletableFuture<Integer> f : pair) {

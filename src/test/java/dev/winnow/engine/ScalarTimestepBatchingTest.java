@@ -26,19 +26,25 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A UNet with a rank-0 timestep (SD 1.5 as current Optimum exports it) under concurrent load:
- * jobs at different steps cannot share a call, so each engine step runs one call per timestep,
- * the metrics say so, and every image is exactly the one the job makes alone.
+ * A UNet with a rank-0 timestep (SD 1.5 as Optimum's exporter writes it: the fixture is SD 1.5's
+ * real classes at tiny widths, exported by optimum-cli) under concurrent load: jobs at different
+ * steps cannot share a call, so each engine step runs one call per timestep, the metrics say so,
+ * and every image is exactly the one the job makes alone. The same UNet after
+ * models/tools/batch_timestep.py takes a timestep per row: the same jobs then share every call
+ * across their steps, and make the same images.
  */
 class ScalarTimestepBatchingTest {
 
     static OnnxSessions sessions;
-    static DiffusionPipeline pipeline;
+    static DiffusionPipeline scalar;
+    static DiffusionPipeline batched;
     static SafetyJudge nsfw;
-    static BestOfN bestOfN;
+    static BestOfN scalarBestOfN;
+    static BestOfN batchedBestOfN;
 
     final List<Integer> callsPerStep = Collections.synchronizedList(new ArrayList<>());
     final List<Integer> rowsPerCall = Collections.synchronizedList(new ArrayList<>());
+    final List<Set<Integer>> stepsInACall = Collections.synchronizedList(new ArrayList<>());
     final EngineObserver recorder = new EngineObserver() {
         @Override
         public void unetBatch(int rows) {
@@ -55,16 +61,19 @@ class ScalarTimestepBatchingTest {
     @BeforeAll
     static void load() {
         sessions = OnnxSessions.create(DeviceChoice.CPU, 2, 0);
-        pipeline = DiffusionPipeline.load(Path.of("src/test/fixture-packs/sd15-optimum-scalar-fixture"), sessions);
+        scalar = DiffusionPipeline.load(Path.of("src/test/fixture-packs/sd15-optimum-scalar-fixture"), sessions);
+        batched = DiffusionPipeline.load(Path.of("src/test/fixture-packs/sd15-optimum-batched-fixture"), sessions);
         // The fixture's images mean nothing, so the NSFW judge's verdict on them does not either:
         // at threshold 1.0 nothing is unsafe, and the test is about the images.
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, 1.0);
-        bestOfN = new BestOfN(pipeline, nsfw, List.of(), new RankingPolicy(Map.of()), 16);
+        scalarBestOfN = new BestOfN(scalar, nsfw, List.of(), new RankingPolicy(Map.of()), 16);
+        batchedBestOfN = new BestOfN(batched, nsfw, List.of(), new RankingPolicy(Map.of()), 16);
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
+        scalar.close();
+        batched.close();
         nsfw.close();
     }
 
@@ -80,17 +89,59 @@ class ScalarTimestepBatchingTest {
                 true, Map.of(), System.nanoTime() + 120_000_000_000L);
     }
 
+    /** Jobs at different steps: DDIM at 8 and 6 steps and Euler at 6 walk different timesteps. */
+    static final List<GenerationRequest> JOBS = List.of(job(10, 2, 8, "ddim"), job(20, 1, 8, "ddim"),
+            job(30, 2, 6, "euler"), job(40, 1, 8, "ddim"));
+
     @Test
-    void theFixturesUnetTakesOneTimestepForTheWholeBatch() {
-        assertEquals(dev.winnow.diffusion.UNet.TimestepKind.SCALAR_FLOAT, pipeline.unet().timestepKind());
-        assertTrue(!pipeline.unet().acceptsPerRowTimesteps());
+    void theFixturesUnetTakesOneTimestepForTheWholeBatchAndTheRewrittenOneATimestepPerRow() {
+        assertEquals(dev.winnow.diffusion.UNet.TimestepKind.SCALAR_FLOAT, scalar.unet().timestepKind());
+        assertTrue(!scalar.unet().acceptsPerRowTimesteps());
+        assertEquals(dev.winnow.diffusion.UNet.TimestepKind.FLOAT_PER_ROW, batched.unet().timestepKind());
+        assertTrue(batched.unet().acceptsPerRowTimesteps());
     }
 
     @Test
     void concurrentJobsAtDifferentStepsRunOneCallPerTimestepAndEachGetsTheImageItMakesAlone() throws Exception {
-        List<Set<Integer>> stepsInACall = Collections.synchronizedList(new ArrayList<>());
+        List<GenerationResult> results = runConcurrently(scalarBestOfN);
+        assertTrue(callsPerStep.stream().anyMatch(c -> c > 1),
+                "some engine step needed more than one UNet call: " + callsPerStep);
+        assertTrue(stepsInACall.stream().allMatch(s -> s.size() == 1),
+                "every call held rows at one step (one timestep) only: " + stepsInACall);
+        assertEquals(stepsInACall.size(), rowsPerCall.size(), "winnow_unet_batch_rows counts each real call");
+        assertEquals(callsPerStep.stream().mapToInt(Integer::intValue).sum(), rowsPerCall.size(),
+                "the calls per step add up to the calls made");
+        for (int i = 0; i < JOBS.size(); i++) {
+            GenerationResult alone = scalarBestOfN.generate(JOBS.get(i), rows -> { });
+            Determinism.assertSameImage(sessions.device(), alone.png(), results.get(i).png(),
+                    "job " + i + " alone vs sharing steps with jobs at other timesteps");
+        }
+    }
+
+    @Test
+    void afterBatchTimestepTheSameJobsShareEveryCallAcrossStepsAndMakeTheSameImages() throws Exception {
+        List<GenerationResult> results = runConcurrently(batchedBestOfN);
+        assertTrue(callsPerStep.stream().allMatch(c -> c == 1), "every engine step took one UNet call: " + callsPerStep);
+        assertTrue(stepsInACall.stream().anyMatch(s -> s.size() > 1),
+                "some call held rows at different steps (timesteps): " + stepsInACall);
+        for (int i = 0; i < JOBS.size(); i++) {
+            GenerationResult aloneOnTheOriginal = scalarBestOfN.generate(JOBS.get(i), rows -> { });
+            // pixels, not PNG bytes: the PNG's metadata names the pack, and the two packs' names differ
+            Determinism.assertSameImage(sessions.device(), Determinism.decode(aloneOnTheOriginal.png()),
+                    Determinism.decode(results.get(i).png()),
+                    "job " + i + " alone on the scalar-timestep UNet vs sharing calls on the rewritten one");
+        }
+    }
+
+    /**
+     * Submits {@link #JOBS} so that the first is in its first step when the others arrive (from
+     * other threads), recording each call's step indexes; the results in the order of JOBS.
+     */
+    List<GenerationResult> runConcurrently(BestOfN bestOfN) throws Exception {
+        CountDownLatch firstStepBegun = new CountDownLatch(1);
         CountDownLatch othersAdmitted = new CountDownLatch(1);
         loop = new EngineLoop(bestOfN, 8, 16, true, (p, slots) -> {
+            firstStepBegun.countDown();
             othersAdmitted.await(10, TimeUnit.SECONDS); // the first job's first step waits for the others' admission
             Set<Integer> stepIndexes = new HashSet<>();
             for (DenoisingSlot s : slots) {
@@ -99,13 +150,11 @@ class ScalarTimestepBatchingTest {
             stepsInACall.add(stepIndexes);
             return p.step(slots);
         }, recorder);
-        List<GenerationRequest> jobs = List.of(job(10, 2, 8, "ddim"), job(20, 1, 8, "ddim"), job(30, 2, 6, "euler"),
-                job(40, 1, 8, "ddim"));
         List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
-        futures.add(loop.submit(jobs.get(0)));
-        // The others arrive from other threads while the first job is in its first step, so they start a step behind it.
+        futures.add(loop.submit(JOBS.get(0)));
+        assertTrue(firstStepBegun.await(60, TimeUnit.SECONDS), "the first job began denoising");
         List<Thread> clients = new ArrayList<>();
-        for (GenerationRequest j : jobs.subList(1, jobs.size())) {
+        for (GenerationRequest j : JOBS.subList(1, JOBS.size())) {
             CompletableFuture<GenerationResult> f = new CompletableFuture<>();
             futures.add(f);
             Thread t = new Thread(() -> loop.submit(j).whenComplete((r, e) -> {
@@ -126,17 +175,6 @@ class ScalarTimestepBatchingTest {
         for (CompletableFuture<GenerationResult> f : futures) {
             results.add(f.get(120, TimeUnit.SECONDS));
         }
-        assertTrue(callsPerStep.stream().anyMatch(c -> c > 1),
-                "some engine step needed more than one UNet call: " + callsPerStep);
-        assertTrue(stepsInACall.stream().allMatch(s -> s.size() == 1),
-                "every call held rows at one step (one timestep) only: " + stepsInACall);
-        assertEquals(stepsInACall.size(), rowsPerCall.size(), "winnow_unet_batch_rows counts each real call");
-        assertEquals(callsPerStep.stream().mapToInt(Integer::intValue).sum(), rowsPerCall.size(),
-                "the calls per step add up to the calls made");
-        for (int i = 0; i < jobs.size(); i++) {
-            GenerationResult alone = bestOfN.generate(jobs.get(i), rows -> { });
-            Determinism.assertSameImage(sessions.device(), alone.png(), results.get(i).png(),
-                    "job " + i + " alone vs sharing steps with jobs at other timesteps");
-        }
+        return results;
     }
 }

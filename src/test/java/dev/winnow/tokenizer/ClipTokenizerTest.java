@@ -101,6 +101,25 @@ class ClipTokenizerTest {
         assertArrayEquals(ids, clip.encodeUnpadded(text), why + ": " + text);
     }
 
+    /**
+     * transformers 5 saves a pack's tokenizer as tokenizer.json alone (no vocab.json, no
+     * merges.txt): the same vocabulary and merges read from it give the same ids, which are
+     * transformers' own (CLIPTokenizerFast on the fixtures' vocabulary, recorded here).
+     */
+    @Test
+    void aTokenizerJsonAloneGivesTheSameIdsAsVocabAndMerges() {
+        ClipTokenizer fromJson = ClipTokenizer.load(Path.of("src/test/resources/tokenizer/hf-tokenizer-json"), 77, "<|endoftext|>");
+        ClipTokenizer fromFiles = ClipTokenizer.load(Path.of("src/test/fixture-packs/sd15-optimum-fixture/tokenizer"), 77, "<|endoftext|>");
+        assertArrayEquals(new int[] {618, 320, 542, 532, 75, 68, 69, 339, 611, 320, 546, 536, 619},
+                fromJson.encodeUnpadded("a red circle left of a blue square"));
+        assertArrayEquals(new int[] {618, 320, 612, 611, 616, 581, 551, 537, 267, 587, 256, 619},
+                fromJson.encodeUnpadded("A photo of the BIG green triangle, centred!"));
+        for (String prompt : List.of("a red circle left of a blue square", "purple   shapes\u00a0with  grey background", "")) {
+            assertArrayEquals(fromFiles.encodeUnpadded(prompt), fromJson.encodeUnpadded(prompt), prompt);
+        }
+        assertEquals(fromFiles.vocabSize(), fromJson.vocabSize());
+    }
+
     @Test
     void aLiteralSpecialTokenInAPromptIsOneToken() {
         assertArrayEquals(new int[] {tiny.startId(), id("red"), tiny.endId(), id("circle"), tiny.endId()},
