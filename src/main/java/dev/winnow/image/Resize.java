@@ -16,7 +16,18 @@ public final class Resize {
         /** Nearest neighbour with half-pixel centres. */
         NEAREST,
         /** PIL's antialiased bicubic (a = -0.5; the filter widens when shrinking), as CLIP preprocessing uses. */
-        BICUBIC;
+        BICUBIC,
+        /**
+         * PIL's bilinear: the triangle filter, widened by the scale when shrinking (antialiased),
+         * as transformers' ViT preprocessing resizes; torchvision's {@code antialias=True} is the same
+         * filter. When enlarging it is {@link #BILINEAR}.
+         */
+        BILINEAR_ANTIALIAS;
+
+        /** Resized by convolution along each axis (PIL's ImagingResample), not by sampling. */
+        boolean convolves() {
+            return this == BICUBIC || this == BILINEAR_ANTIALIAS;
+        }
 
         public static Mode of(String name) {
             return switch (name) {
@@ -24,8 +35,9 @@ public final class Resize {
                 case "bilinear_align_corners" -> BILINEAR_ALIGN_CORNERS;
                 case "nearest" -> NEAREST;
                 case "bicubic" -> BICUBIC;
+                case "bilinear_antialias" -> BILINEAR_ANTIALIAS;
                 default -> throw new IllegalArgumentException("unsupported resize mode '" + name
-                        + "' (bilinear, bilinear_align_corners, nearest, bicubic)");
+                        + "' (bilinear, bilinear_align_corners, nearest, bicubic, bilinear_antialias)");
             };
         }
     }
@@ -49,18 +61,18 @@ public final class Resize {
 
     /** Resizes one plane of {@code inW×inH} floats to {@code outW×outH}; the same size returns a copy. */
     public static float[] plane(float[] src, int inW, int inH, int outW, int outH, Mode mode) {
-        if (mode == Mode.BICUBIC && !(inW == outW && inH == outH)) {
+        if (mode.convolves() && !(inW == outW && inH == outH)) {
             // Separable: rows first, then columns (PIL's ImagingResample order).
-            float[] horizontal = resample(src, inW, inH, outW, true);
-            return resample(horizontal, outW, inH, outH, false);
+            float[] horizontal = resample(src, inW, inH, outW, true, mode);
+            return resample(horizontal, outW, inH, outH, false, mode);
         }
         return plane(i -> src[i], inW, inH, outW, outH, mode);
     }
 
     /**
      * The same for a plane read through a {@link Source}: bilinear and nearest read only the
-     * source values they sample, bicubic reads the whole plane once. Exactly the values
-     * {@link #plane(float[], int, int, int, int, Mode)} gives for the same values.
+     * source values they sample, bicubic and bilinear_antialias read the whole plane once.
+     * Exactly the values {@link #plane(float[], int, int, int, int, Mode)} gives for the same values.
      */
     public static float[] plane(Source src, int inW, int inH, int outW, int outH, Mode mode) {
         float[] dst = new float[outW * outH];
@@ -70,7 +82,7 @@ public final class Resize {
             }
             return dst;
         }
-        if (mode == Mode.BICUBIC) {
+        if (mode.convolves()) {
             float[] all = new float[inW * inH];
             for (int i = 0; i < all.length; i++) {
                 all[i] = src.at(i);
@@ -114,12 +126,16 @@ public final class Resize {
         return dst;
     }
 
-    /** PIL's convolution resampling along one axis with the bicubic kernel, widened by the scale when shrinking. */
-    private static float[] resample(float[] src, int w, int h, int outLen, boolean horizontal) {
+    /**
+     * PIL's convolution resampling along one axis with the mode's kernel (bicubic, support 2;
+     * triangle, support 1), widened by the scale when shrinking.
+     */
+    private static float[] resample(float[] src, int w, int h, int outLen, boolean horizontal, Mode mode) {
         int inLen = horizontal ? w : h;
         double scale = (double) inLen / outLen;
         double filterScale = Math.max(scale, 1.0);
-        double support = 2.0 * filterScale;
+        boolean cubic = mode == Mode.BICUBIC;
+        double support = (cubic ? 2.0 : 1.0) * filterScale;
         int ow = horizontal ? outLen : w;
         int oh = horizontal ? h : outLen;
         float[] dst = new float[ow * oh];
@@ -130,7 +146,8 @@ public final class Resize {
             double[] weights = new double[Math.max(0, hi - lo)];
             double total = 0;
             for (int k = lo; k < hi; k++) {
-                double wgt = cubic((k - center + 0.5) / filterScale);
+                double x = (k - center + 0.5) / filterScale;
+                double wgt = cubic ? cubic(x) : Math.max(0, 1 - Math.abs(x));
                 weights[k - lo] = wgt;
                 total += wgt;
             }

@@ -50,9 +50,9 @@ final class ImagePreprocessor {
         if (!centerCrop) {
             return Resize.plane(channel, w, h, width, height, resize);
         }
-        double scale = Math.max((double) width / w, (double) height / h);
-        int rw = Math.max(width, (int) Math.round(w * scale));
-        int rh = Math.max(height, (int) Math.round(h * scale));
+        int[] size = coverSize(w, h, width, height);
+        int rw = size[0];
+        int rh = size[1];
         float[] big = Resize.plane(channel, w, h, rw, rh, resize);
         int x0 = (rw - width) / 2;
         int y0 = (rh - height) / 2;
@@ -61,6 +61,20 @@ final class ImagePreprocessor {
             System.arraycopy(big, (y + y0) * rw + x0, out, y * width, width);
         }
         return out;
+    }
+
+    /**
+     * The size a {@code w×h} image is resized to before its centre is cropped to
+     * {@code cropW×cropH}: the side that needs the larger scale becomes the crop's exactly, the
+     * other {@code int(crop · other / side)}, truncated, as transformers'
+     * {@code get_resize_output_image_size} does for CLIP's {@code shortest_edge} (640×427 → 335×224,
+     * where rounding would give 336 and a crop one pixel to the right).
+     */
+    static int[] coverSize(int w, int h, int cropW, int cropH) {
+        if ((double) cropW / w >= (double) cropH / h) {
+            return new int[] {cropW, Math.max(cropH, (int) ((double) cropW * h / w))};
+        }
+        return new int[] {Math.max(cropW, (int) ((double) cropH * w / h)), cropH};
     }
 
     long[] shape(int batch) {

@@ -2,6 +2,7 @@ package dev.winnow.judge;
 
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
@@ -16,6 +17,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Logger;
 
 /**
  * A safety classifier. <b>Fails closed</b>: a candidate is safe only when the model returned a
@@ -25,6 +27,8 @@ import java.util.Map;
  */
 public class SafetyJudge implements AutoCloseable {
 
+    private static final Logger LOG = Logger.getLogger(SafetyJudge.class.getName());
+
     private final JudgeManifest manifest;
     private final ModelSession model;
     private final ImagePreprocessor preprocessor;
@@ -33,6 +37,13 @@ public class SafetyJudge implements AutoCloseable {
     /** The element types of the image inputs, read once. */
     private final OnnxJavaType imageType;
     private final OnnxJavaType nativeImageType;
+    /**
+     * Set when a batched call of a judge with a native image input failed: diffusers' own ONNX export
+     * of the CompVis checker runs only batches of 1 and 3 (its {@code images[has_nsfw] = 0} became a
+     * Where that broadcasts the flags along the RGB axis; diffusers' ONNX pipeline calls it one image
+     * at a time). Such a judge then gets one image per call.
+     */
+    private volatile boolean oneImagePerCall;
 
     protected SafetyJudge(JudgeManifest manifest, ModelSession model, double threshold) {
         this.manifest = manifest;
@@ -121,8 +132,33 @@ public class SafetyJudge implements AutoCloseable {
         return new SafetyVerdict(unsafe < threshold ? Verdict.SAFE : Verdict.UNSAFE, unsafe, null);
     }
 
-    /** Runs the model: one probability row per image (softmax applied to logits, flags turned into [1-f, f]). */
+    /**
+     * One probability row per image: in one call, or for a judge with a native image input whose
+     * batched call failed, one call per image (see {@link #oneImagePerCall}).
+     */
     protected float[][] classify(List<RgbImage> images) throws Exception {
+        if (images.size() > 1 && manifest.nativeImageInput() != null) {
+            if (!oneImagePerCall) {
+                try {
+                    return classifyInOneCall(images);
+                } catch (OrtException e) {
+                    oneImagePerCall = true;
+                    LOG.warning(() -> "safety judge '" + manifest.name() + "' failed on a batch of " + images.size()
+                            + " (" + e.getMessage() + "); judging one image per call from now on (diffusers' ONNX "
+                            + "export of the CompVis checker runs batches of 1 and 3 only; export_sd.py's runs any)");
+                }
+            }
+            float[][] rows = new float[images.size()][];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = classifyInOneCall(List.of(images.get(i)))[0];
+            }
+            return rows;
+        }
+        return classifyInOneCall(images);
+    }
+
+    /** Runs the model once: one probability row per image (softmax applied to logits, flags turned into [1-f, f]). */
+    protected float[][] classifyInOneCall(List<RgbImage> images) throws Exception {
         int labels = manifest.labels().size();
         String kind = manifest.output().kind() == null ? "probabilities" : manifest.output().kind();
         Map<String, OnnxTensor> in = new HashMap<>();

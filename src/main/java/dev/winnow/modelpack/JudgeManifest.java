@@ -41,7 +41,8 @@ public record JudgeManifest(
      * 0..255 mapped linearly onto {@code range}, then {@code (x - mean) / std} per channel.
      *
      * @param layout {@code NCHW} or {@code NHWC}
-     * @param resize {@code bilinear}, {@code bilinear_align_corners} or {@code nearest}
+     * @param resize {@code bilinear}, {@code bilinear_align_corners}, {@code nearest}, {@code bicubic}
+     *               (PIL's, antialiased) or {@code bilinear_antialias} (PIL's bilinear)
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record ImageInput(String name, String layout, int width, int height, String resize,

@@ -15,7 +15,8 @@ public final class JudgeManifests {
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
     private static final Set<String> LAYOUTS = Set.of("NCHW", "NHWC");
-    private static final Set<String> RESIZES = Set.of("bilinear", "bilinear_align_corners", "nearest", "bicubic");
+    private static final Set<String> RESIZES = Set.of("bilinear", "bilinear_align_corners", "nearest", "bicubic",
+            "bilinear_antialias");
     private static final Set<String> SAFETY_OUTPUTS = Set.of("probabilities", "logits", "flag");
 
     private JudgeManifests() {

@@ -6,6 +6,7 @@ import dev.winnow.image.Resize;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -52,9 +53,9 @@ class ImagePreprocessorTest {
     }
 
     static float[] crop(JudgeManifest.ImageInput in, float[] channel, int w, int h) {
-        double scale = Math.max((double) in.width() / w, (double) in.height() / h);
-        int rw = Math.max(in.width(), (int) Math.round(w * scale));
-        int rh = Math.max(in.height(), (int) Math.round(h * scale));
+        int[] size = ImagePreprocessor.coverSize(w, h, in.width(), in.height());
+        int rw = size[0];
+        int rh = size[1];
         float[] big = Resize.plane(channel, w, h, rw, rh, Resize.Mode.of(in.resize()));
         float[] out = new float[in.width() * in.height()];
         for (int y = 0; y < in.height(); y++) {
@@ -72,6 +73,9 @@ class ImagePreprocessorTest {
         "nearest,                320, 512, 224, NCHW, 0,  255, none",
         "bicubic,                512, 512, 224, NCHW, 0,  1, center",
         "bicubic,                640, 384, 224, NCHW, 0,  1, center",
+        "bicubic,                640, 427, 224, NCHW, 0,  1, center",
+        "bilinear_antialias,     512, 768, 224, NCHW, -1, 1, none",
+        "bilinear_antialias,      64,  64, 224, NCHW, -1, 1, none",
         "bilinear,                64,  64,  64, NCHW, -1, 1, none"})
     void theFastWayGivesExactlyThePlainWaysFloats(String resize, int w, int h, int size, String layout, double low,
                                                   double high, String crop) {
@@ -79,5 +83,14 @@ class ImagePreprocessorTest {
                 List.of(0.48, 0.45, 0.40), List.of(0.26, 0.26, 0.27), "float32", crop);
         List<RgbImage> images = List.of(image(w, h), image(w, h));
         assertArrayEquals(plain(in, images), new ImagePreprocessor(in).batch(images), 0f);
+    }
+
+    @Test
+    void aCentreCropResizesTheLongSideAsTransformersDoesTruncated() {
+        // transformers' get_resize_output_image_size: short side 224, long int(224 * long / short)
+        assertArrayEquals(new int[] {335, 224}, ImagePreprocessor.coverSize(640, 427, 224, 224));
+        assertArrayEquals(new int[] {224, 335}, ImagePreprocessor.coverSize(427, 640, 224, 224));
+        assertArrayEquals(new int[] {224, 336}, ImagePreprocessor.coverSize(512, 768, 224, 224));
+        assertArrayEquals(new int[] {224, 224}, ImagePreprocessor.coverSize(64, 64, 224, 224));
     }
 }

@@ -87,4 +87,21 @@ class RealJudgeInterfacesTest {
             assertEquals(pil[i], out[i], 1e-4f, "pixel " + i);
         }
     }
+
+    @Test
+    void antialiasedBilinearAveragesLikePilWhereSamplingWouldAlias() {
+        // PIL: Image.fromarray(np.array([[0, 1, 0, 1, 0, 1, 0, 3]], np.float32)).resize((3, 1), Image.BILINEAR)
+        float[] stripes = {0, 1, 0, 1, 0, 1, 0, 3};
+        float[] pil = {0.47368422f, 0.5f, 1.1052631f};
+        float[] out = Resize.plane(stripes, 8, 1, 3, 1, Resize.Mode.BILINEAR_ANTIALIAS);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(pil[i], out[i], 1e-5f, "pixel " + i);
+        }
+        // sampling two neighbours (torch's bilinear without antialias) sees only some stripes
+        assertEquals(0.8333333f, Resize.plane(stripes, 8, 1, 3, 1, Resize.Mode.BILINEAR)[0], 1e-5f);
+        // PIL's bilinear on a ramp, 8 -> 4
+        float[] ramp = Resize.plane(new float[] {0, 1, 2, 3, 4, 5, 6, 7}, 8, 1, 4, 1, Resize.Mode.BILINEAR_ANTIALIAS);
+        assertEquals(0.71428573f, ramp[0], 1e-5f);
+        assertEquals(6.285714f, ramp[3], 1e-5f);
+    }
 }
