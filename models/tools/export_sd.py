@@ -56,6 +56,12 @@ def export_pipeline(model_id, out, fp16, batch_timestep=True):
     index["winnow_name"] = os.path.basename(os.path.normpath(model_id)) + ("-fp16" if fp16 else "")
     index.pop("_name_or_path", None)          # a local folder's path says nothing where the pack goes
     write_json(index_path, index)
+    # Optimum writes external data (unet/model.onnx_data) readable by its owner only; the service
+    # often runs as another user (the container's uid 185)
+    for folder, _, files in os.walk(out):
+        for name in files:
+            path = os.path.join(folder, name)
+            os.chmod(path, os.stat(path).st_mode | 0o444)
     if batch_timestep:
         import batch_timestep as bt
         if bt.has_scalar_timestep(os.path.join(out, "unet", "model.onnx")):
