@@ -106,16 +106,58 @@ public final class OnnxSessions {
                             + "(onnxruntime_gpu) and run on a node with an NVIDIA driver, CUDA 12 and cuDNN 9; "
                             + "or set winnow.device=auto to fall back to CPU.");
                 }
+                String unusable = cudaUnusable(env, cudaSettings.deviceId());
+                if (unusable != null) {
+                    throw new DeviceUnavailableException("winnow.device=cuda, but the CUDA execution provider cannot run "
+                            + "on this node: " + unusable + ". It needs an NVIDIA GPU, its driver, CUDA 12 and cuDNN 9 "
+                            + "on the library path (docs/GPU.md); or set winnow.device=auto to fall back to CPU.");
+                }
                 yield true;
             }
             case AUTO -> {
                 if (!hasCuda) {
                     LOG.warning("winnow.device=auto: no CUDA execution provider in this ONNX Runtime build; running on CPU");
+                    yield false;
                 }
-                yield hasCuda;
+                String unusable = cudaUnusable(env, cudaSettings.deviceId());
+                if (unusable != null) {
+                    LOG.warning("winnow.device=auto: this build has the CUDA execution provider, but it cannot run on "
+                            + "this node (" + unusable + "); running on CPU (docs/GPU.md says what a GPU node needs)");
+                    yield false;
+                }
+                yield true;
             }
         };
         return new OnnxSessions(env, useCuda, cudaSettings);
+    }
+
+    /**
+     * Why the CUDA provider cannot run here, or null when it can: a one-node graph (Identity,
+     * cuda-probe.onnx) is opened with the CUDA provider and run once. A GPU build on a node
+     * without a GPU or without CUDA's libraries fails here, at startup, with ONNX Runtime's own
+     * reason (a missing libcublasLt.so.12, "no CUDA-capable device"), instead of at the first
+     * real model.
+     */
+    static String cudaUnusable(OrtEnvironment env, int deviceId) {
+        byte[] graph;
+        try (var in = OnnxSessions.class.getResourceAsStream("cuda-probe.onnx")) {
+            graph = in.readAllBytes();
+        } catch (IOException | NullPointerException e) {
+            return "the CUDA probe graph is missing from the build (" + e + ")";
+        }
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+             OrtCUDAProviderOptions cudaOptions = new OrtCUDAProviderOptions(deviceId)) {
+            options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
+            options.addCUDA(cudaOptions);
+            try (OrtSession session = env.createSession(graph, options);
+                 ai.onnxruntime.OnnxTensor x = ai.onnxruntime.OnnxTensor.createTensor(env, new float[] {1f});
+                 OrtSession.Result ignored = session.run(java.util.Map.of("x", x))) {
+                return null;
+            }
+        } catch (OrtException | RuntimeException | LinkageError e) {
+            String message = e.getMessage() == null ? e.toString() : e.getMessage();
+            return message.strip().replaceAll("\\s+", " ");
+        }
     }
 
     private static synchronized OrtEnvironment environment(int intraOpThreads) {
