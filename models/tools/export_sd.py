@@ -107,6 +107,10 @@ class Weights:
     def vision(self, base):
         return {**base, **TINY_WIDTHS} if self.tiny else dict(base)
 
+    def clip_l14(self):
+        """CLIP ViT-L/14's vision tower and projection width (both judges that use CLIP share them)."""
+        return self.vision(CLIP_L14_VISION), TINY_PROJECTION if self.tiny else CLIP_L14_PROJECTION
+
     def name(self, name):
         return name + ("-tiny-random" if self.tiny else "-random" if self.random else "")
 
@@ -149,9 +153,8 @@ def export_compvis_safety(out, weights=None):
     if weights.random:
         from transformers import CLIPConfig
         weights.seeded()
-        projection = TINY_PROJECTION if weights.tiny else CLIP_L14_PROJECTION
-        checker = StableDiffusionSafetyChecker(
-            CLIPConfig(vision_config=weights.vision(CLIP_L14_VISION), projection_dim=projection)).eval()
+        vision, projection = weights.clip_l14()
+        checker = StableDiffusionSafetyChecker(CLIPConfig(vision_config=vision, projection_dim=projection)).eval()
         place_random_concept(checker)
         concept = (f" Concept 0 is the embedding of flat RGB {RANDOM_CONCEPT_RGB} at threshold "
                    f"{RANDOM_CONCEPT_THRESHOLD}; the others never fire.")
@@ -243,9 +246,8 @@ def export_laion_aesthetic(out, weights=None):
     if weights.random:
         from transformers import CLIPVisionConfig
         weights.seeded()
-        projection = TINY_PROJECTION if weights.tiny else CLIP_L14_PROJECTION
-        clip = CLIPVisionModelWithProjection(
-            CLIPVisionConfig(**weights.vision(CLIP_L14_VISION), projection_dim=projection)).eval()
+        vision, projection = weights.clip_l14()
+        clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**vision, projection_dim=projection)).eval()
         mlp = laion_mlp(TINY_LAION_MLP if weights.tiny else LAION_MLP)
         # N(0, 1/fan_in), zero bias: the MLP is five linear layers with nothing between them, and
         # torch's default init shrinks each one's output ~1.7x, so the score would hardly move

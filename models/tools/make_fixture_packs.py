@@ -71,30 +71,28 @@ def text_encoder(path, id_type, width, ftype):
     save(g, path)
 
 
-def unet(path, timestep, width, ftype, t_scale=1e-4):
-    """out = 0.5·sample + 0.1·mean(text states) + t_scale·timestep (a contraction, so latents stay bounded)."""
+def unet(path, timestep, width, ftype):
+    """out = 0.5·sample + 0.1·mean(text states) + 1e-4·timestep (a contraction, so latents stay bounded)."""
     npf = np.float16 if ftype == T.FLOAT16 else np.float32
-    t_type, t_shape = {"int64_b": (T.INT64, ["batch"]), "float_b": (ftype, ["batch"]),
-                       "float_scalar": (ftype, [])}[timestep]
+    t_type = {"int64_b": T.INT64, "float_b": ftype}[timestep]
     nodes = [
         h.make_node("Mul", ["sample", "half"], ["a"]),
         h.make_node("ReduceMean", ["encoder_hidden_states"], ["m"], axes=[1, 2], keepdims=0),
         h.make_node("Reshape", ["m", "b111"], ["m4"]),
         h.make_node("Mul", ["m4", "tenth"], ["b"]),
         h.make_node("Cast", ["timestep"], ["t_f"], to=ftype),
-        h.make_node("Reshape", ["t_f", "b111"], ["t4"]) if timestep != "float_scalar"
-        else h.make_node("Identity", ["t_f"], ["t4"]),
+        h.make_node("Reshape", ["t_f", "b111"], ["t4"]),
         h.make_node("Mul", ["t4", "tiny"], ["c"]),
         h.make_node("Add", ["a", "b"], ["ab"]),
         h.make_node("Add", ["ab", "c"], ["out_sample"]),
     ]
     g = h.make_graph(nodes, "unet",
                      [h.make_tensor_value_info("sample", ftype, ["batch", 4, "height", "width"]),
-                      h.make_tensor_value_info("timestep", t_type, t_shape),
+                      h.make_tensor_value_info("timestep", t_type, ["batch"]),
                       h.make_tensor_value_info("encoder_hidden_states", ftype, ["batch", "sequence", width])],
                      [h.make_tensor_value_info("out_sample", ftype, ["batch", 4, "height", "width"])],
                      [const("half", np.array(0.5, npf)), const("tenth", np.array(0.1, npf)),
-                      const("tiny", np.array(t_scale, npf)), const("b111", np.array([-1, 1, 1, 1], np.int64))])
+                      const("tiny", np.array(1e-4, npf)), const("b111", np.array([-1, 1, 1, 1], np.int64))])
     save(g, path)
 
 
@@ -123,11 +121,11 @@ def dump(path, obj):
 
 
 def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sample_size, scheduler_class,
-         scaling_factor=0.18215, t_scale=1e-4):
+         scaling_factor=0.18215):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     text_encoder(os.path.join(d, "text_encoder", "model.onnx"), id_type, width, ftype)
-    unet(os.path.join(d, "unet", "model.onnx"), timestep, width, ftype, t_scale)
+    unet(os.path.join(d, "unet", "model.onnx"), timestep, width, ftype)
     vae_decoder(os.path.join(d, "vae_decoder", "model.onnx"), ftype)
     dump(os.path.join(d, "model_index.json"), {
         "_class_name": "ORTStableDiffusionPipeline", "scheduler": ["diffusers", scheduler_class],

@@ -117,20 +117,27 @@ def check_pipeline(pack):
         print(f"    its UNet takes one timestep per call: python models/tools/batch_timestep.py {pack} {pack}")
 
 
+def judge_feeds(meta, b, rng, vocab):
+    """Random inputs of batch b for a judge, as its judge.json declares them (ids below vocab)."""
+    img = meta["image_input"]
+    shape = (b, img["height"], img["width"], 3) if img["layout"] == "NHWC" else (b, 3, img["height"], img["width"])
+    lo, hi = img["range"]
+    feeds = {img["name"]: rng.uniform(lo, hi, shape).astype(np.float32)}
+    native = meta.get("native_image_input")
+    if native:
+        feeds[native["name"]] = rng.uniform(0, 1, (b, 128, 128, 3)).astype(np.float32)
+    if meta.get("text_input"):
+        t = meta["text_input"]
+        feeds[t["name"]] = rng.integers(0, vocab, (b, t["max_length"])).astype(np.int32)
+    return feeds
+
+
 def check_judge(folder):
     rng = np.random.default_rng(0)
     meta = json.load(open(os.path.join(folder, "judge.json")))
     sess = session(os.path.join(folder, meta["model"]))
-    img = meta["image_input"]
     for b in (1, 3):
-        shape = (b, img["height"], img["width"], 3) if img["layout"] == "NHWC" else (b, 3, img["height"], img["width"])
-        feeds = {img["name"]: rng.uniform(-1, 1, shape).astype(np.float32)}
-        native = meta.get("native_image_input")
-        if native:
-            feeds[native["name"]] = rng.uniform(0, 1, (b, 128, 128, 3)).astype(np.float32)
-        if meta.get("text_input"):
-            t = meta["text_input"]
-            feeds[t["name"]] = rng.integers(0, 400, (b, t["max_length"])).astype(np.int32)
+        feeds = judge_feeds(meta, b, rng, vocab=400)
         outs = dict(zip([o.name for o in sess.get_outputs()], run_checked(sess, feeds, folder)))
         out = outs.get(meta["output"]["name"])
         if out is None or out.shape[0] != b:
@@ -159,16 +166,9 @@ def main():
     judges = os.path.join(MODELS, "judges")
     for judge in sorted(os.listdir(judges)):
         meta = json.load(open(os.path.join(judges, judge, "judge.json")))
-        img = meta["image_input"]
-        shape = (img["height"], img["width"], 3) if img["layout"] == "NHWC" else (3, img["height"], img["width"])
-        lo, hi = img["range"]
 
-        def feeds(b, img=img, shape=shape, meta=meta, lo=lo, hi=hi):
-            f = {img["name"]: rng.uniform(lo, hi, (b,) + shape).astype(np.float32)}
-            if meta.get("text_input"):
-                t = meta["text_input"]
-                f[t["name"]] = rng.integers(0, 680, (b, t["max_length"])).astype(np.int32)
-            return f
+        def feeds(b, meta=meta):
+            return judge_feeds(meta, b, rng, vocab=680)
         out = meta["output"]["name"]
         expect = {out: (len(meta["labels"]),) if meta["role"] == "safety" else ()}
         check(os.path.join(judges, judge, meta["model"]), feeds, expect)

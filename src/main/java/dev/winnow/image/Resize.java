@@ -1,5 +1,9 @@
 package dev.winnow.image;
 
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
 /**
  * Resizes a planar float image (one plane per channel, values already scaled) the ways
  * judges were trained with. Working on floats after scaling matches nsfwjs, which scales to
@@ -29,16 +33,23 @@ public final class Resize {
             return this == BICUBIC || this == BILINEAR_ANTIALIAS;
         }
 
+        /** The name judge.json gives the mode ({@code image_input.resize}): the constant's, lower case. */
+        public String manifestName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Every mode's manifest name, in declaration order. */
+        public static List<String> manifestNames() {
+            return Arrays.stream(values()).map(Mode::manifestName).toList();
+        }
+
         public static Mode of(String name) {
-            return switch (name) {
-                case "bilinear" -> BILINEAR;
-                case "bilinear_align_corners" -> BILINEAR_ALIGN_CORNERS;
-                case "nearest" -> NEAREST;
-                case "bicubic" -> BICUBIC;
-                case "bilinear_antialias" -> BILINEAR_ANTIALIAS;
-                default -> throw new IllegalArgumentException("unsupported resize mode '" + name
-                        + "' (bilinear, bilinear_align_corners, nearest, bicubic, bilinear_antialias)");
-            };
+            for (Mode m : values()) {
+                if (m.manifestName().equals(name)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("unsupported resize mode '" + name + "' " + manifestNames());
         }
     }
 

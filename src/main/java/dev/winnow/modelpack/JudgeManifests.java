@@ -2,6 +2,7 @@ package dev.winnow.modelpack;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.image.Resize;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,8 +16,7 @@ public final class JudgeManifests {
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
     private static final Set<String> LAYOUTS = Set.of("NCHW", "NHWC");
-    private static final Set<String> RESIZES = Set.of("bilinear", "bilinear_align_corners", "nearest", "bicubic",
-            "bilinear_antialias");
+    private static final List<String> RESIZES = Resize.Mode.manifestNames();
     private static final Set<String> SAFETY_OUTPUTS = Set.of("probabilities", "logits", "flag");
 
     private JudgeManifests() {
