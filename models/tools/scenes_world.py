@@ -299,6 +299,58 @@ def benchmark_prompts(per_category: int = 24, seed: int = 2024) -> list:
     return out
 
 
+# ---------------------------------------------------------------- tuning, held-out and training prompts
+# Evaluation hygiene: a default is chosen on the tuning prompts and reported on the held-out ones;
+# training data (the alignment loop's traffic) never contains a held-out prompt. Both sets come from
+# one pool of distinct prompts per category (48 where the grammar has that many; two_object has 24
+# and single_object 36 in all), split alternately, so the category mix is the same.
+SPLIT_POOL = 48
+
+
+def _split(which: int) -> list:
+    out = []
+    for cat in CATEGORIES:
+        pool = [p for c, p in benchmark_prompts(SPLIT_POOL, seed=2024) if c == cat]
+        out.extend((cat, p) for p in pool[which::2])
+    return out
+
+
+def tuning_prompts() -> list:
+    """(category, prompt) pairs to choose defaults on (12-24 per category)."""
+    return _split(0)
+
+
+def heldout_prompts() -> list:
+    """(category, prompt) pairs to report on, never tuned or trained on (12-24 per category)."""
+    return _split(1)
+
+
+# Seed sets: a request with seed s draws candidates s .. s+N-1, so bases 1000 apart never share a
+# candidate for N <= 1000. Tuning and held-out evaluations use their own bases; the loop's traffic
+# uses seeds from TRAINING_SEED_BASE on.
+SEED_SETS = {"tuning": (7000, 8000, 9000), "heldout": (21000, 22000, 23000)}
+TRAINING_SEED_BASE = 100_000
+
+
+def training_prompt(category: str, rng) -> str:
+    """A prompt of the category in the benchmark's forms that is not a held-out prompt."""
+    held = _heldout_set()
+    while True:
+        p = random_prompt(category, rng)
+        if p not in held:
+            return p
+
+
+_HELD = None
+
+
+def _heldout_set() -> frozenset:
+    global _HELD
+    if _HELD is None:
+        _HELD = frozenset(p for _, p in heldout_prompts())
+    return _HELD
+
+
 def _position_prompt(rng, cols):
     while True:
         c1, c2 = (cols[i] for i in rng.integers(len(cols), size=2))
