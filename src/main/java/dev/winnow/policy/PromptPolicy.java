@@ -3,6 +3,7 @@ package dev.winnow.policy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.winnow.tokenizer.ClipTextCleaner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,10 +14,15 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * A prompt policy: rules of words and phrases a prompt may not contain. A term matches a whole
- * word or phrase of the prompt after {@link PromptNormalizer} (so disguised spellings match too),
- * with a plain English plural ending (s, es) on its last word; a term inside a longer word does
- * not match ("Scunthorpe" is not refused for what it contains). Immutable.
+ * A prompt policy: rules of words and phrases a prompt may not contain. The policy reads what the
+ * model reads: the prompt is first cleaned exactly as the tokenizer cleans it
+ * ({@link ClipTextCleaner}: HTML entities undone twice, control characters, escape sequences and
+ * U+FFFC deleted, widths and ligatures unified), so a prompt whose cleaned text contains a refused
+ * term is refused whatever the encoding of the request; characters the cleaning deletes are gone,
+ * not word breaks ({@code "zor\u0007blax"} is {@code "zorblax"}). Then a term matches a whole
+ * word or phrase of the cleaned prompt after {@link PromptNormalizer} (so disguised spellings
+ * match too), with a plain English plural ending (s, es) on its last word; a term inside a longer
+ * word does not match ("Scunthorpe" is not refused for what it contains). Immutable.
  */
 public final class PromptPolicy {
 
@@ -38,7 +44,7 @@ public final class PromptPolicy {
         this.rules = List.copyOf(rules);
         for (Rule r : rules) {
             for (String t : r.terms()) {
-                List<String> words = PromptNormalizer.words(t);
+                List<String> words = words(t);
                 if (!words.isEmpty()) {
                     terms.add(new Term(r, words));
                 }
@@ -64,13 +70,18 @@ public final class PromptPolicy {
         if (terms.isEmpty()) {
             return Optional.empty();
         }
-        List<String> words = PromptNormalizer.words(prompt);
+        List<String> words = words(prompt);
         for (Term t : terms) {
             if (contains(words, t.words())) {
                 return Optional.of(new Match(t.rule().id(), t.rule().category()));
             }
         }
         return Optional.empty();
+    }
+
+    /** A text as the policy reads it: cleaned as the tokenizer cleans it, then normalised. Terms read the same way. */
+    static List<String> words(String text) {
+        return PromptNormalizer.words(ClipTextCleaner.clean(text));
     }
 
     private static boolean contains(List<String> words, List<String> term) {
@@ -96,20 +107,29 @@ public final class PromptPolicy {
      * @throws IllegalArgumentException naming what is wrong in it (the caller keeps the last good policy)
      */
     public static PromptPolicy read(Path file) throws IOException {
+        return parse(Files.readString(file), file.toString());
+    }
+
+    /**
+     * A policy from the text of a policy file ({@code source} names it in messages).
+     *
+     * @throws IllegalArgumentException naming what is wrong in it
+     */
+    public static PromptPolicy parse(String yaml, String source) {
         JsonNode root;
         try {
-            root = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(file));
+            root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(file + " is not valid YAML: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(source + " is not valid YAML: " + e.getOriginalMessage(), e);
         }
         if (root == null || !root.path("rules").isArray()) {
-            throw new IllegalArgumentException(file + " must hold a list under 'rules'");
+            throw new IllegalArgumentException(source + " must hold a list under 'rules'");
         }
         List<Rule> rules = new ArrayList<>();
         Set<String> ids = new HashSet<>();
         int i = 0;
         for (JsonNode r : root.get("rules")) {
-            String where = file + ": rules[" + i++ + "]";
+            String where = source + ": rules[" + i++ + "]";
             String id = r.path("id").asText("");
             if (id.isBlank() || !ids.add(id)) {
                 throw new IllegalArgumentException(where + " needs an id of its own");
@@ -119,7 +139,7 @@ public final class PromptPolicy {
             }
             List<String> terms = new ArrayList<>();
             for (JsonNode t : r.get("terms")) {
-                if (!t.isTextual() || PromptNormalizer.words(t.asText()).isEmpty()) {
+                if (!t.isTextual() || words(t.asText()).isEmpty()) {
                     throw new IllegalArgumentException(where + " (" + id + ") has a term that is not a word: " + t);
                 }
                 terms.add(t.asText());

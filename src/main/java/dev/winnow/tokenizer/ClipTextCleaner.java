@@ -18,8 +18,13 @@ import java.util.regex.Pattern;
  * normal width (ＡＢＣ → ABC, U+3000 → space), curly quotes and apostrophes straightened,
  * line breaks unified, surrogates repaired, terminal escapes and stray control characters
  * removed, then NFC.
+ *
+ * <p>This is the one cleaning of a prompt: the tokenizer encodes what it returns, and the prompt
+ * policy reads what it returns ({@code dev.winnow.policy.PromptPolicy}), so a disguise that the
+ * cleaning undoes (an HTML entity, a control character between two letters, an escape sequence)
+ * reaches the policy already undone, exactly as it reaches the model.
  */
-final class ClipTextCleaner {
+public final class ClipTextCleaner {
 
     private static final Pattern WHITESPACE = Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
     private static final Pattern ANSI_ESCAPE = Pattern.compile("\u001b\\[((?:\\d|;)*)([a-zA-Z])");
@@ -30,7 +35,7 @@ final class ClipTextCleaner {
     }
 
     /** {@code whitespace_clean(basic_clean(text)).lower()}: what CLIP's pre-tokenizer pattern runs on. */
-    static String clean(String text) {
+    public static String clean(String text) {
         String s = fixText(text);
         s = HtmlEntities.pythonUnescape(HtmlEntities.pythonUnescape(s)).strip();
         s = WHITESPACE.matcher(s).replaceAll(" ").strip();

@@ -13,6 +13,7 @@ import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -75,6 +76,21 @@ class PromptPolicyHttpTest {
         given().contentType(ContentType.JSON).accept("text/event-stream").body("{\"prompt\": \"z o r b l a x\"}")
                 .when().post("/generate").then().statusCode(422).body("rule", equalTo("example-rule"));
         assertEquals(before + 2, metric("winnow_rejected_total{reason=\"policy\"}"));
+    }
+
+    @Test
+    void thePolicyReadsWhatTheModelReadsWhateverTheEncodingOfTheRequest() {
+        List<Object> plainIds = given().contentType(ContentType.JSON).body(Map.of("prompt", "a zorblax")).when()
+                .post("/tokenize").then().statusCode(200).extract().jsonPath().getList("input_ids");
+        for (String disguised : List.of("a &#122;orblax", "a zor\u0007blax", "a zor\u001b[1mblax", "a &amp;#x7a;orblax")) {
+            given().contentType(ContentType.JSON).body(Map.of("prompt", disguised)).when().post("/tokenize")
+                    .then().statusCode(200).body("input_ids", equalTo(plainIds)); // the model reads the same ids...
+            given().contentType(ContentType.JSON).body(Map.of("prompt", disguised, "n", 1, "steps", 2)).when()
+                    .post("/generate").then().statusCode(422).body("rule", equalTo("example-rule")); // ...so it is refused
+            given().contentType(ContentType.JSON).body(Map.of("prompt", disguised)).when()
+                    .post("/v1/images/generations").then().statusCode(422)
+                    .body("error.code", equalTo("content_policy_violation"));
+        }
     }
 
     @Test
