@@ -57,12 +57,13 @@ def blurred_uint8(imgs: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def write_score_judge(folder: str, name: str, score_name: str, description: str, size: int, text_input, score_range,
-                      metrics: dict) -> None:
-    """judge.json for a scenes scorer (role `score`, `model.onnx`, output `score`, higher is better)."""
+                      metrics: dict, version: str = "v1") -> None:
+    """judge.json for a scenes scorer (role `score`, `model.onnx`, output `score`, higher is better);
+    `version` is its `winnow_version`, what responses, metrics and preference rows name."""
     import json
     import os
     meta = {
-        "schema_version": 1, "name": name, "role": "score", "score_name": score_name, "model": "model.onnx",
+        "schema_version": 1, "winnow_version": version, "name": name, "role": "score", "score_name": score_name, "model": "model.onnx",
         "description": description,
         "image_input": judge_image_input(size),
         "text_input": text_input,

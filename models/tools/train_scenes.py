@@ -314,7 +314,8 @@ def write_configs(out, vocab, scale, steps):
         "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
         "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["optimum", "ORTModelTextEncoder"],
         "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["optimum", "ORTModelUnet"],
-        "vae_decoder": ["optimum", "ORTModelVaeDecoder"], "winnow_name": NAME})
+        "vae_decoder": ["optimum", "ORTModelVaeDecoder"], "winnow_name": NAME,
+        "winnow_version": "v1"})
     dump("scheduler/scheduler_config.json", {
         "_class_name": "DDIMScheduler", "_diffusers_version": "0.30.0", "num_train_timesteps": T_TRAIN,
         "beta_start": BETA_START, "beta_end": BETA_END, "beta_schedule": "scaled_linear",

@@ -62,7 +62,8 @@ public class GenerateResource {
     @Produces({MediaType.APPLICATION_JSON, PNG})
     @Operation(summary = "Generate N candidates, judge them, return the best safe one",
             description = "JSON by default; with `Accept: image/png` the body is the PNG and the seed, index and "
-                    + "combined score travel in X-Winnow-Seed, X-Winnow-Index and X-Winnow-Score. Either way "
+                    + "combined score travel in X-Winnow-Seed, X-Winnow-Index and X-Winnow-Score, the pipeline in "
+                    + "X-Winnow-Model and X-Winnow-Model-Version. Either way "
                     + "X-Winnow-Prompt-Truncated says whether the prompt ran past the tokenizer's window (77 tokens) "
                     + "and X-Winnow-Prompt-Tokens how many tokens it needed.")
     @APIResponse(responseCode = "200", description = "The best safe candidate",
@@ -191,6 +192,8 @@ public class GenerateResource {
         return withPromptHeaders(Response.ok(result.png(), PNG), prompt)
                 .header("X-Winnow-Seed", result.chosen().seed())
                 .header("X-Winnow-Index", result.chosen().index())
+                .header("X-Winnow-Model", result.model())
+                .header("X-Winnow-Model-Version", result.pipeline().version())
                 .header("X-Winnow-Score", combined == null ? "" : String.format(Locale.ROOT, "%.6f", combined))
                 .header("X-Winnow-Id", feedback.publish(job, result, Map.of(result.chosen().index(), result.png())))
                 .build();
@@ -230,8 +233,9 @@ public class GenerateResource {
                         Problems.finite(x.scores()), x.verdict() == Verdict.SAFE ? pngs.get(x.index()) : null)).toList()
                 : null;
         String id = feedback.publish(job, r, candidateImages ? pngs : Map.of(c.index(), r.png()));
-        return new GenerateResponse(id, r.model(),
+        return new GenerateResponse(id, r.model(), r.pipeline().version(),
                 new GenerateResponse.Image(c.index(), c.seed(), r.width(), r.height(), r.png()),
-                Problems.finite(c.scores()), candidates, r.timingsMs(), prompt.truncated(), prompt.promptLength());
+                Problems.finite(c.scores()), candidates, r.timingsMs(), prompt.truncated(), prompt.promptLength(),
+                r.judges());
     }
 }

@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.winnow.diffusion.scheduler.SchedulerConfig;
 import dev.winnow.diffusion.scheduler.Schedulers;
 import dev.winnow.image.RgbImage;
+import dev.winnow.modelpack.ModelVersion;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.modelpack.PackFiles;
+import dev.winnow.modelpack.PackVersion;
 import dev.winnow.onnx.Futures;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
@@ -43,7 +45,7 @@ public final class DiffusionPipeline implements AutoCloseable {
      */
     public static final int DEFAULT_UNET_LEVELS = 4;
 
-    private final String name;
+    private final ModelVersion id;
     private final Path folder;
     private final ClipTokenizer tokenizer;
     private final TextEncoder textEncoder;
@@ -61,10 +63,10 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** Each stepping thread's buffers; a dead thread's are closed when another thread first steps. */
     private final Map<Thread, UnetWorkspace> workspaces = new ConcurrentHashMap<>();
 
-    private DiffusionPipeline(String name, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
+    private DiffusionPipeline(ModelVersion id, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
                               VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
                               int latentMultiple, int defaultSize) throws OrtException {
-        this.name = name;
+        this.id = id;
         this.folder = folder;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
@@ -147,7 +149,8 @@ public final class DiffusionPipeline implements AutoCloseable {
             JsonNode unetConfig = PackFiles.jsonIfPresent(folder.resolve("unet/config.json"));
             int latentDefault = unet.latentHeight() > 0 ? unet.latentHeight() : unetConfig.path("sample_size").asInt(64);
             String name = index.path("winnow_name").asText(folder.toAbsolutePath().normalize().getFileName().toString());
-            return new DiffusionPipeline(name, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
+            ModelVersion id = new ModelVersion(name, PackVersion.of(folder, index.path("winnow_version").asText(null)));
+            return new DiffusionPipeline(id, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
                     latentMultiple(unetConfig), latentDefault * vaeScale);
         } catch (TokenizerLoadException e) {
             closeAll(opened, graphs);
@@ -227,7 +230,17 @@ public final class DiffusionPipeline implements AutoCloseable {
     }
 
     public String name() {
-        return name;
+        return id.name();
+    }
+
+    /** The pack's version: {@code winnow_version} in {@code model_index.json}, else a hash of its files. */
+    public String version() {
+        return id.version();
+    }
+
+    /** Name and version together. */
+    public ModelVersion id() {
+        return id;
     }
 
     public Path folder() {

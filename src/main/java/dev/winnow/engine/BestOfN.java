@@ -11,6 +11,7 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.judge.Verdict;
+import dev.winnow.modelpack.ModelVersion;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -78,6 +79,20 @@ public final class BestOfN {
 
     public RankingPolicy ranking() {
         return ranking;
+    }
+
+    /**
+     * The judges of a job by role, with their versions: {@code safety}, each scorer's score
+     * name, and {@code preview} when the job's previews were judged for pruning.
+     */
+    public Map<String, ModelVersion> judges(boolean previewsJudged) {
+        Map<String, ModelVersion> judges = new LinkedHashMap<>();
+        judges.put("safety", safety.id());
+        scorers.forEach(s -> judges.put(s.scoreName(), s.id()));
+        if (previewsJudged && previewJudge != null) {
+            judges.put("preview", previewJudge.id());
+        }
+        return judges;
     }
 
     /** The same best-of-N that can also prune, judging x̂₀ previews with {@code judge}. */
@@ -494,8 +509,10 @@ public final class BestOfN {
             pictures.add(new GenerationResult.Picture(c, images.get(r), Map.of("parameters", parameters(job, c.seed()))));
         }
         RgbImage first = images.get(best);
-        return new GenerationResult(UUID.randomUUID().toString(), pipeline.name(), pictures.get(0), candidates,
-                prepared.timings(), pictures.subList(1, pictures.size()), first.width(), first.height());
+        List<Integer> rankedIndices = ranked.stream().map(finishedIndex::get).toList();
+        return new GenerationResult(UUID.randomUUID().toString(), pipeline.id(), judges(prepared.previewsJudged()),
+                pictures.get(0), candidates, rankedIndices, prepared.timings(), pictures.subList(1, pictures.size()),
+                first.width(), first.height());
     }
 
     /** Candidate {@code i} of a job, pruned: its verdict and its preview score. */
@@ -516,7 +533,8 @@ public final class BestOfN {
                 .append(", CFG scale: ").append(job.guidanceScale())
                 .append(", Seed: ").append(seed)
                 .append(", Size: ").append(job.width()).append('x').append(job.height())
-                .append(", Model: ").append(pipeline.name());
+                .append(", Model: ").append(pipeline.name())
+                .append(", Model version: ").append(pipeline.version());
         return sb.toString();
     }
 

@@ -20,10 +20,13 @@ final class EngineJob {
     /** Where the job is, for a deadline's message. */
     volatile String stage = "waiting in the queue";
     PreparedJob prepared;
+    /** The models the job runs on, start to end (a live swap serves later jobs on others). */
+    final Served served;
 
-    EngineJob(GenerationRequest request, long sequence, JobEvents events) {
+    EngineJob(GenerationRequest request, long sequence, JobEvents events, Served served) {
         this.request = request;
         this.sequence = sequence;
         this.events = events;
+        this.served = served;
     }
 }

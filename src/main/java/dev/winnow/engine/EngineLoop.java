@@ -25,6 +25,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -93,8 +95,14 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
-    private final BestOfN bestOfN;
-    private final Function<List<PreparedJob>, List<BestOfN.Finished>> finishing;
+    /** The models new jobs are admitted on (a live swap replaces it); guarded by admissionLock for writes. */
+    private volatile Served current;
+    /** Told when a replaced set has answered its last job and returned from its last call. */
+    private volatile Consumer<BestOfN> released = b -> {
+    };
+    private final BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing;
+    /** Loop thread only: the set whose slots the batch being stepped holds. */
+    private Served batchServed;
     private final int finishingBatchImages;
     private final int capacity;
     private final int maxBatchRows;
@@ -142,7 +150,7 @@ public final class EngineLoop implements AutoCloseable {
     /** @param finishing the finishing pool's threads and the most candidates one of them decodes and judges at once */
     public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, Finishing finishing,
                       UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, bestOfN::finishAll, finishing, capacity, maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, BestOfN::finishAll, finishing, capacity, maxBatchRows, acrossJobs, stepper, observer);
     }
 
     /**
@@ -151,7 +159,7 @@ public final class EngineLoop implements AutoCloseable {
      */
     EngineLoop(BestOfN bestOfN, Function<PreparedJob, GenerationResult> finishing, int capacity, int maxBatchRows,
                boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, jobs -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), new Finishing(1, 1), capacity,
+        this(bestOfN, (models, jobs) -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), new Finishing(1, 1), capacity,
                 maxBatchRows, acrossJobs, stepper, observer);
     }
 
@@ -163,10 +171,10 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
-    private EngineLoop(BestOfN bestOfN, Function<List<PreparedJob>, List<BestOfN.Finished>> finishing,
+    private EngineLoop(BestOfN bestOfN, BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing,
                        Finishing pool, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
                        EngineObserver observer) {
-        this.bestOfN = bestOfN;
+        this.current = new Served(bestOfN, this::releasedSet);
         this.finishing = finishing;
         this.finishingBatchImages = pool.maxImages();
         this.capacity = capacity;
@@ -218,7 +226,9 @@ public final class EngineLoop implements AutoCloseable {
                 throw new QueueFullException(capacity, Math.max(1, (perJob * capacity / Math.max(1, maxBatchRows / 2)) / 1000));
             }
             int ahead = admitted.getAndIncrement();
-            EngineJob job = new EngineJob(request, sequence.incrementAndGet(), events);
+            Served models = current; // the job runs start to end on the models in service now
+            models.jobAdmitted();
+            EngineJob job = new EngineJob(request, sequence.incrementAndGet(), events, models);
             unanswered.add(job);
             // The deadline holds wherever the job is: waiting, denoising, waiting to be judged, being judged.
             ScheduledFuture<?> expiry = timers.schedule(() -> job.future.completeExceptionally(new DeadlineExceededException(
@@ -229,10 +239,43 @@ public final class EngineLoop implements AutoCloseable {
                 unanswered.remove(job);
                 admitted.decrementAndGet();
                 admission.release();
+                models.jobAnswered();
             });
             tell(job, e -> e.queued(ahead));
             messages.add(new Admit(job));
             return job.future;
+        }
+    }
+
+    /** The models new jobs are admitted on. */
+    public BestOfN bestOfN() {
+        return current.bestOfN;
+    }
+
+    /**
+     * Admits every job from now on on {@code next}; jobs already admitted finish on the models
+     * they were admitted on. The replaced set is released (see {@link #onReleased}) once its last
+     * job is answered and its last model call has returned.
+     */
+    public void serve(BestOfN next) {
+        Served old;
+        synchronized (admissionLock) { // no job is pinned to the old set after this
+            old = current;
+            current = new Served(next, this::releasedSet);
+        }
+        old.retire();
+    }
+
+    /** Tells {@code listener} of each replaced set once nothing runs on it any more: its models may be closed. */
+    public void onReleased(Consumer<BestOfN> listener) {
+        released = listener;
+    }
+
+    private void releasedSet(BestOfN b) {
+        try {
+            released.accept(b);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "releasing replaced models failed", e);
         }
     }
 
@@ -360,7 +403,8 @@ public final class EngineLoop implements AutoCloseable {
         }
         // One step of the batch: one call, or one per timestep for a UNet that takes a single timestep.
         int calls = 0;
-        for (List<DenoisingSlot> call : UnetCallPlan.calls(batch, bestOfN.pipeline().unet().acceptsPerRowTimesteps())) {
+        boolean perRowTimesteps = batchServed.bestOfN.pipeline().unet().acceptsPerRowTimesteps();
+        for (List<DenoisingSlot> call : UnetCallPlan.calls(batch, perRowTimesteps)) {
             calls += stepIsolatingFailures(partsOf(call));
         }
         if (calls > 0) {
@@ -434,7 +478,9 @@ public final class EngineLoop implements AutoCloseable {
         Throwable failure = null;
         try {
             if (!j.future.isDone()) {
-                scores = bestOfN.scorePreviews(j.prepared, previews);
+                try (Served.Call call = j.served.call()) {
+                    scores = j.served.bestOfN.scorePreviews(j.prepared, previews);
+                }
             }
         } catch (Throwable e) {
             failure = e;
@@ -478,8 +524,8 @@ public final class EngineLoop implements AutoCloseable {
         long waited = System.nanoTime() - job.admittedNanos;
         observer.queued(waited);
         job.stage = "encoding its prompt";
-        try (RunBudget budget = loopBudget(job.request.deadlineNanos())) {
-            job.prepared = bestOfN.prepare(job.request);
+        try (RunBudget budget = loopBudget(job.request.deadlineNanos()); Served.Call call = job.served.call()) {
+            job.prepared = job.served.bestOfN.prepare(job.request);
             job.prepared.queued(waited);
             observer.stage("text_encode", job.prepared.timings().get("text_encode") * 1_000_000);
             job.stage = "denoising";
@@ -504,15 +550,22 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
-    /** Up to maxBatchRows rows, oldest job first, all of the oldest job's latent shape. */
+    /**
+     * Up to maxBatchRows rows, oldest job first, all of the oldest job's latent shape and models
+     * (during a live swap, jobs on the old and the new models take separate calls).
+     */
     private List<DenoisingSlot> nextBatch() {
         List<DenoisingSlot> batch = new ArrayList<>();
+        batchServed = null;
         if (active.isEmpty()) {
             return batch;
         }
         String shape = null;
         int rows = 0;
         for (EngineJob j : active) {
+            if (batchServed != null && j.served != batchServed) {
+                continue;
+            }
             int hold = j.prepared.holdAtStep();
             for (DenoisingSlot s : j.prepared.slots()) {
                 if (s.isDone() || s.stepIndex() >= hold) {
@@ -520,6 +573,7 @@ public final class EngineLoop implements AutoCloseable {
                 }
                 if (shape == null) {
                     shape = s.shapeKey();
+                    batchServed = j.served;
                 }
                 if (!s.shapeKey().equals(shape)) {
                     break;
@@ -577,9 +631,10 @@ public final class EngineLoop implements AutoCloseable {
             slots.addAll(p.slots());
             deadline = Math.max(deadline, p.job().request.deadlineNanos()); // no job's call is cut before its own deadline
         }
-        try (RunBudget budget = loopBudget(deadline)) {
-            StepCalls calls = live.size() == 1 ? stepper.step(bestOfN.pipeline(), slots)
-                    : stepper.stepShared(bestOfN.pipeline(), slots);
+        Served models = live.get(0).job().served;
+        try (RunBudget budget = loopBudget(deadline); Served.Call call = models.call()) {
+            StepCalls calls = live.size() == 1 ? stepper.step(models.bestOfN.pipeline(), slots)
+                    : stepper.stepShared(models.bestOfN.pipeline(), slots);
             for (int i = 0; i < calls.calls(); i++) {
                 observer.unetBatch(calls.rows(i));
             }
@@ -663,7 +718,7 @@ public final class EngineLoop implements AutoCloseable {
         List<BestOfN.Finished> outcomes = null;
         Throwable failure = null;
         try {
-            outcomes = finishing.apply(batch.stream().map(j -> j.prepared).toList());
+            outcomes = finishBySet(batch);
             recentJobMillis = Math.max(1, (System.nanoTime() - batch.get(0).admittedNanos) / 1_000_000);
         } catch (Throwable e) { // an Error too (OutOfMemoryError): the jobs are answered and their permits freed
             failure = e;
@@ -673,6 +728,9 @@ public final class EngineLoop implements AutoCloseable {
             finishingSince.remove(me);
         }
         RunBudget.Reason ended = budget.terminated();
+        if (ended == null && failure == null && observer.wantsRankings()) {
+            reportRankings(batch, outcomes);
+        }
         for (int i = 0; i < batch.size(); i++) {
             EngineJob j = batch.get(i);
             if (ended != null) {
@@ -689,6 +747,41 @@ public final class EngineLoop implements AutoCloseable {
             } else {
                 judged(j, outcomes.get(i).result().candidates());
                 j.future.complete(outcomes.get(i).result());
+            }
+        }
+    }
+
+    /** Finishes the batch's jobs, those on the same models together, each set's calls counted on it; outcomes in batch order. */
+    private List<BestOfN.Finished> finishBySet(List<EngineJob> batch) {
+        Map<Served, List<Integer>> bySet = new LinkedHashMap<>();
+        for (int i = 0; i < batch.size(); i++) {
+            bySet.computeIfAbsent(batch.get(i).served, k -> new ArrayList<>()).add(i);
+        }
+        BestOfN.Finished[] outcomes = new BestOfN.Finished[batch.size()];
+        for (Map.Entry<Served, List<Integer>> e : bySet.entrySet()) {
+            List<PreparedJob> jobs = e.getValue().stream().map(i -> batch.get(i).prepared).toList();
+            List<BestOfN.Finished> done;
+            try (Served.Call call = e.getKey().call()) {
+                done = finishing.apply(e.getKey().bestOfN, jobs);
+            }
+            for (int k = 0; k < done.size(); k++) {
+                outcomes[e.getValue().get(k)] = done.get(k);
+            }
+        }
+        return java.util.Arrays.asList(outcomes);
+    }
+
+    /** The judged jobs' rankings, for the observers that keep preference data. */
+    private void reportRankings(List<EngineJob> batch, List<BestOfN.Finished> outcomes) {
+        for (int i = 0; i < batch.size(); i++) {
+            BestOfN.Finished f = outcomes.get(i);
+            List<CandidateResult> none = f.failure() instanceof NoSafeCandidateException n ? n.candidates() : null;
+            if (f.result() != null || none != null) {
+                try {
+                    observer.ranked(RankedGeneration.of(batch.get(i).served.bestOfN, batch.get(i).prepared, f.result(), none));
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "reporting a ranking failed (the job's answer is unaffected)", e);
+                }
             }
         }
     }

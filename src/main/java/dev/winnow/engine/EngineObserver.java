@@ -36,6 +36,29 @@ public interface EngineObserver {
     default void rejected(String reason) {
     }
 
+    /**
+     * Whether this observer wants {@link #ranked}: the engine builds a ranking (copying the final
+     * latents) only when some observer does.
+     */
+    default boolean wantsRankings() {
+        return false;
+    }
+
+    /**
+     * A finished job's ranking and final latents, on the finishing thread that judged it (hand
+     * any I/O to a thread of your own). Jobs that were cancelled, expired or failed have none.
+     */
+    default void ranked(RankedGeneration generation) {
+    }
+
+    /** A live swap's outcome: swapped, refused (memory budget) or failed (did not load or warm up). */
+    default void modelSwap(String outcome) {
+    }
+
+    /** The models in service (or in memory) changed: a swap, or a replaced set closed. */
+    default void modelsChanged() {
+    }
+
     /** A finished request: ok, no_safe_candidate, deadline, error, invalid, queue_full, not_ready. */
     default void request(String outcome, long nanos) {
     }

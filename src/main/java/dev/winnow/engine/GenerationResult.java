@@ -2,6 +2,7 @@ package dev.winnow.engine;
 
 import dev.winnow.image.PngEncoder;
 import dev.winnow.image.RgbImage;
+import dev.winnow.modelpack.ModelVersion;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,7 +18,11 @@ import java.util.Map;
 public final class GenerationResult {
 
     private final String id;
-    private final String model;
+    private final ModelVersion pipeline;
+    /** The judges that judged this job, by role: {@code safety}, each score name, {@code preview} when it pruned. */
+    private final Map<String, ModelVersion> judges;
+    /** The safe candidates' indices in the ranking's order, best first. */
+    private final List<Integer> ranking;
     private final int width;
     private final int height;
     private final List<CandidateResult> candidates;
@@ -54,24 +59,23 @@ public final class GenerationResult {
     }
 
     /**
-     * @param pngText   text chunks for the PNG (the settings that made it)
+     * @param pipeline  the pack (and version) that made the candidates
+     * @param judges    the judges that judged them, by role
+     * @param ranking   the safe candidates' indices, best first (the chosen one first)
+     * @param runnersUp the next best safe candidates' images, best first (the job asked for them)
      * @param timingsMs per stage: queue, text_encode, denoise, decode, safety, score, total
      */
-    public GenerationResult(String id, String model, CandidateResult chosen, RgbImage image, Map<String, String> pngText,
-                            List<CandidateResult> candidates, Map<String, Long> timingsMs) {
-        this(id, model, new Picture(chosen, image, pngText), candidates, timingsMs, List.of(), image.width(),
-                image.height());
-    }
-
-    /** @param runnersUp the next best safe candidates' images, best first (the job asked for them) */
-    public GenerationResult(String id, String model, Picture chosen, List<CandidateResult> candidates,
-                            Map<String, Long> timingsMs, List<Picture> runnersUp, int width, int height) {
+    public GenerationResult(String id, ModelVersion pipeline, Map<String, ModelVersion> judges, Picture chosen,
+                            List<CandidateResult> candidates, List<Integer> ranking, Map<String, Long> timingsMs,
+                            List<Picture> runnersUp, int width, int height) {
         this.id = id;
-        this.model = model;
+        this.pipeline = pipeline;
+        this.judges = Collections.unmodifiableMap(new LinkedHashMap<>(judges));
         this.chosen = chosen;
         this.width = width;
         this.height = height;
         this.candidates = List.copyOf(candidates);
+        this.ranking = List.copyOf(ranking);
         this.timingsMs = timingsMs;
         this.runnersUp = List.copyOf(runnersUp);
     }
@@ -80,8 +84,24 @@ public final class GenerationResult {
         return id;
     }
 
+    /** The pipeline pack's name. */
     public String model() {
-        return model;
+        return pipeline.name();
+    }
+
+    /** The pipeline pack that made the image, with its version. */
+    public ModelVersion pipeline() {
+        return pipeline;
+    }
+
+    /** The judges that judged the candidates, by role ({@code safety}, score names, {@code preview}), with their versions. */
+    public Map<String, ModelVersion> judges() {
+        return judges;
+    }
+
+    /** The safe candidates' indices, best first: the chosen one, then the runners-up in order. */
+    public List<Integer> ranking() {
+        return ranking;
     }
 
     public CandidateResult chosen() {

@@ -33,6 +33,10 @@ public interface WinnowConfig {
 
     Feedback feedback();
 
+    Traffic traffic();
+
+    Models models();
+
     Policy policy();
 
     OpenAi openai();
@@ -74,6 +78,33 @@ public interface WinnowConfig {
         /** Most generations held for a pick at once (their safe candidates' PNGs are kept in memory). */
         @WithDefault("256")
         int capacity();
+    }
+
+    /** New model versions taken live (README, "Updating models without a restart"). */
+    interface Models {
+        /** How often the configured model folders are checked for a new version; absent: only when asked on the admin port. */
+        Optional<Duration> pollInterval();
+
+        /** Most bytes of model files in memory at once, old and new versions together during a swap; absent: twice what startup loaded. */
+        Optional<io.quarkus.runtime.configuration.MemorySize> memoryBudget();
+
+        /** The admin listener's interface: loopback by default, so only the pod itself (kubectl exec/port-forward) reaches it. */
+        @WithDefault("127.0.0.1")
+        String adminHost();
+
+        /** The admin listener's port (GET /models, POST /models/reload); -1 turns it off, 0 picks a free one. */
+        @WithDefault("9400")
+        int adminPort();
+    }
+
+    /** The judges' rankings of served traffic, kept as preference data (docs/LOOP.md). */
+    interface Traffic {
+        /** Where rankings and final latents are written; absent: nothing is kept. */
+        Optional<String> dir();
+
+        /** Rankings waiting for the writer; past this, new ones are dropped (and counted), never a request slowed. */
+        @WithDefault("1024")
+        int queueCapacity();
     }
 
     interface Pipeline {

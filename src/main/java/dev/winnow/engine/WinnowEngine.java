@@ -1,10 +1,6 @@
 package dev.winnow.engine;
 
 import dev.winnow.diffusion.DiffusionPipeline;
-import dev.winnow.judge.RankingPolicy;
-import dev.winnow.judge.SafetyJudge;
-import dev.winnow.judge.ScoreJudge;
-import dev.winnow.onnx.Futures;
 import dev.winnow.onnx.CudaSettings;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
@@ -19,8 +15,6 @@ import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,9 +22,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -74,9 +65,8 @@ public class WinnowEngine {
     static final Duration ANSWER_MARGIN = Duration.ofSeconds(1);
 
     private OnnxSessions sessions;
-    private final List<AutoCloseable> models = new ArrayList<>();
-    private volatile BestOfN bestOfN;
-    private volatile Set<String> scoreNames = Set.of();
+    /** The models in service and their live replacement (null until loaded). */
+    private volatile ModelSwaps swaps;
     private volatile EngineLoop loop;
     private volatile boolean warm;
     private volatile boolean draining;
@@ -93,6 +83,7 @@ public class WinnowEngine {
             warmUp.start();
         } else {
             warm = true;
+            swaps.startPolling();
         }
     }
 
@@ -137,6 +128,7 @@ public class WinnowEngine {
             return;
         }
         drainStarted = true;
+        swaps.stopPolling(); // no new version comes in while the process winds down
         Duration drain = drainTime();
         LOG.info("draining: readiness DOWN and 503 for new requests; " + loop.queueDepth()
                 + " admitted jobs have up to " + drain.toMillis() + " ms to finish");
@@ -182,18 +174,13 @@ public class WinnowEngine {
     }
 
     private void closeModels() {
-        for (AutoCloseable m : models) {
-            try {
-                m.close();
-            } catch (Exception e) {
-                LOG.warning("closing a model failed: " + e);
-            }
+        if (swaps != null) {
+            swaps.closeAll();
         }
-        models.clear();
     }
 
     synchronized void load() {
-        if (bestOfN != null) {
+        if (swaps != null) {
             return;
         }
         long t0 = System.nanoTime();
@@ -205,72 +192,27 @@ public class WinnowEngine {
         graphCacheFolder().ifPresent(sessions::withGraphCache);
         long runtimeMs = millisSince(t0);
         long t1 = System.nanoTime();
-        // Every graph opens at once: the judges on the pool, the pipeline's three graphs on the pool
-        // while this thread waits for them (so no pool thread ever waits on another).
-        int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
-        AtomicInteger loader = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "winnow-load-" + loader.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        CompletableFuture<SafetyJudge> safetyLoad = CompletableFuture.supplyAsync(() -> SafetyJudge.load(
-                Path.of(config.judges().safety().path()), sessions, config.judges().safety().threshold().orElse(null)), pool);
-        Map<String, CompletableFuture<ScoreJudge>> scorerLoads = new LinkedHashMap<>();
-        scorerLoad(scorerLoads, "aesthetic", config.judges().aesthetic(), "models/judges/aesthetic-scenes", pool);
-        scorerLoad(scorerLoads, "faithfulness", config.judges().faithfulness(), "models/judges/scenes-verifier", pool);
-        Optional<String> previewPath = config.prune().enabled() ? config.prune().judgePath().filter(p -> !p.isBlank())
-                : Optional.empty();
-        CompletableFuture<ScoreJudge> previewLoad = previewPath.map(p -> CompletableFuture.supplyAsync(
-                () -> ScoreJudge.load(Path.of(p), sessions), pool)).orElse(null);
-        List<CompletableFuture<? extends AutoCloseable>> judgeLoads = new ArrayList<>(scorerLoads.values());
-        if (previewLoad != null) {
-            judgeLoads.add(previewLoad);
-        }
-        judgeLoads.add(0, safetyLoad);
-        DiffusionPipeline pipeline;
-        SafetyJudge safety;
-        List<ScoreJudge> scorers = new ArrayList<>();
-        Map<String, Double> weights = new LinkedHashMap<>();
-        ScoreJudge previewJudge = null;
-        try {
-            pipeline = DiffusionPipeline.load(Path.of(config.pipeline().path()), sessions, pool);
-            models.add(pipeline);
-            safety = Futures.join(safetyLoad);
-            models.add(safety);
-            for (Map.Entry<String, CompletableFuture<ScoreJudge>> e : scorerLoads.entrySet()) {
-                ScoreJudge judge = Futures.join(e.getValue());
-                models.add(judge);
-                scorers.add(judge);
-                WinnowConfig.Judges.Scorer cfg = "aesthetic".equals(e.getKey()) ? config.judges().aesthetic()
-                        : config.judges().faithfulness();
-                weights.put(judge.scoreName(), cfg.weight());
-                if ("faithfulness".equals(e.getKey()) && previewLoad == null && config.prune().enabled()) {
-                    previewJudge = judge; // no judge of its own for previews: the faithfulness scorer judges them
-                }
-            }
-            if (previewLoad != null) {
-                previewJudge = Futures.join(previewLoad);
-                models.add(previewJudge);
-            }
-        } catch (RuntimeException | Error e) {
-            // the first error in the order of a one-by-one load; whatever did load is closed
-            for (CompletableFuture<? extends AutoCloseable> f : judgeLoads) {
-                try {
-                    AutoCloseable judge = f.join();
-                    if (!models.contains(judge)) {
-                        judge.close();
-                    }
-                } catch (Exception ignored) {
-                    // it did not load
-                }
-            }
-            closeModels();
-            throw e;
-        } finally {
-            pool.shutdown();
-        }
+        ModelSetLoader loader = new ModelSetLoader(config, sessions);
+        ModelSet set = loader.load(loader.folders(), null);
         long modelsMs = millisSince(t1);
+        warnAbout(set.bestOfN().pipeline());
+        WinnowConfig.Engine engine = config.engine();
+        loop = new EngineLoop(set.bestOfN(), engine.queueCapacity(), engine.maxBatchRows(), engine.stepLevelBatching(),
+                new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
+        swaps = new ModelSwaps(config, loader, loop, set, new Fanout());
+        LOG.info("loaded pipeline " + set.pipeline() + " on " + sessions.device() + " (" + sessions.provider()
+                + "), judges " + set.bestOfN().judges(true) + ", previews for pruning "
+                + set.bestOfN().previewJudge().map(j -> "judged by " + j.id()).orElse("none (requests cannot prune)"));
+        LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
+                        + "%d ms; %d graphs opened in %d ms (%s); graph cache %s; engine up at %d ms",
+                began, runtimeMs, sessions.opened().size(), modelsMs, describeOpened(sessions.opened()),
+                sessions.graphCache() == null ? "off" : sessions.graphCache().enabled()
+                        ? sessions.graphCache().folder().toString() : "off (its folder cannot be written)",
+                uptimeMillis()));
+    }
+
+    /** What a pipeline costs that it need not: one timestep for the whole batch, or fp32 on a GPU. */
+    private void warnAbout(DiffusionPipeline pipeline) {
         if (!pipeline.unet().acceptsPerRowTimesteps()) {
             LOG.warning(scalarTimestepWarning(pipeline));
         }
@@ -278,36 +220,32 @@ public class WinnowEngine {
             LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
                     + "--fp16) needs half the GPU memory and is about twice as fast");
         }
-        scoreNames = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(weights.keySet()));
-        WinnowConfig.Engine engine = config.engine();
-        BestOfN b = new BestOfN(pipeline, safety, scorers, new RankingPolicy(weights), engine.maxBatchRows(),
-                engine.decodeBatchImages());
-        bestOfN = previewJudge == null ? b : b.withPreviewJudge(previewJudge);
-        loop = new EngineLoop(bestOfN, engine.queueCapacity(), engine.maxBatchRows(), engine.stepLevelBatching(),
-                new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
-        LOG.info("loaded pipeline '" + pipeline.name() + "' on " + sessions.device() + " (" + sessions.provider()
-                + "), safety judge '" + safety.name() + "', scorers " + weights.keySet() + ", previews for pruning "
-                + (previewJudge == null ? "none (requests cannot prune)" : "judged by '" + previewJudge.name() + "'"));
-        LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
-                        + "%d ms; %d graphs opened in %d ms on %d threads (%s); graph cache %s; engine up at %d ms",
-                began, runtimeMs, sessions.opened().size(), modelsMs, threads, describeOpened(sessions.opened()),
-                sessions.graphCache() == null ? "off" : sessions.graphCache().enabled()
-                        ? sessions.graphCache().folder().toString() : "off (its folder cannot be written)",
-                uptimeMillis()));
+    }
+
+    /**
+     * Checks the configured model folders now and swaps in any new version (README, "Updating
+     * models without a restart"); what the admin port's {@code POST /models/reload} calls.
+     */
+    public ModelReload reloadModels() {
+        bestOfN();
+        return swaps.reload(false);
+    }
+
+    /** The versions in service, by role, and how many model sets are in memory (replaced ones still finishing jobs). */
+    public Map<String, dev.winnow.modelpack.ModelVersion> modelVersions() {
+        bestOfN();
+        return swaps.current().versions();
+    }
+
+    /** The set in service plus the replaced sets still finishing their jobs. */
+    public int liveModelSets() {
+        return swaps == null ? 0 : swaps.liveSets();
     }
 
     /** The graph cache's folder, unless {@code winnow.engine.graph-cache-dir} is {@code off}. */
     private Optional<Path> graphCacheFolder() {
         String dir = config.engine().graphCacheDir().trim();
         return dir.isEmpty() || "off".equalsIgnoreCase(dir) ? Optional.empty() : Optional.of(Path.of(dir));
-    }
-
-    private void scorerLoad(Map<String, CompletableFuture<ScoreJudge>> loads, String name, WinnowConfig.Judges.Scorer cfg,
-                            String defaultPath, ExecutorService pool) {
-        if (cfg.enabled()) {
-            loads.put(name, CompletableFuture.supplyAsync(
-                    () -> ScoreJudge.load(Path.of(cfg.path().orElse(defaultPath)), sessions), pool));
-        }
     }
 
     /** "unet 80 ms (from the graph cache), ..." — each graph by its folder's name. */
@@ -348,7 +286,7 @@ public class WinnowEngine {
     private void warmUp() {
         try {
             long t = System.nanoTime();
-            DiffusionPipeline p = bestOfN.pipeline();
+            DiffusionPipeline p = bestOfN().pipeline();
             GenerationRequest job = new GenerationRequest("warm-up", "", 1, 1, 5.0, 0, p.defaultSize(), p.defaultSize(),
                     "ddim", false, Map.of(), System.nanoTime() + config.engine().defaultDeadline().toNanos());
             try {
@@ -359,6 +297,7 @@ public class WinnowEngine {
                 }
             }
             warm = true;
+            swaps.startPolling();
             LOG.info("startup: warm-up generation (1 candidate, 1 step, every model once) took " + millisSince(t)
                     + " ms; ready at " + uptimeMillis() + " ms after the JVM started");
         } catch (RuntimeException e) {
@@ -424,12 +363,10 @@ public class WinnowEngine {
 
     /** Loaded at startup; the lock is taken only if something asks before that. */
     public BestOfN bestOfN() {
-        BestOfN b = bestOfN;
-        if (b == null) {
+        if (swaps == null) {
             load();
-            b = bestOfN;
         }
-        return b;
+        return loop.bestOfN();
     }
 
     /** Whether requests may ask for pruning: it is enabled and a judge for x̂₀ previews is loaded. */
@@ -439,8 +376,7 @@ public class WinnowEngine {
 
     /** The names of the loaded scorers: what {@code ranking_weights} may name. */
     public Set<String> scoreNames() {
-        bestOfN();
-        return scoreNames;
+        return bestOfN().ranking().weights().keySet();
     }
 
     /**
@@ -555,6 +491,35 @@ public class WinnowEngine {
         @Override
         public void rejected(String reason) {
             observe(o -> o.rejected(reason));
+        }
+
+        @Override
+        public void modelSwap(String outcome) {
+            observe(o -> o.modelSwap(outcome));
+        }
+
+        @Override
+        public void modelsChanged() {
+            observe(EngineObserver::modelsChanged);
+        }
+
+        @Override
+        public boolean wantsRankings() {
+            for (EngineObserver o : observers) {
+                if (o.wantsRankings()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public void ranked(RankedGeneration generation) {
+            observe(o -> {
+                if (o.wantsRankings()) {
+                    o.ranked(generation);
+                }
+            });
         }
     }
 }

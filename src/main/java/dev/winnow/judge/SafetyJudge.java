@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
+import dev.winnow.modelpack.ModelVersion;
 import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.onnx.ModelSession;
@@ -93,6 +94,11 @@ public class SafetyJudge implements AutoCloseable {
 
     public String name() {
         return manifest.name();
+    }
+
+    /** Name and version ({@code winnow_version} in judge.json, else a hash of the judge's files). */
+    public ModelVersion id() {
+        return new ModelVersion(manifest.name(), manifest.version());
     }
 
     public double threshold() {

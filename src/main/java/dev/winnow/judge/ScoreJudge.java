@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
+import dev.winnow.modelpack.ModelVersion;
 import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.onnx.ModelSession;
@@ -73,6 +74,11 @@ public final class ScoreJudge implements AutoCloseable {
     /** The judge's own name (its judge.json {@code name}). */
     public String name() {
         return manifest.name();
+    }
+
+    /** Name and version ({@code winnow_version} in judge.json, else a hash of the judge's files). */
+    public ModelVersion id() {
+        return new ModelVersion(manifest.name(), manifest.version());
     }
 
     /** The score's name in responses and ranking weights ({@code aesthetic}, {@code faithfulness}). */

@@ -10,7 +10,8 @@ import java.util.List;
  * <p>Safety judges give class probabilities; the unsafe probability is the sum of the
  * {@code unsafeLabels}' probabilities and a candidate is unsafe when it reaches
  * {@code threshold}. Score judges give one number per image, normalised for ranking with
- * {@code score.min}/{@code score.max}.
+ * {@code score.min}/{@code score.max}. {@code winnow_version} names the judge's version (read by
+ * {@link JudgeManifests#read}: when absent, a hash of the folder's files, {@link PackVersion}).
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record JudgeManifest(
@@ -29,7 +30,14 @@ public record JudgeManifest(
         @JsonProperty("unsafe_rule") String unsafeRule,
         Double threshold,
         Score score,
-        String license) {
+        String license,
+        @JsonProperty("winnow_version") String version) {
+
+    /** The same manifest with {@code version} settled (declared, or the folder's content hash). */
+    public JudgeManifest withVersion(String settled) {
+        return new JudgeManifest(schemaVersion, name, role, scoreName, model, description, imageInput, nativeImageInput,
+                textInput, output, labels, unsafeLabels, unsafeRule, threshold, score, license, settled);
+    }
 
     public enum Role {
         @JsonProperty("safety") SAFETY,

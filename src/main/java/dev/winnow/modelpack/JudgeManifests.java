@@ -22,7 +22,7 @@ public final class JudgeManifests {
     private JudgeManifests() {
     }
 
-    /** Reads {@code folder/judge.json}. */
+    /** Reads {@code folder/judge.json}; its {@code version} is settled: declared, or the folder's content hash. */
     public static JudgeManifest read(Path folder) {
         Path file = folder.resolve("judge.json");
         if (!Files.isRegularFile(file)) {
@@ -38,7 +38,7 @@ public final class JudgeManifests {
         if (!problems.isEmpty()) {
             throw new PackException(file + ": " + String.join("; ", problems));
         }
-        return m;
+        return m.withVersion(PackVersion.of(folder, m.version()));
     }
 
     static List<String> validate(JudgeManifest m, Path folder) {

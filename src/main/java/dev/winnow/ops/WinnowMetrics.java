@@ -6,6 +6,7 @@ import dev.winnow.judge.Verdict;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.StartupEvent;
@@ -13,6 +14,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -34,6 +37,9 @@ public class WinnowMetrics implements EngineObserver {
     @Inject
     WinnowEngine engine;
 
+    /** Guarded by this: the info gauges of the models in service. */
+    private final List<Meter> modelInfo = new ArrayList<>();
+
     void register(@Observes StartupEvent event) {
         Gauge.builder("winnow.queue.depth", engine, WinnowEngine::queueDepth)
                 .description("Jobs admitted and not yet finished").register(registry);
@@ -41,11 +47,12 @@ public class WinnowMetrics implements EngineObserver {
                 .description("1 while the engine takes work (warmed up, not draining, circuit closed)").register(registry);
         Gauge.builder("winnow.active.slots", engine, WinnowEngine::activeSlots)
                 .description("Candidates being denoised").register(registry);
-        Gauge.builder("winnow.model.info", () -> 1)
-                .description("The loaded pipeline, device and execution provider")
-                .tag("pipeline", engine.pipeline().name())
-                .tag("device", engine.device())
-                .tag("provider", engine.provider())
+        publishModels();
+        for (String outcome : new String[] {"swapped", "refused", "failed"}) {
+            swapCounter(outcome);
+        }
+        Gauge.builder("winnow.model.sets", engine, WinnowEngine::liveModelSets)
+                .description("Model sets in memory: the one serving new jobs, plus replaced ones still finishing theirs")
                 .register(registry);
         for (Verdict v : Verdict.values()) {
             candidates(v);
@@ -62,6 +69,45 @@ public class WinnowMetrics implements EngineObserver {
         queueTimer();
         Timer.builder("winnow.requests").description("Generate requests by outcome")
                 .tag("outcome", "ok").serviceLevelObjectives(SECONDS_BUCKETS).register(registry);
+    }
+
+    /**
+     * {@code winnow_model_info{pipeline,version,device,provider}} and
+     * {@code winnow_judge_info{role,judge,version}} = 1 for the models serving new jobs: the
+     * series of models no longer in service are removed, so a dashboard shows what serves now.
+     */
+    synchronized void publishModels() {
+        modelInfo.forEach(registry::remove);
+        modelInfo.clear();
+        modelInfo.add(Gauge.builder("winnow.model.info", () -> 1)
+                .description("The pipeline serving new jobs (name, version), device and execution provider")
+                .tag("pipeline", engine.pipeline().name())
+                .tag("version", engine.pipeline().version())
+                .tag("device", engine.device())
+                .tag("provider", engine.provider())
+                .register(registry));
+        engine.bestOfN().judges(true).forEach((role, judge) -> modelInfo.add(Gauge.builder("winnow.judge.info", () -> 1)
+                .description("The judges serving new jobs, by role (safety, each score name, preview)")
+                .tag("role", role)
+                .tag("judge", judge.name())
+                .tag("version", judge.version())
+                .register(registry)));
+    }
+
+    private Counter swapCounter(String outcome) {
+        return Counter.builder("winnow.model.swaps")
+                .description("Live model swaps by outcome: swapped, refused (memory budget), failed (did not load or warm up)")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    @Override
+    public void modelSwap(String outcome) {
+        swapCounter(outcome).increment();
+    }
+
+    @Override
+    public void modelsChanged() {
+        publishModels();
     }
 
     private Timer queueTimer() {
