@@ -18,8 +18,10 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
  * signed by the service and accepted once; anything forged, unknown or repeated is a 4xx problem
  * and writes nothing. Off (404) unless {@code winnow.feedback.dir} is set.
  */
-@Path("/feedback")
+@Path(FeedbackResource.PATH)
 public class FeedbackResource {
+
+    static final String PATH = "/feedback";
 
     @Schema(name = "FeedbackRequest", example = "{\"generation_id\": \"…\", \"chosen\": 2, \"shown\": [0, 2, 3]}")
     public record FeedbackRequest(

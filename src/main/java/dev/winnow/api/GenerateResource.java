@@ -70,6 +70,8 @@ public class GenerateResource {
                        @Content(mediaType = PNG)})
     @APIResponse(responseCode = "400", description = "A field is out of bounds; the problem names it",
             content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "408", description = "The body did not arrive within winnow.http.body-timeout",
+            content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "413", description = "Body over the limit (64 KiB)", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "415", description = "Body not application/json", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "422", description = "No candidate was judged safe", content = @Content(mediaType = Problems.PROBLEM_JSON))

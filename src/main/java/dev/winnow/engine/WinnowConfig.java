@@ -37,6 +37,19 @@ public interface WinnowConfig {
 
     OpenAi openai();
 
+    Http http();
+
+    /** The HTTP edge. */
+    interface Http {
+        /**
+         * How long a request's body may take to arrive once its headers have: past it the request
+         * gets 408 and its connection is closed, so a body that is cut short or trickles in holds
+         * nothing for longer than this.
+         */
+        @WithDefault("10s")
+        Duration bodyTimeout();
+    }
+
     /** The prompt policy: rules of words a prompt may not contain, checked before any model runs. */
     interface Policy {
         /** The policy file (YAML); the repository's is an example to replace. */
