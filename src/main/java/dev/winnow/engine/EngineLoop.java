@@ -93,8 +93,19 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
+    /** How a job's x̂₀ previews are scored: {@link BestOfN#scorePreviews}, or a slower or failing stand-in in tests. */
+    @FunctionalInterface
+    interface PreviewScoring {
+        double[] score(PreparedJob job, List<float[]> previews) throws Exception;
+    }
+
+    /** What the finishing threads run: decode, judge and rank denoised jobs; score previews. */
+    private record Stages(Function<List<PreparedJob>, List<BestOfN.Finished>> finishing, PreviewScoring previews) {
+    }
+
     private final BestOfN bestOfN;
     private final Function<List<PreparedJob>, List<BestOfN.Finished>> finishing;
+    private final PreviewScoring previewScoring;
     private final int finishingBatchImages;
     private final int capacity;
     private final int maxBatchRows;
@@ -142,7 +153,8 @@ public final class EngineLoop implements AutoCloseable {
     /** @param finishing the finishing pool's threads and the most candidates one of them decodes and judges at once */
     public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, Finishing finishing,
                       UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, bestOfN::finishAll, finishing, capacity, maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, new Stages(bestOfN::finishAll, bestOfN::scorePreviews), finishing, capacity, maxBatchRows,
+                acrossJobs, stepper, observer);
     }
 
     /**
@@ -151,8 +163,17 @@ public final class EngineLoop implements AutoCloseable {
      */
     EngineLoop(BestOfN bestOfN, Function<PreparedJob, GenerationResult> finishing, int capacity, int maxBatchRows,
                boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, jobs -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), new Finishing(1, 1), capacity,
-                maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, new Stages(jobs -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), bestOfN::scorePreviews),
+                new Finishing(1, 1), capacity, maxBatchRows, acrossJobs, stepper, observer);
+    }
+
+    /**
+     * With another way to score x̂₀ previews, on one finishing thread, batching across jobs up to
+     * 16 rows: tests use it to hold that stage.
+     */
+    EngineLoop(BestOfN bestOfN, PreviewScoring previews, int capacity, UnetStepper stepper, EngineObserver observer) {
+        this(bestOfN, new Stages(bestOfN::finishAll, previews), new Finishing(1, 1), capacity, 16, true, stepper,
+                observer);
     }
 
     private static BestOfN.Finished finishOne(Function<PreparedJob, GenerationResult> finishing, PreparedJob p) {
@@ -163,11 +184,11 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
-    private EngineLoop(BestOfN bestOfN, Function<List<PreparedJob>, List<BestOfN.Finished>> finishing,
-                       Finishing pool, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
-                       EngineObserver observer) {
+    private EngineLoop(BestOfN bestOfN, Stages stages, Finishing pool, int capacity, int maxBatchRows,
+                       boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
         this.bestOfN = bestOfN;
-        this.finishing = finishing;
+        this.finishing = stages.finishing();
+        this.previewScoring = stages.previews();
         this.finishingBatchImages = pool.maxImages();
         this.capacity = capacity;
         this.maxBatchRows = Math.max(1, maxBatchRows);
@@ -430,11 +451,12 @@ public final class EngineLoop implements AutoCloseable {
         if (cut) {
             budget.stop();
         }
+        stopWhenAnswered(budget, List.of(j));
         double[] scores = null;
         Throwable failure = null;
         try {
             if (!j.future.isDone()) {
-                scores = bestOfN.scorePreviews(j.prepared, previews);
+                scores = previewScoring.score(j.prepared, previews);
             }
         } catch (Throwable e) {
             failure = e;
@@ -578,6 +600,7 @@ public final class EngineLoop implements AutoCloseable {
             deadline = Math.max(deadline, p.job().request.deadlineNanos()); // no job's call is cut before its own deadline
         }
         try (RunBudget budget = loopBudget(deadline)) {
+            stopWhenAnswered(budget, live.stream().map(Part::job).toList());
             StepCalls calls = live.size() == 1 ? stepper.step(bestOfN.pipeline(), slots)
                     : stepper.stepShared(bestOfN.pipeline(), slots);
             for (int i = 0; i < calls.calls(); i++) {
@@ -660,6 +683,7 @@ public final class EngineLoop implements AutoCloseable {
         if (cut) {
             budget.stop();
         }
+        stopWhenAnswered(budget, batch);
         List<BestOfN.Finished> outcomes = null;
         Throwable failure = null;
         try {
@@ -699,6 +723,24 @@ public final class EngineLoop implements AutoCloseable {
             if (c.verdict() != dev.winnow.judge.Verdict.PRUNED) {
                 tell(j, e -> e.candidate(c));
             }
+        }
+    }
+
+    /**
+     * Stops {@code budget} once every one of {@code jobs} is answered (its client gone, its
+     * deadline passed, the drain over), so that a model call nobody waits for any more ends at once
+     * and frees its thread, rather than running on to its deadline. Stopping a budget that has
+     * been closed meanwhile does nothing; the jobs' answers are already given, so the stopped
+     * call's failure is told to no one.
+     */
+    private static void stopWhenAnswered(RunBudget budget, List<EngineJob> jobs) {
+        AtomicInteger waiting = new AtomicInteger(jobs.size());
+        for (EngineJob j : jobs) {
+            j.future.whenComplete((r, e) -> {
+                if (waiting.decrementAndGet() == 0) {
+                    budget.stop();
+                }
+            });
         }
     }
 
