@@ -1,5 +1,6 @@
 package dev.winnow.engine;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
@@ -87,6 +88,12 @@ public interface WinnowConfig {
         /** Most generations held for a pick at once (their safe candidates' PNGs are kept in memory). */
         @WithDefault("256")
         int capacity();
+
+        /**
+         * Most bytes of PNGs held for picks at once, the oldest generations let go first; absent: an
+         * eighth of the JVM's maximum heap. A generation with more on its own is not held.
+         */
+        Optional<MemorySize> maxHeldBytes();
     }
 
     interface Pipeline {
