@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import dev.winnow.engine.WinnowConfig;
-import io.quarkus.runtime.configuration.DurationConverter;
 import io.smallrye.config.PropertiesConfigSource;
 import io.smallrye.config.SmallRyeConfig;
 import io.smallrye.config.SmallRyeConfigBuilder;
@@ -81,7 +80,7 @@ class DiffusersGoldenTest {
         assertEquals(GOLDEN_DIR_PROPERTY, command.group(1), "the property the README names is the one read here");
         // The service's own configuration, checked as strictly as at startup, with the property set as Maven sets it
         SmallRyeConfig config = new SmallRyeConfigBuilder().addDefaultInterceptors()
-                .withConverter(java.time.Duration.class, 100, new DurationConverter()).withMapping(WinnowConfig.class)
+                .addDiscoveredConverters().withMapping(WinnowConfig.class) // Quarkus' own: durations, memory sizes
                 .withSources(new PropertiesConfigSource(Map.of(command.group(1), "DIR", "java.io.tmpdir", "/tmp"),
                         "mvn -D", 400))
                 .build();
