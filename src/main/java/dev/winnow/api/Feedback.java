@@ -7,19 +7,34 @@ import dev.winnow.engine.WinnowConfig;
 import dev.winnow.feedback.FeedbackLedger;
 import dev.winnow.feedback.GenerationIds;
 import dev.winnow.judge.Verdict;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.runtime.configuration.MemorySize;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
  * Feedback capture, when {@code winnow.feedback.dir} is set: generation ids are signed, and each
- * generation's safe candidates (the ones a person can see) are held until its pick arrives.
+ * generation's safe candidates (the ones a person can see) are held until its pick arrives,
+ * within a count and a byte budget, and let go by a timer once the retention has passed.
+ * {@code winnow_feedback_held_bytes} shows what is held, {@code winnow_feedback_write_failures_total}
+ * counts picks that could not be written.
  */
 @ApplicationScoped
 public class Feedback {
@@ -29,18 +44,54 @@ public class Feedback {
     @Inject
     WinnowConfig config;
 
+    @Inject
+    MeterRegistry registry;
+
     private GenerationIds ids;
     private FeedbackLedger ledger;
+    private Counter writeFailures;
+    private ScheduledExecutorService expiry;
 
     @PostConstruct
     void init() {
         WinnowConfig.Feedback f = config.feedback();
         ids = new GenerationIds(f.secret().orElse(""));
+        writeFailures = Counter.builder("winnow.feedback.write.failures")
+                .description("Picks that could not be written (answered 503; nothing stored, the client may retry)")
+                .register(registry);
+        Gauge.builder("winnow.feedback.held.bytes", this, fb -> fb.ledger == null ? 0 : fb.ledger.heldBytes())
+                .description("Bytes of candidate PNGs held in memory for a pick").register(registry);
         Optional<String> dir = f.dir().filter(d -> !d.isBlank());
         if (dir.isPresent()) {
-            ledger = new FeedbackLedger(Path.of(dir.get()), f.retention(), f.capacity(), Clock.systemUTC());
-            LOG.infof("feedback capture on: picks go to %s%s", ledger.folder().toAbsolutePath(),
+            long maxHeld = f.maxHeldBytes().map(MemorySize::asLongValue).orElse(Runtime.getRuntime().maxMemory() / 8);
+            ledger = new FeedbackLedger(Path.of(dir.get()), f.retention(), f.capacity(), maxHeld, Clock.systemUTC());
+            expiry = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "winnow-feedback-expiry");
+                t.setDaemon(true);
+                return t;
+            });
+            long every = expiryPeriod(f.retention()).toMillis();
+            expiry.scheduleWithFixedDelay(ledger::expire, every, every, TimeUnit.MILLISECONDS);
+            LOG.infof("feedback capture on: picks go to %s; up to %d generations and %d MiB of images wait %s for "
+                            + "their pick%s", ledger.folder().toAbsolutePath(), f.capacity(), maxHeld >> 20, f.retention(),
                     f.secret().isPresent() ? "" : " (no winnow.feedback.secret: ids are signed with a per-process key)");
+        }
+    }
+
+    /** A held generation is let go at most a quarter of its retention (and at most a minute) late. */
+    static Duration expiryPeriod(Duration retention) {
+        long ms = Math.max(100, Math.min(retention.toMillis() / 4, 60_000));
+        return Duration.ofMillis(ms);
+    }
+
+    /** Created with the application, so that the metrics are there before the first request. */
+    void onStart(@Observes StartupEvent event) {
+        enabled();
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (expiry != null) {
+            expiry.shutdownNow();
         }
     }
 
@@ -80,17 +131,32 @@ public class Feedback {
         if (job.prune() != null) {
             settings.put("prune", Map.of("at", job.prune().at(), "keep", job.prune().keep()));
         }
-        ledger.remember(new FeedbackLedger.Generation(r.id(), r.model(), job.prompt(), job.negativePrompt(), settings,
-                shown));
+        if (!ledger.remember(new FeedbackLedger.Generation(r.id(), r.pipeline(), r.judges(), job.prompt(), job.negativePrompt(),
+                settings, shown))) {
+            LOG.warnf("generation %s is not held for feedback: its images alone are over winnow.feedback.max-held-bytes",
+                    r.id());
+        }
         return ids.sign(r.id());
+    }
+
+    /**
+     * Records a pick (see {@link FeedbackLedger#record}); a write that fails is counted.
+     *
+     * @throws FeedbackLedger.Refused     a pick refused as it is
+     * @throws FeedbackLedger.WriteFailed nothing was stored; the client may retry
+     */
+    void record(String uuid, int chosen, List<Integer> shown) {
+        try {
+            ledger.record(uuid, chosen, shown);
+        } catch (FeedbackLedger.WriteFailed e) {
+            writeFailures.increment();
+            LOG.errorf("a pick could not be stored (the client may retry): %s", e.getMessage());
+            throw e;
+        }
     }
 
     /** The generation's uuid when the id is one this service signed, else null. */
     String verify(String id) {
         return ids.verify(id);
-    }
-
-    FeedbackLedger ledger() {
-        return ledger;
     }
 }

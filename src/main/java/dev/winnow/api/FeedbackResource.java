@@ -18,8 +18,10 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
  * signed by the service and accepted once; anything forged, unknown or repeated is a 4xx problem
  * and writes nothing. Off (404) unless {@code winnow.feedback.dir} is set.
  */
-@Path("/feedback")
+@Path(FeedbackResource.PATH)
 public class FeedbackResource {
+
+    static final String PATH = "/feedback";
 
     @Schema(name = "FeedbackRequest", example = "{\"generation_id\": \"…\", \"chosen\": 2, \"shown\": [0, 2, 3]}")
     public record FeedbackRequest(
@@ -50,7 +52,11 @@ public class FeedbackResource {
             throw new InvalidRequestException("generation_id", "generation_id was not issued by this service");
         }
         try {
-            feedback.ledger().record(uuid, body.chosen(), body.shown());
+            feedback.record(uuid, body.chosen(), body.shown());
+        } catch (FeedbackLedger.WriteFailed e) {
+            Response r = Problems.response(503, "feedback-not-stored", "Feedback not stored", "the pick could not be "
+                    + "written, so nothing was stored and the generation still waits for its pick; retry later");
+            return Response.fromResponse(r).header("Retry-After", 5).build();
         } catch (FeedbackLedger.Refused e) {
             String type = switch (e.status()) {
                 case 404 -> "unknown-generation";

@@ -71,6 +71,8 @@ public class GenerateResource {
                        @Content(mediaType = PNG)})
     @APIResponse(responseCode = "400", description = "A field is out of bounds; the problem names it",
             content = @Content(mediaType = Problems.PROBLEM_JSON))
+    @APIResponse(responseCode = "408", description = "The body did not arrive within winnow.http.body-timeout",
+            content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "413", description = "Body over the limit (64 KiB)", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "415", description = "Body not application/json", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "422", description = "No candidate was judged safe", content = @Content(mediaType = Problems.PROBLEM_JSON))
@@ -130,20 +132,37 @@ public class GenerateResource {
         CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
         http.response().closeHandler(closed -> pending.cancel(true));
         pending.whenCompleteAsync((result, failure) -> {
-            if (failure == null) {
-                send(sse, events, "result", toJson(result, job, candidateImages(body), prompt));
-            } else {
-                Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                        ? failure.getCause() : failure;
-                if (!(cause instanceof java.util.concurrent.CancellationException)) { // cancelled: the client has gone
-                    send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
+            try {
+                lastEvent(sse, events, result, failure, job, candidateImages(body), prompt);
+            } finally {
+                synchronized (events) {
+                    events.onComplete(); // whatever happened above: a stream never stays open without its end
                 }
-            }
-            synchronized (events) {
-                events.onComplete();
             }
         }, Infrastructure.getDefaultWorkerPool()); // the PNG's base64 is made here, not on an engine thread
         return events.onCancellation().invoke(() -> pending.cancel(true));
+    }
+
+    /**
+     * The stream's last event: {@code result}, or {@code error} with the problem the plain call
+     * would get, also when shaping the result fails (500, logged); nothing when the client has gone.
+     */
+    private void lastEvent(Sse sse, UnicastProcessor<OutboundSseEvent> events, GenerationResult result,
+                           Throwable failure, GenerationRequest job, boolean candidateImages, Tokens prompt) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        if (cause instanceof java.util.concurrent.CancellationException) {
+            return; // cancelled: the client has gone
+        }
+        if (cause == null) {
+            try {
+                send(sse, events, "result", toJson(result, job, candidateImages, prompt));
+                return;
+            } catch (RuntimeException | Error e) {
+                cause = e; // the image, its JSON or its feedback entry could not be made: the client hears why
+            }
+        }
+        send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
     }
 
     /** One event, its data as JSON on one line; serialised so that events of two threads never interleave. */

@@ -13,8 +13,10 @@ import java.util.Arrays;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /** {@code POST /tokenize}: how the loaded pipeline's tokenizer sees a prompt. */
-@Path("/tokenize")
+@Path(TokenizeResource.PATH)
 public class TokenizeResource {
+
+    static final String PATH = "/tokenize";
 
     static final int MAX_TEXT = 10_000;
 

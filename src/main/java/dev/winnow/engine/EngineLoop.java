@@ -95,12 +95,26 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * How a job's x̂₀ previews are scored: the job's own models' {@link BestOfN#scorePreviews}, or
+     * a slower or failing stand-in in tests.
+     */
+    @FunctionalInterface
+    interface PreviewScoring {
+        double[] score(BestOfN models, PreparedJob job, List<float[]> previews) throws Exception;
+    }
+
+    /** What the finishing threads run, given the models a job runs on: decode, judge and rank denoised jobs; score previews. */
+    private record Stages(BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing, PreviewScoring previews) {
+    }
+
     /** The models new jobs are admitted on (a live swap replaces it); guarded by admissionLock for writes. */
     private volatile Served current;
     /** Told when a replaced set has answered its last job and returned from its last call. */
     private volatile Consumer<BestOfN> released = b -> {
     };
     private final BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing;
+    private final PreviewScoring previewScoring;
     /** Loop thread only: the set whose slots the batch being stepped holds. */
     private Served batchServed;
     private final int finishingBatchImages;
@@ -150,7 +164,8 @@ public final class EngineLoop implements AutoCloseable {
     /** @param finishing the finishing pool's threads and the most candidates one of them decodes and judges at once */
     public EngineLoop(BestOfN bestOfN, int capacity, int maxBatchRows, boolean acrossJobs, Finishing finishing,
                       UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, BestOfN::finishAll, finishing, capacity, maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, new Stages(BestOfN::finishAll, BestOfN::scorePreviews), finishing, capacity, maxBatchRows,
+                acrossJobs, stepper, observer);
     }
 
     /**
@@ -159,8 +174,17 @@ public final class EngineLoop implements AutoCloseable {
      */
     EngineLoop(BestOfN bestOfN, Function<PreparedJob, GenerationResult> finishing, int capacity, int maxBatchRows,
                boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
-        this(bestOfN, (models, jobs) -> jobs.stream().map(p -> finishOne(finishing, p)).toList(), new Finishing(1, 1), capacity,
-                maxBatchRows, acrossJobs, stepper, observer);
+        this(bestOfN, new Stages((models, jobs) -> jobs.stream().map(p -> finishOne(finishing, p)).toList(),
+                BestOfN::scorePreviews), new Finishing(1, 1), capacity, maxBatchRows, acrossJobs, stepper, observer);
+    }
+
+    /**
+     * With another way to score x̂₀ previews, on one finishing thread, batching across jobs up to
+     * 16 rows: tests use it to hold that stage.
+     */
+    EngineLoop(BestOfN bestOfN, PreviewScoring previews, int capacity, UnetStepper stepper, EngineObserver observer) {
+        this(bestOfN, new Stages(BestOfN::finishAll, previews), new Finishing(1, 1), capacity, 16, true, stepper,
+                observer);
     }
 
     private static BestOfN.Finished finishOne(Function<PreparedJob, GenerationResult> finishing, PreparedJob p) {
@@ -171,11 +195,11 @@ public final class EngineLoop implements AutoCloseable {
         }
     }
 
-    private EngineLoop(BestOfN bestOfN, BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing,
-                       Finishing pool, int capacity, int maxBatchRows, boolean acrossJobs, UnetStepper stepper,
-                       EngineObserver observer) {
+    private EngineLoop(BestOfN bestOfN, Stages stages, Finishing pool, int capacity, int maxBatchRows,
+                       boolean acrossJobs, UnetStepper stepper, EngineObserver observer) {
         this.current = new Served(bestOfN, this::releasedSet);
-        this.finishing = finishing;
+        this.finishing = stages.finishing();
+        this.previewScoring = stages.previews();
         this.finishingBatchImages = pool.maxImages();
         this.capacity = capacity;
         this.maxBatchRows = Math.max(1, maxBatchRows);
@@ -474,12 +498,13 @@ public final class EngineLoop implements AutoCloseable {
         if (cut) {
             budget.stop();
         }
+        stopWhenAnswered(budget, List.of(j));
         double[] scores = null;
         Throwable failure = null;
         try {
             if (!j.future.isDone()) {
                 try (Served.Call call = j.served.call()) {
-                    scores = j.served.bestOfN.scorePreviews(j.prepared, previews);
+                    scores = previewScoring.score(j.served.bestOfN, j.prepared, previews);
                 }
             }
         } catch (Throwable e) {
@@ -633,6 +658,7 @@ public final class EngineLoop implements AutoCloseable {
         }
         Served models = live.get(0).job().served;
         try (RunBudget budget = loopBudget(deadline); Served.Call call = models.call()) {
+            stopWhenAnswered(budget, live.stream().map(Part::job).toList());
             StepCalls calls = live.size() == 1 ? stepper.step(models.bestOfN.pipeline(), slots)
                     : stepper.stepShared(models.bestOfN.pipeline(), slots);
             for (int i = 0; i < calls.calls(); i++) {
@@ -715,6 +741,7 @@ public final class EngineLoop implements AutoCloseable {
         if (cut) {
             budget.stop();
         }
+        stopWhenAnswered(budget, batch);
         List<BestOfN.Finished> outcomes = null;
         Throwable failure = null;
         try {
@@ -792,6 +819,24 @@ public final class EngineLoop implements AutoCloseable {
             if (c.verdict() != dev.winnow.judge.Verdict.PRUNED) {
                 tell(j, e -> e.candidate(c));
             }
+        }
+    }
+
+    /**
+     * Stops {@code budget} once every one of {@code jobs} is answered (its client gone, its
+     * deadline passed, the drain over), so that a model call nobody waits for any more ends at once
+     * and frees its thread, rather than running on to its deadline. Stopping a budget that has
+     * been closed meanwhile does nothing; the jobs' answers are already given, so the stopped
+     * call's failure is told to no one.
+     */
+    private static void stopWhenAnswered(RunBudget budget, List<EngineJob> jobs) {
+        AtomicInteger waiting = new AtomicInteger(jobs.size());
+        for (EngineJob j : jobs) {
+            j.future.whenComplete((r, e) -> {
+                if (waiting.decrementAndGet() == 0) {
+                    budget.stop();
+                }
+            });
         }
     }
 

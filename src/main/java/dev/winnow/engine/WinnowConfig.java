@@ -1,5 +1,6 @@
 package dev.winnow.engine;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
@@ -41,6 +42,19 @@ public interface WinnowConfig {
 
     OpenAi openai();
 
+    Http http();
+
+    /** The HTTP edge. */
+    interface Http {
+        /**
+         * How long a request's body may take to arrive once its headers have: past it the request
+         * gets 408 and its connection is closed, so a body that is cut short or trickles in holds
+         * nothing for longer than this.
+         */
+        @WithDefault("10s")
+        Duration bodyTimeout();
+    }
+
     /** The prompt policy: rules of words a prompt may not contain, checked before any model runs. */
     interface Policy {
         /** The policy file (YAML); the repository's is an example to replace. */
@@ -78,6 +92,12 @@ public interface WinnowConfig {
         /** Most generations held for a pick at once (their safe candidates' PNGs are kept in memory). */
         @WithDefault("256")
         int capacity();
+
+        /**
+         * Most bytes of PNGs held for picks at once, the oldest generations let go first; absent: an
+         * eighth of the JVM's maximum heap. A generation with more on its own is not held.
+         */
+        Optional<MemorySize> maxHeldBytes();
     }
 
     /** New model versions taken live (README, "Updating models without a restart"). */

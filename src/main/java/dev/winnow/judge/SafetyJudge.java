@@ -11,12 +11,14 @@ import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.onnx.RunTerminatedException;
 import dev.winnow.onnx.Tensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
 
@@ -39,10 +41,12 @@ public class SafetyJudge implements AutoCloseable {
     private final OnnxJavaType imageType;
     private final OnnxJavaType nativeImageType;
     /**
-     * Set when a batched call of a judge with a native image input failed: diffusers' own ONNX export
-     * of the CompVis checker runs only batches of 1 and 3 (its {@code images[has_nsfw] = 0} became a
-     * Where that broadcasts the flags along the RGB axis; diffusers' ONNX pipeline calls it one image
-     * at a time). Such a judge then gets one image per call.
+     * Set when a batched call of a judge with a native image input failed while the same images
+     * one per call ran: diffusers' own ONNX export of the CompVis checker runs only batches of 1
+     * and 3 (its {@code images[has_nsfw] = 0} became a Where that broadcasts the flags along the
+     * RGB axis; diffusers' ONNX pipeline calls it one image at a time). Such a judge then gets one
+     * image per call. A run cut by its deadline or a drain, or a fault that single images hit too,
+     * says nothing about the graph's batch sizes and never sets it.
      */
     private volatile boolean oneImagePerCall;
 
@@ -140,27 +144,50 @@ public class SafetyJudge implements AutoCloseable {
 
     /**
      * One probability row per image: in one call, or for a judge with a native image input whose
-     * batched call failed, one call per image (see {@link #oneImagePerCall}).
+     * batched call failed as single images did not, one call per image (see {@link #oneImagePerCall}).
      */
     protected float[][] classify(List<RgbImage> images) throws Exception {
-        if (images.size() > 1 && manifest.nativeImageInput() != null) {
-            if (!oneImagePerCall) {
-                try {
-                    return classifyInOneCall(images);
-                } catch (OrtException e) {
-                    oneImagePerCall = true;
-                    LOG.warning(() -> "safety judge '" + manifest.name() + "' failed on a batch of " + images.size()
-                            + " (" + e.getMessage() + "); judging one image per call from now on (diffusers' ONNX "
-                            + "export of the CompVis checker runs batches of 1 and 3 only; export_sd.py's runs any)");
-                }
+        if (images.size() <= 1 || manifest.nativeImageInput() == null) {
+            return classifyInOneCall(images);
+        }
+        if (oneImagePerCall) {
+            return oneByOne(images);
+        }
+        try {
+            return classifyInOneCall(images);
+        } catch (OrtException e) {
+            if (!mayBeTheBatchSize(e)) {
+                throw e;
             }
-            float[][] rows = new float[images.size()][];
-            for (int i = 0; i < rows.length; i++) {
-                rows[i] = classifyInOneCall(List.of(images.get(i)))[0];
-            }
+            // Throws, and batching stays on, when single images fail as well: then the batch was not the cause.
+            float[][] rows = oneByOne(images);
+            oneImagePerCall = true;
+            LOG.warning(() -> "safety judge '" + manifest.name() + "' failed on a batch of " + images.size()
+                    + " (" + e.getMessage() + ") and ran each of its images alone; judging one image per call from "
+                    + "now on (diffusers' ONNX export of the CompVis checker runs batches of 1 and 3 only; "
+                    + "export_sd.py's runs any)");
             return rows;
         }
-        return classifyInOneCall(images);
+    }
+
+    /**
+     * Whether a failed batched call may be the graph refusing the batch's size: not when its run
+     * was cut (deadline, drain), and not when memory ran short (a smaller batch later may fit).
+     */
+    private static boolean mayBeTheBatchSize(OrtException e) {
+        if (RunTerminatedException.in(e) != null) {
+            return false;
+        }
+        String message = e.getMessage() == null ? "" : e.getMessage().toLowerCase(Locale.ROOT);
+        return !message.contains("memory");
+    }
+
+    private float[][] oneByOne(List<RgbImage> images) throws Exception {
+        float[][] rows = new float[images.size()][];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = classifyInOneCall(List.of(images.get(i)))[0];
+        }
+        return rows;
     }
 
     /** Runs the model once: one probability row per image (softmax applied to logits, flags turned into [1-f, f]). */

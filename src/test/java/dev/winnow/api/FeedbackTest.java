@@ -86,6 +86,8 @@ class FeedbackTest {
         assertEquals(shown.get(1).intValue(), row.get("chosen").asInt());
         assertEquals(List.of(shown.get(0)), JSON.convertValue(row.get("rejected"), List.class));
         assertEquals("two green triangles", row.get("prompt").asText());
+        assertEquals("v1", row.get("model_version").asText(), "a pick names the version that made what was picked");
+        assertEquals("scenes-verifier", row.at("/judges/faithfulness/name").asText());
         assertEquals(8, row.get("settings").get("steps").asInt());
         assertEquals(row.get("shown_files").get(shown.get(1).toString()).asText(), row.get("file_name").asText(),
                 "imagefolder's image is the chosen one");
@@ -115,5 +117,71 @@ class FeedbackTest {
         pick(id, shown.get(0), List.of(shown.get(0))).then().statusCode(400).body("field", equalTo("shown"));
         assertEquals(before, rows(), "nothing written");
         pick(id, shown.get(0), shown).then().statusCode(204); // the generation still takes its one valid pick
+    }
+
+    @Test
+    void aPickThatCannotBeWrittenIsA503AndItsRetryIsStoredOnce() throws Exception {
+        JsonNode r = generate(902);
+        String id = r.get("id").asText();
+        List<Integer> shown = safe(r).subList(0, 2);
+        Path meta = DIR.resolve("metadata.jsonl");
+        Path aside = DIR.resolve("metadata.jsonl.aside");
+        Files.createDirectories(DIR);
+        if (Files.exists(meta)) {
+            Files.move(meta, aside);
+        }
+        try {
+            Files.createDirectories(meta); // the row cannot be appended: as a full disk or an unwritable folder would refuse it
+            pick(id, shown.get(0), shown).then().statusCode(503).contentType("application/problem+json")
+                    .header("Retry-After", org.hamcrest.Matchers.notNullValue())
+                    .body("type", equalTo("https://winnow.dev/problems/feedback-not-stored"));
+            assertEquals(1, writeFailures(), "counted in winnow_feedback_write_failures_total");
+        } finally {
+            Files.delete(meta);
+            if (Files.exists(aside)) {
+                Files.move(aside, meta);
+            }
+        }
+        long before = rows();
+        pick(id, shown.get(0), shown).then().statusCode(204); // the generation still waits for its pick
+        assertEquals(before + 1, rows());
+        pick(id, shown.get(0), shown).then().statusCode(409);
+        assertEquals(before + 1, rows(), "stored once");
+    }
+
+    @Test
+    void aNullAmongTheShownCandidatesIsA400NamingShown() throws Exception {
+        JsonNode r = generate(903);
+        List<Integer> shown = new ArrayList<>(safe(r).subList(0, 2));
+        shown.add(null);
+        pick(r.get("id").asText(), shown.get(0), shown).then().statusCode(400).contentType("application/problem+json")
+                .body("field", equalTo("shown"));
+    }
+
+    @Test
+    void theBytesHeldForPicksAreAGauge() throws Exception {
+        JsonNode r = generate(904);
+        assertTrue(heldBytes() > 0, "the safe candidates' PNGs are held");
+        List<Integer> shown = safe(r).subList(0, 2);
+        double held = heldBytes();
+        pick(r.get("id").asText(), shown.get(0), shown).then().statusCode(204);
+        assertTrue(heldBytes() < held, "a picked generation is let go");
+    }
+
+    static double heldBytes() {
+        return metric("winnow_feedback_held_bytes ");
+    }
+
+    static double writeFailures() {
+        return metric("winnow_feedback_write_failures_total ");
+    }
+
+    static double metric(String prefix) {
+        for (String line : given().get("/q/metrics").asString().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError(prefix.trim() + " is not served");
     }
 }

@@ -6,11 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.engine.GenerationRequest;
+import dev.winnow.engine.GenerationResult;
+import io.quarkus.test.junit.QuarkusMock;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.config.HttpClientConfig;
+import io.restassured.config.RestAssuredConfig;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -101,6 +107,27 @@ class GenerateStreamTest {
         assertEquals("error", last.name());
         assertEquals(504, last.data().get("status").asInt());
         assertEquals("https://winnow.dev/problems/deadline-exceeded", last.data().get("type").asText());
+    }
+
+    @Test
+    void aResultThatCannotBeShapedStillEndsTheStreamWithAnErrorEvent() throws Exception {
+        // whatever fails while the result is turned into its event (here: holding it for feedback)
+        QuarkusMock.installMockForType(new Feedback() {
+            @Override
+            public String publish(GenerationRequest job, GenerationResult r, Map<Integer, byte[]> shownImages) {
+                throw new IllegalStateException("simulated: the result cannot be shaped");
+            }
+        }, Feedback.class);
+        Response r = given().config(RestAssuredConfig.config().httpClient(HttpClientConfig.httpClientConfig()
+                        .setParam("http.socket.timeout", 30_000))) // a stream left open fails here, not never
+                .contentType(ContentType.JSON).accept("text/event-stream")
+                .body("{\"prompt\": \"a red circle\", \"n\": 1, \"steps\": 2}").when().post("/generate");
+        List<Event> events = events(r);
+        Event last = events.get(events.size() - 1);
+        assertEquals("error", last.name(), "the stream ends with an error event: " + events);
+        assertEquals(500, last.data().get("status").asInt());
+        assertEquals("https://winnow.dev/problems/internal-error", last.data().get("type").asText());
+        assertEquals(0, events.stream().filter(e -> e.name().equals("result")).count());
     }
 
     @Test

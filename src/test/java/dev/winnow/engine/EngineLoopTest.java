@@ -376,6 +376,73 @@ class EngineLoopTest {
     }
 
     @Test
+    void aJobCancelledWhileBeingJudgedFreesItsFinishingThreadAtOnce() throws Exception {
+        CountDownLatch judging = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, prepared -> {
+            if (prepared.request().seed() == 1) {
+                judging.countDown();
+                runStuck(); // a judge call that would run for tens of seconds, under the job's budget
+            }
+            return bestOfN.finish(prepared);
+        }, 4, 16, true, UnetStepper.DIRECT, recorder);
+        CompletableFuture<GenerationResult> gone = loop.submit(job("a red circle on a white background", 1, 1, 2, 60_000));
+        assertTrue(judging.await(30, TimeUnit.SECONDS));
+        long start = System.nanoTime();
+        gone.cancel(true); // the client disconnected
+        // The one finishing thread is free at once: the next job is judged now, not after the stuck call
+        awaitAnswer(loop.submit(job("a blue circle on a white background", 2, 1, 2, 60_000)));
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 5_000,
+                "took " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+    }
+
+    @Test
+    void aJobCancelledWhileItsPreviewsAreJudgedFreesItsFinishingThreadAtOnce() throws Exception {
+        CountDownLatch previewing = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, (models, prepared, previews) -> {
+            previewing.countDown();
+            runStuck(); // a preview judge call that would run for tens of seconds
+            return new double[previews.size()];
+        }, 4, UnetStepper.DIRECT, recorder);
+        CompletableFuture<GenerationResult> gone = loop.submit(
+                job("a red circle on a white background", 1, 2, 4, 60_000).withPrune(new Prune(0.5, 1)));
+        assertTrue(previewing.await(30, TimeUnit.SECONDS));
+        long start = System.nanoTime();
+        gone.cancel(true);
+        awaitAnswer(loop.submit(job("a blue circle on a white background", 2, 1, 2, 60_000)));
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 5_000,
+                "took " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+        assertTrue(loop.busyNanos() < TimeUnit.SECONDS.toNanos(2), "no thread is still inside the cancelled job's work");
+    }
+
+    @Test
+    void aJobCancelledInTheMiddleOfItsUnetCallStopsTheCall() throws Exception {
+        CountDownLatch inCall = new CountDownLatch(1);
+        loop = new EngineLoop(bestOfN, 4, 16, true, (p, slots) -> {
+            if (slots.get(0).seed() == 1) {
+                inCall.countDown();
+                stuck.run(); // a UNet call that would run for tens of seconds
+            }
+            return p.step(slots);
+        }, recorder);
+        CompletableFuture<GenerationResult> gone = loop.submit(job("a red circle on a white background", 1, 1, 4, 60_000));
+        assertTrue(inCall.await(30, TimeUnit.SECONDS));
+        long start = System.nanoTime();
+        gone.cancel(true);
+        awaitAnswer(loop.submit(job("a blue circle on a white background", 2, 1, 2, 60_000)));
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 5_000,
+                "took " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+    }
+
+    /** The slow model's call, as a stage that may not throw checked exceptions runs it. */
+    static void runStuck() {
+        try {
+            stuck.run();
+        } catch (ai.onnxruntime.OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
     void aLoopWedgedInACallThatIgnoresItsDeadlineShowsAsBusy() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         loop = new EngineLoop(bestOfN, 4, 16, true, (p, slots) -> {

@@ -11,12 +11,14 @@ import dev.winnow.modelpack.JudgeManifest;
 import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.onnx.RunBudget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
 
@@ -202,6 +204,66 @@ class RealJudgeExportsTest {
             calls.clear();
             assertEquals(expected, singles.judge(batch).stream().map(SafetyVerdict::verdict).toList());
             assertEquals(List.of(1, 1, 1, 1), calls, "once failed, batches are not tried again");
+        }
+    }
+
+    @Test
+    void aBatchCutByItsDeadlineOrADrainIsTriedBatchedAgainNextTime() throws IOException {
+        // the CompVis checker has a native image input, the kind of judge that may fall back to one image per call
+        Path dir = FIXTURES.resolve("compvis-safety-export-fixture");
+        JudgeManifest m = JudgeManifests.read(dir);
+        List<Integer> calls = new ArrayList<>();
+        try (SafetyJudge counted = new SafetyJudge(m, cpu().open(dir.resolve(m.model())), m.threshold()) {
+            @Override
+            protected float[][] classifyInOneCall(List<RgbImage> images) throws Exception {
+                calls.add(images.size());
+                return super.classifyInOneCall(images);
+            }
+        }) {
+            List<RgbImage> batch = images(sameSize(golden(dir), "concept-red", "gradient", "concept-red", "gradient"));
+            List<Verdict> expected = List.of(Verdict.UNSAFE, Verdict.SAFE, Verdict.UNSAFE, Verdict.SAFE);
+            try (RunBudget past = RunBudget.open(System.nanoTime() - 1)) { // a deadline already past
+                assertTrue(counted.judge(batch).stream().allMatch(v -> v.verdict() == Verdict.SAFETY_ERROR),
+                        "a run its budget refuses fails closed");
+            }
+            try (RunBudget drained = RunBudget.open(System.nanoTime() + 60_000_000_000L)) {
+                drained.stop(); // what a drain's end does to the work in progress
+                assertTrue(counted.judge(batch).stream().allMatch(v -> v.verdict() == Verdict.SAFETY_ERROR));
+            }
+            calls.clear();
+            assertEquals(expected, counted.judge(batch).stream().map(SafetyVerdict::verdict).toList());
+            assertEquals(List.of(4), calls, "still one call for the batch: a cut run says nothing about batching");
+        }
+    }
+
+    @Test
+    void aBatchThatFailsAsEveryImageAloneFailsDoesNotTurnBatchingOff() throws IOException {
+        Path dir = FIXTURES.resolve("compvis-safety-export-fixture");
+        JudgeManifest m = JudgeManifests.read(dir);
+        List<Integer> calls = new ArrayList<>();
+        AtomicBoolean deviceFaulty = new AtomicBoolean(true);
+        try (SafetyJudge flaky = new SafetyJudge(m, null, m.threshold()) {
+            @Override
+            protected float[][] classifyInOneCall(List<RgbImage> images) throws OrtException {
+                calls.add(images.size());
+                if (deviceFaulty.get()) {
+                    throw new OrtException("CUDA failure 999: unknown error"); // a passing device fault
+                }
+                float[][] rows = new float[images.size()][];
+                for (int i = 0; i < rows.length; i++) {
+                    float red = images.get(i).channel(0, 0, 0) == 220 ? 1f : 0f;
+                    rows[i] = new float[] {1 - red, red};
+                }
+                return rows;
+            }
+        }) {
+            List<RgbImage> batch = images(sameSize(golden(dir), "concept-red", "gradient", "concept-red", "gradient"));
+            assertTrue(flaky.judge(batch).stream().allMatch(v -> v.verdict() == Verdict.SAFETY_ERROR));
+            deviceFaulty.set(false);
+            calls.clear();
+            assertEquals(List.of(Verdict.UNSAFE, Verdict.SAFE, Verdict.UNSAFE, Verdict.SAFE),
+                    flaky.judge(batch).stream().map(SafetyVerdict::verdict).toList());
+            assertEquals(List.of(4), calls, "batched again once the device is well");
         }
     }
 

@@ -15,12 +15,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import dev.winnow.engine.WinnowConfig;
+import io.smallrye.config.PropertiesConfigSource;
+import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.SmallRyeConfigBuilder;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
  * Sampling runs computed by diffusers' own scheduler classes ({@code ../shared/diffusers-golden/},
- * or the folder named by {@code -Dwinnow.golden.dir=DIR}), replayed step by step: the scheduler is
+ * or the folder named by {@code -Dgolden.dir=DIR}), replayed step by step: the scheduler is
  * built from the case's {@code scheduler_config} exactly as the service builds it from a pack, fed
  * the same x_T, the same analytic stand-in model and the same step noise, and must reproduce
  * diffusers' timesteps, sigmas, every model input and every latent (float32 rounding only).
@@ -35,19 +43,27 @@ class DiffusersGoldenTest {
     /** diffusers writes Python's json: {@code lambda_min_clipped} is {@code -Infinity}. */
     static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
+    /**
+     * The system property that names another folder of golden runs. Surefire hands a {@code -D} on
+     * Maven's command line to the test JVM, where every {@code @QuarkusTest} application reads it:
+     * under {@code winnow.*} the strict check of the service's configuration would refuse it as an
+     * unknown key and stop each of them at startup, so it is named outside {@code winnow.*}.
+     */
+    static final String GOLDEN_DIR_PROPERTY = "golden.dir";
+
     static Path goldenDir() {
-        String dir = System.getProperty("winnow.golden.dir");
+        String dir = System.getProperty(GOLDEN_DIR_PROPERTY);
         return dir == null || dir.isBlank() ? Path.of("..", "shared", "diffusers-golden") : Path.of(dir);
     }
 
     @TestFactory
     Stream<DynamicTest> everyGoldenRunIsReproducedStepByStep() throws IOException {
         Path dir = goldenDir();
-        boolean named = System.getProperty("winnow.golden.dir") != null;
+        boolean named = System.getProperty(GOLDEN_DIR_PROPERTY) != null;
         if (!named) {
             assumeTrue(Files.isDirectory(dir), dir + " is absent (CI has ../shared beside the clone): skipping the diffusers golden runs");
         }
-        assertTrue(Files.isDirectory(dir), "winnow.golden.dir=" + dir + " is not a folder");
+        assertTrue(Files.isDirectory(dir), GOLDEN_DIR_PROPERTY + "=" + dir + " is not a folder");
         List<Path> cases;
         try (Stream<Path> files = Files.list(dir)) {
             cases = files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
@@ -55,6 +71,20 @@ class DiffusersGoldenTest {
         assertFalse(cases.isEmpty(), dir + " holds no *.json golden runs");
         return cases.stream().map(file -> DynamicTest.dynamicTest(file.getFileName().toString(), file.toUri(),
                 () -> replay(JSON.readTree(file.toFile()))));
+    }
+
+    @Test
+    void theReadmesCommandForOtherGoldenRunsNamesThisPropertyAndTheServiceStartsWithItSet() throws IOException {
+        Matcher command = Pattern.compile("\\./mvnw test -D([\\w.-]+)=DIR").matcher(Files.readString(Path.of("README.md")));
+        assertTrue(command.find(), "the README says how to replay other golden runs");
+        assertEquals(GOLDEN_DIR_PROPERTY, command.group(1), "the property the README names is the one read here");
+        // The service's own configuration, checked as strictly as at startup, with the property set as Maven sets it
+        SmallRyeConfig config = new SmallRyeConfigBuilder().addDefaultInterceptors()
+                .addDiscoveredConverters().withMapping(WinnowConfig.class) // Quarkus' own: durations, memory sizes
+                .withSources(new PropertiesConfigSource(Map.of(command.group(1), "DIR", "java.io.tmpdir", "/tmp"),
+                        "mvn -D", 400))
+                .build();
+        assertEquals("DIR", config.getRawValue(command.group(1)));
     }
 
     static void replay(JsonNode golden) throws Exception {
