@@ -6,6 +6,7 @@ import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowConfig;
 import dev.winnow.feedback.FeedbackLedger;
 import dev.winnow.feedback.GenerationIds;
+import dev.winnow.feedback.ProcessPart;
 import dev.winnow.judge.Verdict;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -31,15 +32,20 @@ import org.jboss.logging.Logger;
 
 /**
  * Feedback capture, when {@code winnow.feedback.dir} is set: generation ids are signed, and each
- * generation's safe candidates (the ones a person can see) are held until its pick arrives,
- * within a count and a byte budget, and let go by a timer once the retention has passed.
- * {@code winnow_feedback_held_bytes} shows what is held, {@code winnow_feedback_write_failures_total}
- * counts picks that could not be written.
+ * generation's safe candidates (the ones a person can see) are held in that folder until its pick
+ * arrives, on whichever replica sharing the folder it lands ({@link FeedbackLedger}), within a
+ * count and a byte budget per process, and let go by a timer once the retention has passed.
+ * {@code winnow_feedback_held_bytes} shows what this process holds,
+ * {@code winnow_feedback_write_failures_total} counts picks that could not be written.
  */
 @ApplicationScoped
 public class Feedback {
 
     private static final Logger LOG = Logger.getLogger(Feedback.class);
+    /** What {@code winnow.feedback.max-held-bytes} is when unset: the disk each process may fill with PNGs waiting for a pick. */
+    static final long DEFAULT_MAX_HELD_BYTES = 1L << 30;
+    /** How long a pick's claim stands before another pick may take over from a recorder that died (writes take milliseconds). */
+    static final Duration CLAIM_TIMEOUT = Duration.ofMinutes(2);
 
     @Inject
     WinnowConfig config;
@@ -60,11 +66,12 @@ public class Feedback {
                 .description("Picks that could not be written (answered 503; nothing stored, the client may retry)")
                 .register(registry);
         Gauge.builder("winnow.feedback.held.bytes", this, fb -> fb.ledger == null ? 0 : fb.ledger.heldBytes())
-                .description("Bytes of candidate PNGs held in memory for a pick").register(registry);
+                .description("Bytes of candidate PNGs this process holds in the feedback folder for a pick").register(registry);
         Optional<String> dir = f.dir().filter(d -> !d.isBlank());
         if (dir.isPresent()) {
-            long maxHeld = f.maxHeldBytes().map(MemorySize::asLongValue).orElse(Runtime.getRuntime().maxMemory() / 8);
-            ledger = new FeedbackLedger(Path.of(dir.get()), f.retention(), f.capacity(), maxHeld, Clock.systemUTC());
+            long maxHeld = f.maxHeldBytes().map(MemorySize::asLongValue).orElse(DEFAULT_MAX_HELD_BYTES);
+            ledger = new FeedbackLedger(Path.of(dir.get()), ProcessPart.id(), f.retention(), f.capacity(), maxHeld,
+                    CLAIM_TIMEOUT, Clock.systemUTC());
             expiry = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "winnow-feedback-expiry");
                 t.setDaemon(true);
@@ -72,10 +79,29 @@ public class Feedback {
             });
             long every = expiryPeriod(f.retention()).toMillis();
             expiry.scheduleWithFixedDelay(ledger::expire, every, every, TimeUnit.MILLISECONDS);
-            LOG.infof("feedback capture on: picks go to %s; up to %d generations and %d MiB of images wait %s for "
-                            + "their pick%s", ledger.folder().toAbsolutePath(), f.capacity(), maxHeld >> 20, f.retention(),
-                    f.secret().isPresent() ? "" : " (no winnow.feedback.secret: ids are signed with a per-process key)");
+            LOG.infof("feedback capture on: picks go to %s (this process appends to %s); up to %d generations and "
+                            + "%d MiB of images wait %s for their pick", ledger.folder().toAbsolutePath(),
+                    ledger.folder().relativize(ledger.part()), f.capacity(), maxHeld >> 20, f.retention());
+            String warning = secretWarning(f.secret());
+            if (warning != null) {
+                LOG.warn(warning);
+            }
         }
+    }
+
+    /**
+     * The startup warning for feedback capture without {@code winnow.feedback.secret}, or null when
+     * one is set: a per-process key signs ids that no other replica (and no later start of this
+     * one) verifies, so a pick that lands elsewhere is refused as forged.
+     */
+    static String secretWarning(Optional<String> secret) {
+        if (secret.filter(s -> !s.isEmpty()).isPresent()) {
+            return null;
+        }
+        return "feedback capture is on but winnow.feedback.secret is not set: generation ids are signed with a "
+                + "random key of this process, so a pick that reaches another replica (or this one after a restart) "
+                + "is refused as not issued by this service. With more than one replica, set the same secret on "
+                + "every one (WINNOW_FEEDBACK_SECRET from a Kubernetes Secret: README, \"Feedback on many replicas\")";
     }
 
     /** A held generation is let go at most a quarter of its retention (and at most a minute) late. */
@@ -131,11 +157,9 @@ public class Feedback {
         if (job.prune() != null) {
             settings.put("prune", Map.of("at", job.prune().at(), "keep", job.prune().keep()));
         }
-        if (!ledger.remember(new FeedbackLedger.Generation(r.id(), r.pipeline(), r.judges(), job.prompt(), job.negativePrompt(),
-                settings, shown))) {
-            LOG.warnf("generation %s is not held for feedback: its images alone are over winnow.feedback.max-held-bytes",
-                    r.id());
-        }
+        // not held (logged by the ledger): its pick will be a 404, the generation itself is answered as usual
+        ledger.remember(new FeedbackLedger.Generation(r.id(), r.pipeline(), r.judges(), job.prompt(), job.negativePrompt(),
+                settings, shown));
         return ids.sign(r.id());
     }
 

@@ -79,23 +79,30 @@ public interface WinnowConfig {
 
     /** A person's picks among a generation's candidates (POST /feedback), recorded as preference data. */
     interface Feedback {
-        /** Where picks are written (an imagefolder dataset); absent: feedback capture is off. */
+        /**
+         * Where picks are written (an imagefolder dataset per process under {@code parts/}) and
+         * generations wait for them; every replica may share it (README, "Feedback on many
+         * replicas"); absent: feedback capture is off.
+         */
         Optional<String> dir();
 
-        /** Signs generation ids (HMAC-SHA256); absent: a random key per process, so ids do not outlive a restart. */
+        /**
+         * Signs generation ids (HMAC-SHA256); the same on every replica. Absent: a random key per
+         * process (a startup warning), so ids verify on no other replica and do not outlive a restart.
+         */
         Optional<String> secret();
 
         /** How long a generation waits for its pick. */
         @WithDefault("30m")
         Duration retention();
 
-        /** Most generations held for a pick at once (their safe candidates' PNGs are kept in memory). */
+        /** Most generations this process holds for a pick at once (their safe candidates' PNGs, in the feedback folder). */
         @WithDefault("256")
         int capacity();
 
         /**
-         * Most bytes of PNGs held for picks at once, the oldest generations let go first; absent: an
-         * eighth of the JVM's maximum heap. A generation with more on its own is not held.
+         * Most bytes of PNGs this process holds in the feedback folder for picks at once, its oldest
+         * generations let go first; absent: 1 GiB. A generation with more on its own is not held.
          */
         Optional<MemorySize> maxHeldBytes();
     }

@@ -16,15 +16,12 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,8 +35,8 @@ import java.util.logging.Logger;
 /**
  * The judges' rankings of served traffic, kept as preference data ({@code winnow.traffic.dir};
  * off unless set). Every finished generation becomes one JSON line in
- * {@code rankings/part-<host>-<start>-<pid>.jsonl} (each process writes its own part, so replicas
- * on a shared volume never share a file) and, when it finished any candidate, one
+ * {@code rankings/part-<host>-<start>-<pid>.jsonl} (each process writes its own part, {@link ProcessPart},
+ * so replicas on a shared volume never share a file) and, when it finished any candidate, one
  * {@code latents/<id>.npy}: the finished candidates' final latents, float32
  * {@code [finished, channels, height, width]}, what training a generator needs without a VAE
  * encoder the pack does not ship. docs/LOOP.md describes the row; {@code
@@ -56,7 +53,6 @@ public class TrafficLog implements EngineObserver {
 
     private static final Logger LOG = Logger.getLogger(TrafficLog.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss").withZone(ZoneOffset.UTC);
 
     @Inject
     WinnowConfig config;
@@ -188,8 +184,7 @@ public class TrafficLog implements EngineObserver {
     private FileChannel part() throws IOException {
         if (part == null) {
             Path dir = Files.createDirectories(folder.resolve("rankings"));
-            String name = "part-" + host() + "-" + STAMP.format(java.time.Instant.now()) + "-" + ProcessHandle.current().pid()
-                    + ".jsonl";
+            String name = "part-" + ProcessPart.id() + ".jsonl";
             part = FileChannel.open(dir.resolve(name), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
         }
@@ -279,18 +274,6 @@ public class TrafficLog implements EngineObserver {
         m.put("name", v.name());
         m.put("version", v.version());
         return m;
-    }
-
-    private static String host() {
-        String h = System.getenv("HOSTNAME");
-        if (h == null || h.isBlank()) {
-            try {
-                h = InetAddress.getLocalHost().getHostName();
-            } catch (IOException e) {
-                h = "host";
-            }
-        }
-        return h.replaceAll("[^A-Za-z0-9._-]", "_");
     }
 
     private void warn(String message) {

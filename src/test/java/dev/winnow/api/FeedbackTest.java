@@ -4,11 +4,13 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.winnow.feedback.GenerationIds;
+import dev.winnow.feedback.ProcessPart;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -67,8 +69,11 @@ class FeedbackTest {
                 .body(Map.of("generation_id", id, "chosen", chosen, "shown", shown)).when().post("/feedback");
     }
 
+    /** This process's part of the folder: the service under test runs in this JVM. */
+    static final Path PART = DIR.resolve("parts").resolve(ProcessPart.id());
+
     static long rows() throws Exception {
-        Path meta = DIR.resolve("metadata.jsonl");
+        Path meta = PART.resolve("metadata.jsonl");
         return Files.exists(meta) ? Files.readAllLines(meta).size() : 0;
     }
 
@@ -80,7 +85,7 @@ class FeedbackTest {
         List<Integer> shown = safe(r).subList(0, 2);
         long before = rows();
         pick(id, shown.get(1), shown).then().statusCode(204);
-        List<String> lines = Files.readAllLines(DIR.resolve("metadata.jsonl"));
+        List<String> lines = Files.readAllLines(PART.resolve("metadata.jsonl"));
         assertEquals(before + 1, lines.size(), "one line per pick");
         JsonNode row = JSON.readTree(lines.get(lines.size() - 1));
         assertEquals(shown.get(1).intValue(), row.get("chosen").asInt());
@@ -92,7 +97,7 @@ class FeedbackTest {
         assertEquals(row.get("shown_files").get(shown.get(1).toString()).asText(), row.get("file_name").asText(),
                 "imagefolder's image is the chosen one");
         for (int index : shown) {
-            byte[] png = Files.readAllBytes(DIR.resolve(row.get("shown_files").get(Integer.toString(index)).asText()));
+            byte[] png = Files.readAllBytes(PART.resolve(row.get("shown_files").get(Integer.toString(index)).asText()));
             assertArrayEquals(Base64.getDecoder().decode(r.get("candidates").get(index).get("png_base64").asText()), png,
                     "the image the person saw");
             assertEquals(900 + index, row.get("seeds").get(Integer.toString(index)).asLong());
@@ -124,9 +129,9 @@ class FeedbackTest {
         JsonNode r = generate(902);
         String id = r.get("id").asText();
         List<Integer> shown = safe(r).subList(0, 2);
-        Path meta = DIR.resolve("metadata.jsonl");
-        Path aside = DIR.resolve("metadata.jsonl.aside");
-        Files.createDirectories(DIR);
+        Path meta = PART.resolve("metadata.jsonl");
+        Path aside = PART.resolve("metadata.jsonl.aside");
+        Files.createDirectories(PART);
         if (Files.exists(meta)) {
             Files.move(meta, aside);
         }
@@ -162,10 +167,18 @@ class FeedbackTest {
     void theBytesHeldForPicksAreAGauge() throws Exception {
         JsonNode r = generate(904);
         assertTrue(heldBytes() > 0, "the safe candidates' PNGs are held");
+        String id = r.get("id").asText();
+        Path held = DIR.resolve(".held").resolve(id.substring(0, id.lastIndexOf('.')));
+        assertTrue(Files.exists(held.resolve("generation.json")), "held in the shared folder, where any replica reads it");
         List<Integer> shown = safe(r).subList(0, 2);
-        double held = heldBytes();
-        pick(r.get("id").asText(), shown.get(0), shown).then().statusCode(204);
-        assertTrue(heldBytes() < held, "a picked generation is let go");
+        for (int i : safe(r)) {
+            assertArrayEquals(Base64.getDecoder().decode(r.get("candidates").get(i).get("png_base64").asText()),
+                    Files.readAllBytes(held.resolve(i + ".png")));
+        }
+        double before = heldBytes();
+        pick(id, shown.get(0), shown).then().statusCode(204);
+        assertTrue(heldBytes() < before, "a picked generation is let go");
+        assertFalse(Files.exists(held), "and its held folder deleted");
     }
 
     static double heldBytes() {
