@@ -144,7 +144,7 @@ class DrainOnSigtermTest {
             long until = System.nanoTime() + patience.toNanos();
             while (System.nanoTime() < until) {
                 if (!process.isAlive()) {
-                    fail("the service exited during startup:\n" + output());
+                    fail("the service exited during startup (status " + process.exitValue() + "):\n" + output());
                 }
                 try {
                     if (get("/q/health/ready").statusCode() == 200) {
