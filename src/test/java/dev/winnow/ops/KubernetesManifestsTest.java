@@ -37,12 +37,23 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPPathMatch;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteMatch;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteRule;
+import io.quarkus.test.junit.QuarkusTest;
+import java.util.LinkedHashMap;
+import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
  * Every manifest in k8s/ parses into its Kubernetes type (fabric8's models) with no field
- * the type does not know, and the manifests agree with the application (probes, port).
+ * the type does not know, and the manifests agree with the application (probes, port, and the
+ * gateway's routes with the service's own OpenAPI document, which is why it runs the application).
  */
+@QuarkusTest
 class KubernetesManifestsTest {
 
     static final Path BASE = Path.of("k8s", "base");
@@ -69,6 +80,18 @@ class KubernetesManifestsTest {
             collectUnknownFields(parsed, e.getValue().getSimpleName(), unknown, new IdentityHashMap<>());
             assertTrue(unknown.isEmpty(), e.getKey() + " has fields its type does not know: " + unknown);
         }
+        Map<Path, Class<?>> components = Map.of(
+                FEEDBACK.resolve("pvc.yaml"), PersistentVolumeClaim.class,
+                FEEDBACK.resolve("deployment.yaml"), Deployment.class);
+        for (Map.Entry<Path, Class<?>> e : components.entrySet()) {
+            Object parsed = YAML.readValue(e.getKey().toFile(), e.getValue());
+            List<String> unknown = new ArrayList<>();
+            collectUnknownFields(parsed, e.getValue().getSimpleName(), unknown, new IdentityHashMap<>());
+            assertTrue(unknown.isEmpty(), e.getKey() + " has fields its type does not know: " + unknown);
+        }
+        List<String> unknown = new ArrayList<>();
+        collectUnknownFields(playgroundRule(), "HTTPRouteRule", unknown, new IdentityHashMap<>());
+        assertTrue(unknown.isEmpty(), "the playground component's rule has fields its type does not know: " + unknown);
         for (String resource : listed()) {
             // scaledobject.yaml has no fabric8 model: theKedaScaledObjectUsesOnlyKedaFields checks it
             assertTrue(TYPES.containsKey(resource) || resource.equals("scaledobject.yaml"),
@@ -90,27 +113,25 @@ class KubernetesManifestsTest {
     }
 
     /**
-     * Both overlays render with kustomize (kubectl's), the GPU one asks for a GPU, each runs the image
+     * The overlays render with kustomize (kubectl's), the GPU ones ask for a GPU, each runs the image
      * .ci/container-check builds for it, and the JVM options reach that image's entrypoint (only the CPU
      * image launches the JVM with its quick JIT alone, README, Run); skipped without kubectl.
      */
     @Test
     void bothOverlaysRenderWithKubectlKustomize() throws Exception {
-        String kubectl = Executables.find("kubectl");
-        org.junit.jupiter.api.Assumptions.assumeTrue(kubectl != null, "kubectl not installed");
-        for (String overlay : new String[] {"cpu", "gpu"}) {
-            Process p = new ProcessBuilder(kubectl, "kustomize", "k8s/overlays/" + overlay).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-            assertEquals(0, p.waitFor(), overlay + ": " + out);
-            List<JsonNode> docs = YAML.readerFor(JsonNode.class).<JsonNode>readValues(out).readAll();
-            assertEquals(11, docs.size(), overlay + " renders every resource");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Executables.find("kubectl") != null, "kubectl not installed");
+        for (String overlay : OVERLAYS) {
+            List<JsonNode> docs = render(Path.of("k8s/overlays", overlay));
+            assertEquals(overlay.equals("gpu-feedback") ? 12 : 11, docs.size(), overlay + " renders every resource");
             for (JsonNode doc : docs) {
                 assertEquals("winnow", doc.at("/metadata/namespace").asText(), overlay + " " + doc.at("/kind").asText());
+                assertEquals("winnow", doc.at("/metadata/labels/app.kubernetes.io~1name").asText(), overlay + " "
+                        + doc.at("/kind").asText() + " " + doc.at("/metadata/name").asText());
                 if (doc.at("/kind").asText().equals("Deployment")) {
                     Deployment d = YAML.treeToValue(doc, Deployment.class);
                     boolean gpu = d.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()
                             .containsKey("nvidia.com/gpu");
-                    assertEquals(overlay.equals("gpu"), gpu, overlay + " GPU limit");
+                    assertEquals(overlay.startsWith("gpu"), gpu, overlay + " GPU limit");
                     Container c = d.getSpec().getTemplate().getSpec().getContainers().get(0);
                     String dockerfile = overlay.equals("cpu") ? "Dockerfile.jvm" : "Dockerfile.cuda";
                     assertEquals(builtImage(dockerfile), c.getImage(), overlay + " runs the image built from " + dockerfile);
@@ -122,9 +143,49 @@ class KubernetesManifestsTest {
                             || e.getName().equals("JAVA_OPTS_APPEND")), overlay + ": only JAVA_OPTS reaches the entrypoint");
                     String jvm = entrypoint(dockerfile) + " " + javaOpts;
                     assertEquals(overlay.equals("cpu"), jvm.contains("-XX:TieredStopAtLevel=1"), overlay + ": " + jvm);
+                    assertEquals(overlay.equals("gpu-feedback"), env(c, "WINNOW_FEEDBACK_DIR") != null,
+                            overlay + ": feedback capture on");
                 }
             }
         }
+    }
+
+    static final List<String> OVERLAYS = List.of("cpu", "gpu", "gpu-feedback");
+    static final Path COMPONENTS = Path.of("k8s", "components");
+    static final Path FEEDBACK = COMPONENTS.resolve("feedback");
+
+    /** {@code kubectl kustomize DIR}, one node per resource. */
+    static List<JsonNode> render(Path dir) throws Exception {
+        Process p = new ProcessBuilder(Executables.find("kubectl"), "kustomize", dir.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), dir + ": " + out);
+        return YAML.readerFor(JsonNode.class).<JsonNode>readValues(out).readAll();
+    }
+
+    /** An overlay of the repository's own, with components added (as an operator's kustomization would), rendered. */
+    static List<JsonNode> renderWith(String overlay, String... components) throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "kustomize-" + overlay + "-" + String.join("-", components)));
+        StringBuilder k = new StringBuilder("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                + "resources:\n  - ../../k8s/overlays/" + overlay + "\ncomponents:\n");
+        for (String c : components) {
+            k.append("  - ../../k8s/components/").append(c).append('\n');
+        }
+        Files.writeString(dir.resolve("kustomization.yaml"), k);
+        return render(dir);
+    }
+
+    static <T> List<T> ofKind(List<JsonNode> docs, String kind, Class<T> type) throws IOException {
+        List<T> out = new ArrayList<>();
+        for (JsonNode doc : docs) {
+            if (doc.at("/kind").asText().equals(kind)) {
+                out.add(YAML.treeToValue(doc, type));
+            }
+        }
+        return out;
+    }
+
+    static EnvVar env(Container c, String name) {
+        return c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst().orElse(null);
     }
 
     /** KEDA publishes no fabric8 model: the fields used are checked against KEDA's ScaledObject schema here. */
@@ -379,8 +440,221 @@ class KubernetesManifestsTest {
     void theGatewayTimeoutSitsAboveTheServiceDeadline() throws IOException {
         HTTPRoute route = YAML.readValue(BASE.resolve("httproute.yaml").toFile(), HTTPRoute.class);
         long deadline = seconds(podConfig().getProperty("winnow.engine.default-deadline"));
-        long gateway = seconds(route.getSpec().getRules().get(0).getTimeouts().getRequest());
+        long gateway = seconds(ruleFor(route, "/generate").getTimeouts().getRequest());
         assertTrue(gateway > deadline, "the gateway must wait longer than the service's deadline, so clients get its 504");
+    }
+
+    /**
+     * Operations of the OpenAPI document the gateway must not route, and why. None today: {@code
+     * /q/*} (health, metrics, OpenAPI, Swagger UI) is internal by rule, and the admin listener
+     * ({@code /models}, {@code /models/reload}) is a port of its own, on loopback, outside the document.
+     */
+    static final Map<String, String> INTERNAL = Map.of();
+
+    /** Operations that may run up to the engine's deadline: their rule's timeout sits above it. The rest are quick. */
+    static final Set<String> LONG = Set.of("/generate", "/v1/images/generations");
+
+    /** Paths that must never be routed: management, on the service's port or the admin listener's. */
+    static final List<String> NEVER = List.of("/q/health/ready", "/q/health/live", "/q/metrics", "/q/openapi",
+            "/q/swagger-ui", "/models", "/models/reload");
+
+    /**
+     * Every public operation of the service's own OpenAPI document ({@code /q/openapi} of the
+     * application under test) is routed by the gateway, in every overlay as kustomize renders it
+     * (the base file as written, checked to be unpatched, without kubectl), with a timeout that
+     * fits it: generation above the engine's deadline (the service's own 504 reaches the client),
+     * quick calls below it and above the body timeout (the service's own 408). Nothing else is
+     * routed, and management never: a new route cannot be forgotten, nor an old one linger.
+     */
+    @Test
+    void everyPublicOperationIsRoutedOnPurposeWithATimeoutThatFitsIt() throws Exception {
+        Map<String, Set<String>> operations = openApiOperations();
+        assertTrue(operations.keySet().containsAll(LONG), "the document lists " + operations.keySet());
+        long deadline = seconds(podConfig().getProperty("winnow.engine.default-deadline"));
+        long bodyTimeout = seconds(podConfig().getProperty("winnow.http.body-timeout", "10s"));
+        for (Map.Entry<String, HTTPRoute> e : routes().entrySet()) {
+            HTTPRoute route = e.getValue();
+            String where = e.getKey();
+            for (String path : operations.keySet()) {
+                if (path.startsWith("/q/") || INTERNAL.containsKey(path)) {
+                    assertEquals(null, ruleFor(route, path), where + " routes the internal " + path);
+                    continue;
+                }
+                HTTPRouteRule rule = ruleFor(route, path);
+                assertTrue(rule != null, where + " does not route " + operations.get(path) + " " + path
+                        + ": route it in k8s/base/httproute.yaml, or name it in INTERNAL with the reason");
+                long timeout = seconds(rule.getTimeouts().getRequest());
+                if (LONG.contains(path)) {
+                    assertTrue(timeout > deadline, where + ": " + path + " waits " + timeout + " s, not above the deadline");
+                } else {
+                    assertTrue(timeout > bodyTimeout && timeout < deadline, where + ": " + path + " waits " + timeout
+                            + " s: a quick call's timeout sits between the body timeout and the deadline");
+                }
+            }
+            for (String path : routedPaths(route)) {
+                assertTrue(operations.containsKey(path), where + " routes " + path + ", which the service does not serve");
+            }
+            for (String path : NEVER) {
+                assertEquals(null, ruleFor(route, path), where + " routes the management path " + path);
+            }
+        }
+    }
+
+    /** The route as each overlay renders it; without kubectl, the base file (which no overlay patches then). */
+    static Map<String, HTTPRoute> routes() throws Exception {
+        Map<String, HTTPRoute> out = new LinkedHashMap<>();
+        if (Executables.find("kubectl") != null) {
+            for (String overlay : OVERLAYS) {
+                List<HTTPRoute> r = ofKind(render(Path.of("k8s/overlays", overlay)), "HTTPRoute", HTTPRoute.class);
+                assertEquals(1, r.size(), overlay);
+                out.put("k8s/overlays/" + overlay, r.get(0));
+            }
+            return out;
+        }
+        for (String overlay : OVERLAYS) {
+            String k = Files.readString(Path.of("k8s/overlays", overlay, "kustomization.yaml"));
+            assertFalse(k.contains("HTTPRoute") || k.contains("components/playground"), overlay + " changes the route: "
+                    + "this check needs kubectl to render it");
+        }
+        out.put("k8s/base/httproute.yaml", YAML.readValue(BASE.resolve("httproute.yaml").toFile(), HTTPRoute.class));
+        return out;
+    }
+
+    /** Path → its HTTP methods, from the running application's {@code /q/openapi}. */
+    static Map<String, Set<String>> openApiOperations() throws IOException {
+        JsonNode doc = new ObjectMapper().readTree(io.restassured.RestAssured.given().queryParam("format", "json")
+                .get("/q/openapi").then().statusCode(200).extract().asString());
+        Map<String, Set<String>> out = new java.util.TreeMap<>();
+        doc.path("paths").fields().forEachRemaining(p -> {
+            Set<String> methods = new TreeSet<>();
+            p.getValue().fieldNames().forEachRemaining(m -> methods.add(m.toUpperCase(java.util.Locale.ROOT)));
+            out.put(p.getKey(), methods);
+        });
+        assertFalse(out.isEmpty(), "the OpenAPI document has paths");
+        return out;
+    }
+
+    /** The rule that routes {@code path} (the first that matches, as the Gateway API picks among equals), or null. */
+    static HTTPRouteRule ruleFor(HTTPRoute route, String path) {
+        for (HTTPRouteRule rule : route.getSpec().getRules()) {
+            List<HTTPRouteMatch> matches = rule.getMatches();
+            if (matches == null || matches.isEmpty()) {
+                return rule; // no match: the Gateway API's default, PathPrefix /, routes everything
+            }
+            for (HTTPRouteMatch m : matches) {
+                HTTPPathMatch p = m.getPath();
+                String type = p == null || p.getType() == null ? "PathPrefix" : p.getType();
+                String value = p == null || p.getValue() == null ? "/" : p.getValue();
+                boolean hit = switch (type) {
+                    case "Exact" -> path.equals(value);
+                    case "PathPrefix" -> value.equals("/") || path.equals(value) || path.startsWith(value.endsWith("/")
+                            ? value : value + "/");
+                    default -> throw new AssertionError("a " + type + " match: this test reads Exact and PathPrefix only");
+                };
+                if (hit) {
+                    return rule;
+                }
+            }
+        }
+        return null;
+    }
+
+    static List<String> routedPaths(HTTPRoute route) {
+        List<String> out = new ArrayList<>();
+        for (HTTPRouteRule rule : route.getSpec().getRules()) {
+            for (HTTPRouteMatch m : rule.getMatches()) {
+                out.add(m.getPath().getValue());
+            }
+        }
+        return out;
+    }
+
+    /** The rule k8s/components/playground adds to the route. */
+    static HTTPRouteRule playgroundRule() throws IOException {
+        JsonNode k = YAML.readTree(COMPONENTS.resolve("playground").resolve("kustomization.yaml").toFile());
+        JsonNode patch = YAML.readTree(k.at("/patches/0/patch").asText());
+        assertEquals("HTTPRoute", k.at("/patches/0/target/kind").asText());
+        assertEquals("add", patch.at("/0/op").asText());
+        assertEquals("/spec/rules/-", patch.at("/0/path").asText());
+        return YAML.treeToValue(patch.at("/0/value"), HTTPRouteRule.class);
+    }
+
+    /**
+     * The playground is an option: k8s/components/playground routes the page and every file it is
+     * made of (the static resources the application serves, each answering 200), with a quick
+     * timeout; without the component, the page is not routed.
+     */
+    @Test
+    void thePlaygroundIsAnOptionThatRoutesThePageAndItsFiles() throws Exception {
+        List<String> files = new ArrayList<>();
+        Path root = Path.of("src/main/resources/META-INF/resources");
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.filter(Files::isRegularFile).forEach(f -> files.add("/" + root.relativize(f).toString().replace('\\', '/')));
+        }
+        assertTrue(files.contains("/index.html"), "the playground's page: " + files);
+        files.add("/"); // index.html, as the browser asks for it
+        HTTPRoute base = YAML.readValue(BASE.resolve("httproute.yaml").toFile(), HTTPRoute.class);
+        assertEquals(null, ruleFor(base, "/"), "the playground is off unless an operator adds its component");
+        HTTPRoute withPlayground;
+        if (Executables.find("kubectl") != null) {
+            withPlayground = ofKind(renderWith("gpu", "playground"), "HTTPRoute", HTTPRoute.class).get(0);
+        } else {
+            withPlayground = base;
+            withPlayground.getSpec().getRules().add(playgroundRule());
+        }
+        long deadline = seconds(podConfig().getProperty("winnow.engine.default-deadline"));
+        for (String path : files) {
+            HTTPRouteRule rule = ruleFor(withPlayground, path);
+            assertTrue(rule != null, "the playground component routes " + path);
+            assertTrue(seconds(rule.getTimeouts().getRequest()) < deadline, path + ": a quick timeout");
+            io.restassured.RestAssured.given().get(path).then().statusCode(200);
+        }
+        for (String path : routedPaths(withPlayground)) {
+            assertTrue(files.contains(path) || openApiOperations().containsKey(path), "routes " + path
+                    + ", which the service does not serve");
+        }
+        for (String path : NEVER) {
+            assertEquals(null, ruleFor(withPlayground, path), "the playground routes the management path " + path);
+        }
+    }
+
+    /**
+     * With feedback on (k8s/components/feedback, k8s/overlays/gpu-feedback), every replica the
+     * autoscaler may start signs ids with one key from a Secret (never a literal, never optional: a
+     * pod without it does not start) and writes one ReadWriteMany volume, mounted writable where
+     * {@code winnow.feedback.dir} points (README, "Feedback on many replicas").
+     */
+    @Test
+    void withFeedbackOnEveryReplicaSharesOneSecretAndOneVolume() throws Exception {
+        Deployment d;
+        List<PersistentVolumeClaim> claims;
+        if (Executables.find("kubectl") != null) {
+            List<JsonNode> docs = render(Path.of("k8s/overlays/gpu-feedback"));
+            d = ofKind(docs, "Deployment", Deployment.class).get(0);
+            claims = ofKind(docs, "PersistentVolumeClaim", PersistentVolumeClaim.class);
+        } else {
+            d = YAML.readValue(FEEDBACK.resolve("deployment.yaml").toFile(), Deployment.class);
+            claims = List.of(YAML.readValue(FEEDBACK.resolve("pvc.yaml").toFile(), PersistentVolumeClaim.class));
+        }
+        Container c = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+        EnvVar secret = env(c, "WINNOW_FEEDBACK_SECRET");
+        assertTrue(secret != null && secret.getValue() == null && secret.getValueFrom().getSecretKeyRef() != null,
+                "the signing key comes from a Secret: " + secret);
+        assertFalse(Boolean.TRUE.equals(secret.getValueFrom().getSecretKeyRef().getOptional()),
+                "a pod without the Secret must not start (and sign with a key of its own)");
+        assertTrue(Files.readString(Path.of("README.md")).contains("create secret generic "
+                + secret.getValueFrom().getSecretKeyRef().getName() + " "), "the README says how to create the Secret");
+        String dir = env(c, "WINNOW_FEEDBACK_DIR").getValue();
+        VolumeMount mount = c.getVolumeMounts().stream().filter(m -> Path.of(dir).startsWith(m.getMountPath()))
+                .findFirst().orElseThrow(() -> new AssertionError(dir + " is on no volume"));
+        assertFalse(Boolean.TRUE.equals(mount.getReadOnly()), "the feedback volume is writable");
+        String claim = d.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getName().equals(mount.getName()))
+                .findFirst().orElseThrow().getPersistentVolumeClaim().getClaimName();
+        PersistentVolumeClaim pvc = claims.stream().filter(p -> p.getMetadata().getName().equals(claim)).findFirst()
+                .orElseThrow(() -> new AssertionError("the claim " + claim + " is not rendered"));
+        assertEquals(List.of("ReadWriteMany"), pvc.getSpec().getAccessModes(), "one volume every replica writes");
+        ScaledObject so = YAML.readValue(BASE.resolve("scaledobject.yaml").toFile(), ScaledObject.class);
+        assertTrue(so.spec().maxReplicaCount() > 1, "the reason for all this: several replicas");
     }
 
     static long seconds(String duration) {
