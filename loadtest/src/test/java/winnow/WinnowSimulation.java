@@ -3,6 +3,8 @@ package winnow;
 import static io.gatling.javaapi.core.CoreDsl.StringBody;
 import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
 import static io.gatling.javaapi.core.CoreDsl.details;
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.jsonPath;
 import static io.gatling.javaapi.core.CoreDsl.global;
 import static io.gatling.javaapi.core.CoreDsl.nothingFor;
 import static io.gatling.javaapi.core.CoreDsl.rampUsersPerSec;
@@ -15,6 +17,7 @@ import io.gatling.javaapi.core.ScenarioBuilder;
 import io.gatling.javaapi.core.Simulation;
 import io.gatling.javaapi.http.HttpProtocolBuilder;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,6 +32,11 @@ import java.util.stream.Stream;
  *       Retry-After at once — never 5xx. 429s are marked KO ("found 429") so the report shows them;
  *       any 5xx is counted and fails the run.</li>
  *   <li><b>mixed N</b>: N drawn from 1, 2, 4, 8, 16 with random seeds; no failures.</li>
+ *   <li><b>feedback</b>: a generation with its candidates' images, then a person's pick among two
+ *       safe ones (204), then the same pick again (409: accepted once). Behind a gateway with several
+ *       replicas the pick may land on another replica than the generation: it must count all the
+ *       same. The service needs {@code winnow.feedback.dir} (and, with replicas, one
+ *       {@code winnow.feedback.secret}).</li>
  * </ul>
  * Only for loopback or your own test service: -DbaseUrl=http://localhost:8080.
  */
@@ -76,16 +84,41 @@ public class WinnowSimulation extends Simulation {
                     .body(StringBody("{\"prompt\": \"a green triangle\", \"n\": #{n}, \"seed\": #{seed}}"))
                     .check(status().in(200, 422)));
 
+    /** {"generation_id", "chosen", "shown"}: the person saw the first two safe candidates and preferred the second. */
+    static String pick(String id, List<Integer> safe) {
+        return "{\"generation_id\": \"" + id + "\", \"chosen\": " + safe.get(1) + ", \"shown\": [" + safe.get(0) + ", "
+                + safe.get(1) + "]}";
+    }
+
+    final ScenarioBuilder feedback = scenario("feedback")
+            .feed(mixed())
+            .exec(http("feedback: generate").post("/generate")
+                    .body(StringBody("{\"prompt\": \"two green triangles\", \"n\": 4, \"seed\": #{seed}, "
+                            + "\"return_candidates\": true, \"return_candidate_images\": true}"))
+                    .check(status().in(200, 422))
+                    .checkIf((response, session) -> response.status().code() == 200)
+                    .then(jsonPath("$.id").saveAs("id"),
+                            jsonPath("$.candidates[?(@.verdict == 'safe')].index").ofInt().findAll().saveAs("safe")))
+            .doIf(session -> session.contains("safe") && session.<Integer>getList("safe").size() >= 2)
+            .then(exec(session -> session.set("pick", pick(session.getString("id"), session.getList("safe"))))
+                    .exec(http("feedback: pick").post("/feedback").body(StringBody("#{pick}")).check(status().is(204)))
+                    .exec(http("feedback: the same pick again").post("/feedback").body(StringBody("#{pick}"))
+                            .check(status().is(409))));
+
     {
-        // One after another: the steady and mixed phases must not share the queue with the overload.
+        // One after another: the steady, mixed and feedback phases must not share the queue with the overload.
         setUp(steady.injectOpen(constantUsersPerSec(1 * SCALE).during(SECONDS))
                 .andThen(overload.injectOpen(rampUsersPerSec(1 * SCALE).to(30 * SCALE).during(SECONDS))
-                        .andThen(mixedN.injectOpen(nothingFor(5), constantUsersPerSec(0.5 * SCALE).during(SECONDS)))))
+                        .andThen(mixedN.injectOpen(nothingFor(5), constantUsersPerSec(0.5 * SCALE).during(SECONDS))
+                                .andThen(feedback.injectOpen(constantUsersPerSec(0.5 * SCALE).during(SECONDS))))))
                 .protocols(protocol)
                 .assertions(
                         details("steady n=4").failedRequests().percent().lt(1.0),
                         details("steady n=4").responseTime().percentile(95).lt(30_000),
                         details("mixed N").failedRequests().percent().lt(1.0),
+                        details("feedback: generate").failedRequests().percent().lt(1.0),
+                        details("feedback: pick").failedRequests().percent().is(0.0),
+                        details("feedback: the same pick again").failedRequests().percent().is(0.0),
                         global().responseTime().max().lt(130_000));
     }
 
