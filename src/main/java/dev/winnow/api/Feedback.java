@@ -145,18 +145,7 @@ public class Feedback {
         if (shown.size() < 2) {
             return ids.sign(r.id()); // nothing to choose between: no pick can name it, so nothing is held for one
         }
-        Map<String, Object> settings = new LinkedHashMap<>();
-        settings.put("n", job.n());
-        settings.put("steps", job.steps());
-        settings.put("guidance_scale", job.guidanceScale());
-        settings.put("scheduler", job.scheduler());
-        settings.put("width", job.width());
-        settings.put("height", job.height());
-        settings.put("seed", job.seed());
-        settings.put("ranking_weights", job.rankingWeights());
-        if (job.prune() != null) {
-            settings.put("prune", Map.of("at", job.prune().at(), "keep", job.prune().keep()));
-        }
+        Map<String, Object> settings = job.settings(job.rankingWeights());
         // not held (logged by the ledger): its pick will be a 404, the generation itself is answered as usual
         ledger.remember(new FeedbackLedger.Generation(r.id(), r.pipeline(), r.judges(), job.prompt(), job.negativePrompt(),
                 settings, shown));

@@ -47,6 +47,27 @@ public record GenerationRequest(
                 returnCandidates, rankingWeights, deadlineNanos, prune, count);
     }
 
+    /**
+     * The settings that decide the job's images, as preference data records them (feedback rows,
+     * kept rankings): n, steps, guidance_scale, scheduler, width, height, seed, the ranking
+     * weights given, and prune when asked for.
+     */
+    public Map<String, Object> settings(Map<String, Double> weights) {
+        Map<String, Object> s = new java.util.LinkedHashMap<>();
+        s.put("n", n);
+        s.put("steps", steps);
+        s.put("guidance_scale", guidanceScale);
+        s.put("scheduler", scheduler);
+        s.put("width", width);
+        s.put("height", height);
+        s.put("seed", seed);
+        s.put("ranking_weights", weights);
+        if (prune != null) {
+            s.put("prune", Map.of("at", prune.at(), "keep", prune.keep()));
+        }
+        return s;
+    }
+
     public GenerationRequest {
         rankingWeights = rankingWeights == null ? Map.of() : Map.copyOf(rankingWeights);
         negativePrompt = negativePrompt == null ? "" : negativePrompt;

@@ -223,19 +223,7 @@ public class TrafficLog implements EngineObserver {
         Map<String, Object> judges = new LinkedHashMap<>();
         g.judges().forEach((role, v) -> judges.put(role, version(v)));
         row.put("judges", judges);
-        Map<String, Object> settings = new LinkedHashMap<>();
-        settings.put("n", r.n());
-        settings.put("steps", r.steps());
-        settings.put("guidance_scale", r.guidanceScale());
-        settings.put("scheduler", r.scheduler());
-        settings.put("width", r.width());
-        settings.put("height", r.height());
-        settings.put("seed", r.seed());
-        settings.put("ranking_weights", g.rankingWeights());
-        if (r.prune() != null) {
-            settings.put("prune", Map.of("at", r.prune().at(), "keep", r.prune().keep()));
-        }
-        row.put("settings", settings);
+        row.put("settings", r.settings(g.rankingWeights()));
         RankedGeneration.Latents l = g.latents();
         if (latentsFile != null) {
             Map<String, Object> latents = new LinkedHashMap<>();

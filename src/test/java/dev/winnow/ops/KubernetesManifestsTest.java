@@ -110,6 +110,10 @@ class KubernetesManifestsTest {
                 .longValue() >= 2L << 30, "the GPU pod's /tmp holds two copies of ONNX Runtime's CUDA libraries");
         Deployment s3 = YAML.readValue(Path.of("k8s/overlays/gpu/init-models-from-s3.yaml").toFile(), Deployment.class);
         assertEquals("fetch-models", s3.getSpec().getTemplate().getSpec().getInitContainers().get(0).getName());
+        Deployment sync = YAML.readValue(Path.of("k8s/overlays/gpu/models-sync-sidecar.yaml").toFile(), Deployment.class);
+        Container sidecar = sync.getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertEquals("models", sidecar.getVolumeMounts().get(0).getName(), "the sidecar writes the pod's models volume");
+        assertEquals(185L, sidecar.getSecurityContext().getRunAsUser(), "as the service's uid, so the service can read it");
     }
 
     /**
