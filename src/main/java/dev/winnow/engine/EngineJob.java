@@ -12,6 +12,7 @@ import java.util.logging.Logger;
 /**
  * An admitted job inside the engine: its request, the future its caller waits on, the models it
  * is pinned to, its {@link JobState}, and (once its prompt is encoded) its {@link PreparedJob}.
+ * Made by {@link Admission} from a {@link GenerationRequest}; its answer is a {@link GenerationResult}.
  *
  * <p>Threads: any thread may complete the future (a client's cancel, the deadline timer, a drain's
  * cut); the job's state then ends by itself. The engine loop moves the job through its early

@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * A job's denoising work: its candidates as slots (its prompt encoded once), how far its pruning
  * has got, and its timings per stage (milliseconds). Where the job is in its life is its
- * {@link JobState}, kept by its {@link EngineJob}; this holds what that life works on.
+ * {@link JobState}, kept by its {@link EngineJob}; this holds what that life works on. Judged,
+ * it becomes a {@link GenerationResult}.
  *
  * <p>A job with {@link Prune} holds each slot at {@link #holdAtStep()} steps until all its slots
  * are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best (or
