@@ -330,7 +330,7 @@ public final class EngineLoop implements AutoCloseable {
         return StepScheduler.plan(views, capacity, System.nanoTime());
     }
 
-    /** Encodes a queued job's prompt (unless it was answered while waiting); it denoises from the next plan. */
+    /** Encodes a queued job's prompt (unless it was answered while waiting); the plan made after it gives it rows. */
     private void encode(EngineJob job) {
         if (!job.moveTo(JobState.ENCODING)) {
             return; // cancelled or expired while waiting: the next plan drops it
