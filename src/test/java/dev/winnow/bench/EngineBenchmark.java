@@ -17,6 +17,7 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.judge.Verdict;
+import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
@@ -558,10 +559,14 @@ public final class EngineBenchmark {
         return slots;
     }
 
-    /** A safety judge that judges nothing: every candidate safe, for the generation-only figures. */
+    /**
+     * A safety judge that judges nothing: every candidate safe, for the generation-only figures.
+     * It carries the default safety judge's manifest (never its model), because a result names its
+     * judges (since model versions came, a judge without a manifest fails the job).
+     */
     static final class AllSafe extends SafetyJudge {
         AllSafe() {
-            super(null, null, 0.5);
+            super(JudgeManifests.read(Path.of(defaultPath("winnow.judges.safety.path"))), null, 0.5);
         }
 
         @Override
