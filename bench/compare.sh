@@ -10,7 +10,8 @@
 #   BENCH_ARGS    arguments for EngineBenchmark (default: --heap-requests 0, i.e. sections 0-3 and 5)
 #   STARTUP_RUNS  launches per side and round for startup.py (default 3)
 #   NICE          prefix for every build and run (default: nice -n 5; the machine is shared)
-# Output: bench/out/compare-<time>/ (every printout) and the table on stdout.
+# Output: bench/out/compare-<time>/ (every printout) and the table on stdout, with each figure's
+# noise: how far one side's rounds spread (2 rounds or more).
 set -euo pipefail
 
 root=$(git rev-parse --show-toplevel)
@@ -28,7 +29,8 @@ trap 'rm -rf "$work"' EXIT
 echo "base $(git rev-parse --short "$base"), after: working tree at $(git rev-parse --short HEAD)$(git diff --quiet || echo ' + changes'); results in $out"
 mkdir -p "$work/before"
 git archive "$base" | tar -x -C "$work/before"
-# The same benchmark on both sides (it uses only APIs the engine had before issue 11).
+# The same benchmark on both sides (it uses only APIs the engine had before issue 11, and reaches
+# BestOfN's constructor in either of its forms, before and after issue 24).
 cp src/test/java/dev/winnow/bench/EngineBenchmark.java "$work/before/src/test/java/dev/winnow/bench/"
 
 build() { # dir

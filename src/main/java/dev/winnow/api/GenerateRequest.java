@@ -4,7 +4,11 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
-/** The JSON body of {@code POST /generate}. Every field but {@code prompt} is optional; unknown fields are refused. */
+/**
+ * The JSON body of {@code POST /generate}. Every field but {@code prompt} is optional; unknown fields are refused.
+ * The first of a request's nouns (engine's package-info): {@link RequestValidator} makes it a
+ * {@link dev.winnow.engine.GenerationRequest}.
+ */
 @Schema(name = "GenerateRequest", example = """
         {"prompt": "a red circle on a white background", "n": 4, "steps": 20, "guidance_scale": 5.0,
          "seed": 100, "scheduler": "ddim", "return_candidates": true}""")

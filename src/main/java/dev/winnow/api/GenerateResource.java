@@ -83,7 +83,7 @@ public class GenerateResource {
         GenerationRequest job = validated(body);
         boolean png = wantsPng(headers);
         // the same tokenizer, on the same text, as the text encoder's: tells the client what the window cut off
-        Tokens prompt = engine.pipeline().tokenizer().tokenize(job.prompt());
+        Tokens prompt = engine.tokenize(job.prompt());
         CompletableFuture<GenerationResult> pending = engine.submit(job);
         // A client that goes away cancels its job: its slots leave the batch at the next step.
         http.response().closeHandler(closed -> pending.cancel(true));
@@ -110,7 +110,7 @@ public class GenerateResource {
                     + "scores}, then result (the JSON body of the plain call) or error (its problem document).")
     public Multi<OutboundSseEvent> stream(GenerateRequest body, @Context Sse sse, RoutingContext http) {
         GenerationRequest job = validated(body);
-        Tokens prompt = engine.pipeline().tokenizer().tokenize(job.prompt());
+        Tokens prompt = engine.tokenize(job.prompt());
         // Events may come before the client subscribes: the processor keeps them until it does.
         UnicastProcessor<OutboundSseEvent> events = UnicastProcessor.create();
         JobEvents watcher = new JobEvents() {
@@ -186,7 +186,7 @@ public class GenerateResource {
     private GenerationRequest validated(GenerateRequest body) {
         GenerationRequest job;
         try {
-            job = validator.validate(body, engine.pipeline(), engine.scoreNames(), engine.canPrune());
+            job = validator.validate(body, engine.capabilities());
         } catch (InvalidRequestException e) {
             engine.recordInvalid();
             throw e;

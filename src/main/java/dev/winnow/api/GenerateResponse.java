@@ -9,6 +9,8 @@ import java.util.Map;
 
 /**
  * The JSON answer of {@code POST /generate}; the shape is a contract with clients (DESIGN.md).
+ * The last of a request's nouns (engine's package-info): a {@link dev.winnow.engine.GenerationResult}
+ * shaped for the wire.
  *
  * @param modelVersion    the version of the pipeline pack that made the image ({@code model} is its name)
  * @param judges          the judges that judged the candidates, by role ({@code safety}, each score

@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import dev.winnow.engine.EngineCapabilities;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.WinnowConfig;
@@ -81,7 +82,8 @@ public class OpenAiImagesResource {
         if (r == null) {
             throw new InvalidRequestException("body", "a JSON object with at least \"prompt\" is required");
         }
-        String pipeline = engine.pipeline().name();
+        EngineCapabilities can = engine.capabilities();
+        String pipeline = can.pipeline();
         if (r.model() != null && !r.model().equals(pipeline)) {
             throw new ModelNotFoundException(r.model(), pipeline);
         }
@@ -111,8 +113,9 @@ public class OpenAiImagesResource {
         if (r.size() != null && !r.size().equals("auto")) {
             Matcher m = SIZE.matcher(r.size());
             if (!m.matches()) {
-                throw new InvalidRequestException("size", "size must be \"WxH\" (e.g. \"" + engine.pipeline().defaultSize()
-                        + "x" + engine.pipeline().defaultSize() + "\") or \"auto\", got '" + r.size() + "'");
+                int side = can.sizes().defaultSide();
+                throw new InvalidRequestException("size", "size must be \"WxH\" (e.g. \"" + side + "x" + side
+                        + "\") or \"auto\", got '" + r.size() + "'");
             }
             width = Integer.parseInt(m.group(1));
             height = Integer.parseInt(m.group(2));
@@ -120,7 +123,7 @@ public class OpenAiImagesResource {
         GenerateRequest g = new GenerateRequest(r.prompt(), null, bestOf, null, null, r.seed(), width, height, null,
                 false, null, null, null, null);
         try {
-            return validator.validate(g, engine.pipeline(), engine.scoreNames(), engine.canPrune()).withImages(images);
+            return validator.validate(g, can).withImages(images);
         } catch (InvalidRequestException e) {
             String field = switch (e.field()) {
                 case "width", "height" -> "size";

@@ -1,7 +1,6 @@
 package dev.winnow.api;
 
-import dev.winnow.diffusion.DiffusionPipeline;
-import dev.winnow.diffusion.scheduler.Schedulers;
+import dev.winnow.engine.EngineCapabilities;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.Prune;
 import dev.winnow.engine.WinnowConfig;
@@ -13,9 +12,12 @@ import java.security.SecureRandom;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
-/** Checks every field of a generate request against its bounds; the first problem names its field. */
+/**
+ * Checks every field of a generate request against its bounds — the server's configured ones and
+ * what the engine in service can do ({@link EngineCapabilities}) — and turns it into the engine's
+ * {@link GenerationRequest}; the first problem names its field.
+ */
 @ApplicationScoped
 public class RequestValidator {
 
@@ -53,8 +55,8 @@ public class RequestValidator {
      * @throws IllegalStateException naming the {@code winnow.defaults.*} key whose value no request could use
      */
     static void checkDefaults(WinnowConfig.Defaults defaults) {
-        if (!Schedulers.isKnown(defaults.scheduler())) {
-            throw new IllegalStateException("winnow.defaults.scheduler must be one of " + Schedulers.NAMES + ", got '"
+        if (!EngineCapabilities.isScheduler(defaults.scheduler())) {
+            throw new IllegalStateException("winnow.defaults.scheduler must be one of " + EngineCapabilities.SCHEDULERS + ", got '"
                     + defaults.scheduler() + "'");
         }
         if (!(defaults.guidanceScale() >= 0 && defaults.guidanceScale() <= MAX_GUIDANCE)) {
@@ -67,13 +69,8 @@ public class RequestValidator {
         }
     }
 
-    public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames) {
-        return validate(r, pipeline, scorerNames, true);
-    }
-
-    /** @param canPrune whether the engine has a preview judge (a {@code prune} request is refused without one) */
-    public GenerationRequest validate(GenerateRequest r, DiffusionPipeline pipeline, Set<String> scorerNames,
-                                      boolean canPrune) {
+    /** @param engine what the engine in service can do: schedulers, steps, sizes, pruning, scores */
+    public GenerationRequest validate(GenerateRequest r, EngineCapabilities engine) {
         if (r == null) {
             throw new InvalidRequestException("body", "a JSON object with at least \"prompt\" is required");
         }
@@ -93,10 +90,10 @@ public class RequestValidator {
             throw new InvalidRequestException("n", "n must be within 1.." + maxN + ", got " + n);
         }
         String scheduler = r.scheduler() == null ? config.defaults().scheduler() : r.scheduler().toLowerCase(Locale.ROOT);
-        if (!Schedulers.isKnown(scheduler)) {
-            throw new InvalidRequestException("scheduler", "scheduler must be one of " + Schedulers.NAMES + ", got '" + r.scheduler() + "'");
+        if (!engine.offers(scheduler)) {
+            throw new InvalidRequestException("scheduler", "scheduler must be one of " + engine.schedulers() + ", got '" + r.scheduler() + "'");
         }
-        int maxSteps = "lcm".equals(scheduler) ? Math.min(50, config.limits().maxSteps()) : config.limits().maxSteps();
+        int maxSteps = engine.maxSteps(scheduler);
         int steps = r.steps() == null ? Math.min(config.defaults().steps(), maxSteps) : r.steps();
         if (steps < 1 || steps > maxSteps) {
             throw new InvalidRequestException("steps", "steps must be within 1.." + maxSteps
@@ -113,8 +110,8 @@ public class RequestValidator {
         if (seed + n - 1 > MAX_SEED) {
             throw new InvalidRequestException("seed", "seed + n - 1 must stay within 2^53");
         }
-        int width = size("width", r.width(), pipeline);
-        int height = size("height", r.height(), pipeline);
+        int width = size("width", r.width(), engine);
+        int height = size("height", r.height(), engine);
         long maxDeadline = config.engine().defaultDeadline().toMillis();
         long deadlineMs = r.deadlineMs() == null ? maxDeadline : r.deadlineMs();
         if (deadlineMs < 1 || deadlineMs > maxDeadline) {
@@ -123,9 +120,9 @@ public class RequestValidator {
         Map<String, Double> weights = new LinkedHashMap<>();
         if (r.rankingWeights() != null) {
             for (Map.Entry<String, Double> e : r.rankingWeights().entrySet()) {
-                if (!scorerNames.contains(e.getKey())) {
+                if (!engine.scoreNames().contains(e.getKey())) {
                     throw new InvalidRequestException("ranking_weights", "ranking_weights names unknown score '" + e.getKey()
-                            + "'; this service scores " + scorerNames);
+                            + "'; this service scores " + engine.scoreNames());
                 }
                 Double w = e.getValue();
                 if (w == null || !(w >= 0 && w <= MAX_WEIGHT)) {
@@ -135,7 +132,7 @@ public class RequestValidator {
                 weights.put(e.getKey(), w);
             }
         }
-        Prune prune = prune(r.prune(), n, steps, canPrune);
+        Prune prune = prune(r.prune(), n, steps, engine.canPrune());
         return new GenerationRequest(prompt, r.negativePrompt(), n, steps, guidance, seed, width, height, scheduler,
                 Boolean.TRUE.equals(r.returnCandidates()) || Boolean.TRUE.equals(r.returnCandidateImages()), weights,
                 System.nanoTime() + deadlineMs * 1_000_000, prune, Boolean.TRUE.equals(r.returnCandidateImages()) ? n : 1);
@@ -182,30 +179,25 @@ public class RequestValidator {
      * step (the VAE scale times what the UNet's downsamplings need: 64 pixels for SD) within the
      * configured bounds. Anything else would fail inside the UNet, after the job was admitted.
      */
-    private int size(String field, Integer value, DiffusionPipeline pipeline) {
+    private static int size(String field, Integer value, EngineCapabilities engine) {
+        EngineCapabilities.Sizes sizes = engine.sizes();
         if (value == null) {
-            return pipeline.defaultSize();
+            return sizes.defaultSide();
         }
-        int fixed = field.equals("width") ? pipeline.fixedWidth() : pipeline.fixedHeight();
+        int fixed = field.equals("width") ? sizes.fixedWidth() : sizes.fixedHeight();
         if (fixed > 0) {
             if (value != fixed) {
                 throw new InvalidRequestException(field, field + " must be " + fixed
-                        + " for the '" + pipeline.name() + "' pack (its UNet takes one size), got " + value);
+                        + " for the '" + engine.pipeline() + "' pack (its UNet takes one size), got " + value);
             }
             return value;
         }
-        int step = pipeline.sizeStep();
-        int min = roundUp(config.limits().minSide(), step);
-        int max = config.limits().maxSide() / step * step;
-        if (value % step != 0 || value < min || value > max) {
-            throw new InvalidRequestException(field, field + " must be a multiple of " + step + " within " + min + ".."
-                    + max + " for the '" + pipeline.name() + "' pack (its UNet takes sides in steps of " + step
-                    + " pixels), got " + value);
+        int step = sizes.step();
+        if (value % step != 0 || value < sizes.min() || value > sizes.max()) {
+            throw new InvalidRequestException(field, field + " must be a multiple of " + step + " within " + sizes.min()
+                    + ".." + sizes.max() + " for the '" + engine.pipeline() + "' pack (its UNet takes sides in steps of "
+                    + step + " pixels), got " + value);
         }
         return value;
-    }
-
-    private static int roundUp(int value, int step) {
-        return (value + step - 1) / step * step;
     }
 }

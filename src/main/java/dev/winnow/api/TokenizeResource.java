@@ -1,7 +1,6 @@
 package dev.winnow.api;
 
 import dev.winnow.engine.WinnowEngine;
-import dev.winnow.tokenizer.ClipTokenizer;
 import dev.winnow.tokenizer.Tokens;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -35,9 +34,8 @@ public class TokenizeResource {
         if (body.prompt().length() > MAX_TEXT) {
             throw new InvalidRequestException("prompt", "prompt must be at most " + MAX_TEXT + " characters");
         }
-        ClipTokenizer tokenizer = engine.pipeline().tokenizer();
-        Tokens tokens = tokenizer.tokenize(body.prompt());
+        Tokens tokens = engine.tokenize(body.prompt());
         int[] ids = Arrays.copyOf(tokens.inputIds(), tokens.tokenCount());
-        return new TokenizeResponse(ids, ids.length, tokens.truncated(), tokenizer.maxLength());
+        return new TokenizeResponse(ids, ids.length, tokens.truncated(), engine.capabilities().tokenWindow());
     }
 }

@@ -132,7 +132,8 @@ public final class DenoisingSlot {
         return modelOutput;
     }
 
-    double currentTimestep() {
+    /** The timestep of the step it takes next: rows at different ones cannot share a call to a single-timestep UNet. */
+    public double currentTimestep() {
         return scheduler.currentTimestep();
     }
 

@@ -23,8 +23,8 @@ public final class UnetCallPlan {
         return perRowTimesteps ? List.of(slots) : byTimestep(slots, DenoisingSlot::currentTimestep);
     }
 
-    /** Items grouped by their timestep, in order of first appearance. */
-    static <T> List<List<T>> byTimestep(List<T> items, ToDoubleFunction<T> timestep) {
+    /** Items grouped by their timestep, in order of first appearance (the engine's scheduler plans its calls with it). */
+    public static <T> List<List<T>> byTimestep(List<T> items, ToDoubleFunction<T> timestep) {
         Map<Double, List<T>> groups = new LinkedHashMap<>();
         for (T item : items) {
             groups.computeIfAbsent(timestep.applyAsDouble(item), t -> new ArrayList<>()).add(item);

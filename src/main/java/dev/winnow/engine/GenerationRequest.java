@@ -3,7 +3,9 @@ package dev.winnow.engine;
 import java.util.Map;
 
 /**
- * A validated generation job: everything that decides its images, plus how to answer.
+ * A validated generation job: everything that decides its images, plus how to answer. What the
+ * api hands the engine (made from an {@code api.GenerateRequest}); admitted, it becomes an
+ * {@link EngineJob}.
  *
  * @param seed            candidate {@code i} uses {@code seed + i}
  * @param rankingWeights  per-request overrides of the ranking weights (may be empty)

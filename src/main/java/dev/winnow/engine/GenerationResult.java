@@ -10,7 +10,8 @@ import java.util.Map;
 
 /**
  * The answer to a job: the chosen safe candidate's image and every candidate's verdict (and, when
- * the job asked for them, the next best safe candidates' images).
+ * the job asked for them, the next best safe candidates' images). What {@link BestOfN} makes of a
+ * judged {@link PreparedJob}; the api shapes it into an {@code api.GenerateResponse}.
  *
  * <p>Each PNG is encoded on first use, by whichever thread asks for it — the HTTP layer's, not
  * the engine's — and kept; the pixels are let go once it is encoded. Thread-safe.

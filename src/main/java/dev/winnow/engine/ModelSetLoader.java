@@ -154,8 +154,8 @@ final class ModelSetLoader {
             setModels.put(ModelSet.PREVIEW, previewJudge);
         }
         WinnowConfig.Engine engine = config.engine();
-        BestOfN b = new BestOfN(pipeline, (SafetyJudge) models.get(ModelSet.SAFETY), scorers, new RankingPolicy(weights),
-                engine.maxBatchRows(), engine.decodeBatchImages());
+        BestOfN b = new BestOfN(pipeline, (SafetyJudge) models.get(ModelSet.SAFETY), scorers, new RankingPolicy(weights))
+                .withDecodeBatchImages(engine.decodeBatchImages());
         return new ModelSet(previewJudge == null ? b : b.withPreviewJudge(previewJudge), setFolders, setModels);
     }
 

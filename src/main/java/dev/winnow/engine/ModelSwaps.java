@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -178,17 +177,19 @@ final class ModelSwaps {
         return new ModelReload(ModelReload.Outcome.SWAPPED, detail, serving());
     }
 
-    /** One generation (one candidate, one step: every model once) on a set not yet in service. */
+    /**
+     * One generation (one candidate, one step: every model once) on a set not yet in service, run
+     * by an engine of its own ({@link EngineLoop#runAlone}), so that no client job runs on the
+     * set before its models have all run once.
+     */
     private void warmUp(ModelSet set) {
         DiffusionPipeline p = set.bestOfN().pipeline();
         GenerationRequest job = new GenerationRequest("warm-up", "", 1, 1, 5.0, 0, p.defaultSize(), p.defaultSize(),
                 "ddim", false, Map.of(), System.nanoTime() + config.engine().defaultDeadline().toNanos());
         try {
-            set.bestOfN().generate(job, rows -> { }).png();
+            EngineLoop.runAlone(set.bestOfN(), job, config.engine().maxBatchRows()).png();
         } catch (NoSafeCandidateException ok) {
             // a verdict does not matter for a warm-up; a failure does
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
         }
     }
 

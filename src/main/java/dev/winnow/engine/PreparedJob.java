@@ -1,6 +1,9 @@
 package dev.winnow.engine;
 
+import ai.onnxruntime.OrtException;
 import dev.winnow.diffusion.DenoisingSlot;
+import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.PromptEmbedding;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -9,11 +12,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A job whose prompt is encoded and whose candidates are slots, on its way through the
- * denoising loop. Timings accumulate per stage (milliseconds).
+ * A job's denoising work: its candidates as slots (its prompt encoded once), how far its pruning
+ * has got, and its timings per stage (milliseconds). Where the job is in its life is its
+ * {@link JobState}, kept by its {@link EngineJob}; this holds what that life works on. Judged,
+ * it becomes a {@link GenerationResult}.
  *
- * <p>A job with {@link Prune} holds each slot after {@link #holdAtStep()} steps until all its
- * slots are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best.
+ * <p>A job with {@link Prune} holds each slot at {@link #holdAtStep()} steps until all its slots
+ * are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best (or
+ * {@link #keepAll} when the previews could not be judged), which lifts the hold.
  * Owned by one thread at a time (the engine loop, then the finisher).
  */
 public final class PreparedJob {
@@ -25,10 +31,8 @@ public final class PreparedJob {
     private final Map<String, Long> timings = new LinkedHashMap<>();
     /** The preview judge's normalised score of each candidate's x̂₀ preview; NaN where none was judged. */
     private final double[] previewScores;
-    /** Pruning asked for and not yet decided (judged, or given up on when the previews failed). */
-    private boolean prunePending;
-    /** The previews are out being judged. */
-    private boolean previewing;
+    /** The prune point while pruning is undecided (not judged, nor given up on), then no limit. */
+    private int holdAt;
 
     PreparedJob(GenerationRequest request, List<DenoisingSlot> slots, long startNanos) {
         this.request = request;
@@ -38,7 +42,29 @@ public final class PreparedJob {
         timings.put("queue", 0L);
         this.previewScores = new double[slots.size()];
         Arrays.fill(previewScores, Double.NaN);
-        this.prunePending = request.prune() != null;
+        this.holdAt = request.prune() != null ? request.prune().afterStep(request.steps()) : Integer.MAX_VALUE;
+    }
+
+    /**
+     * Encodes the prompt once and creates the job's N slots (candidate i with seed + i).
+     *
+     * @throws GenerationFailedException when the text encoder fails
+     */
+    static PreparedJob encode(DiffusionPipeline pipeline, GenerationRequest job) {
+        long t0 = System.nanoTime();
+        try {
+            PromptEmbedding prompt = pipeline.encodePrompt(job.prompt(), job.negativePrompt());
+            List<DenoisingSlot> slots = new ArrayList<>(job.n());
+            for (int i = 0; i < job.n(); i++) {
+                slots.add(pipeline.newSlot(job.seed() + i, prompt, job.scheduler(), job.steps(), job.guidanceScale(),
+                        job.width(), job.height()));
+            }
+            PreparedJob prepared = new PreparedJob(job, slots, t0);
+            prepared.timings().put("text_encode", (System.nanoTime() - t0) / 1_000_000);
+            return prepared;
+        } catch (OrtException | RuntimeException e) {
+            throw new GenerationFailedException("encoding the prompt failed: " + e.getMessage(), e);
+        }
     }
 
     public GenerationRequest request() {
@@ -63,25 +89,15 @@ public final class PreparedJob {
     }
 
     /**
-     * The step count a slot may not go past yet: the prune point while pruning is pending (the
+     * The step count a slot may not go past yet: the prune point while pruning is undecided (the
      * previews are judged when every slot is there), else no limit.
      */
     public int holdAtStep() {
-        return prunePending ? request.prune().afterStep(request.steps()) : Integer.MAX_VALUE;
+        return holdAt;
     }
 
-    /** Pruning is pending, every slot has reached the prune point and the previews are not out yet. */
-    public boolean readyToPreview() {
-        if (!prunePending || previewing) {
-            return false;
-        }
-        int at = holdAtStep();
-        return slots.stream().allMatch(s -> s.stepIndex() >= at);
-    }
-
-    /** Copies of every slot's x̂₀ preview, in index order; the job then waits for {@link #prune} or {@link #keepAll}. */
+    /** Copies of every slot's x̂₀ preview, in index order, to be judged while the slots wait at the prune point. */
     public List<float[]> takePreviews() {
-        previewing = true;
         return slots.stream().map(DenoisingSlot::predictedOriginal).toList();
     }
 
@@ -103,15 +119,13 @@ public final class PreparedJob {
         List<Integer> dropped = new ArrayList<>(order.subList(Math.min(request.prune().keep(), order.size()), order.size()));
         dropped.sort(null);
         dropped.forEach(i -> slots.get(i).prune());
-        prunePending = false;
-        previewing = false;
+        holdAt = Integer.MAX_VALUE;
         return dropped;
     }
 
     /** The previews could not be judged: every candidate goes on (pruning only saves work; it never decides safety). */
     public void keepAll() {
-        prunePending = false;
-        previewing = false;
+        holdAt = Integer.MAX_VALUE;
     }
 
     /** Records the time its previews took to decode and judge. */

@@ -4,6 +4,7 @@ import dev.winnow.diffusion.DiffusionPipeline;
 import dev.winnow.onnx.CudaSettings;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.tokenizer.Tokens;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -19,7 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
@@ -369,14 +369,24 @@ public class WinnowEngine {
         return loop.bestOfN();
     }
 
-    /** Whether requests may ask for pruning: it is enabled and a judge for x̂₀ previews is loaded. */
-    public boolean canPrune() {
-        return bestOfN().previewJudge().isPresent();
+    /**
+     * What the engine in service can do, for checking a request: its schedulers, step and size
+     * limits, token window, whether it can prune and the scores it ranks by.
+     */
+    public EngineCapabilities capabilities() {
+        BestOfN models = bestOfN();
+        DiffusionPipeline p = models.pipeline();
+        int step = p.sizeStep();
+        int min = (config.limits().minSide() + step - 1) / step * step;
+        int max = config.limits().maxSide() / step * step;
+        return new EngineCapabilities(p.name(), EngineCapabilities.SCHEDULERS, config.limits().maxSteps(),
+                new EngineCapabilities.Sizes(p.defaultSize(), p.fixedWidth(), p.fixedHeight(), step, min, max),
+                p.tokenizer().maxLength(), models.previewJudge().isPresent(), models.ranking().weights().keySet());
     }
 
-    /** The names of the loaded scorers: what {@code ranking_weights} may name. */
-    public Set<String> scoreNames() {
-        return bestOfN().ranking().weights().keySet();
+    /** How the pipeline in service's tokenizer reads {@code prompt} (what its text encoder sees, and whether it was cut off). */
+    public Tokens tokenize(String prompt) {
+        return pipeline().tokenizer().tokenize(prompt);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.winnow.bench;
 
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.PromptEmbedding;
 import dev.winnow.engine.BestOfN;
 import dev.winnow.engine.EngineLoop;
 import dev.winnow.engine.EngineObserver;
@@ -16,6 +17,7 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.judge.ScoreJudge;
 import dev.winnow.judge.Verdict;
+import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
@@ -45,9 +47,11 @@ import java.util.concurrent.Future;
  *
  * on the embedded pack and judges (sections 0–4) and on the SD-1.5-shaped fixture pack at
  * 512² (section 5), and paste its printout into docs/PERFORMANCE.md. It uses only APIs that the
- * engine had before issue 11, so {@code bench/compare.sh} runs this same file against an older
- * commit for a before/after in one sitting. The {@code SUMMARY} lines at the end are the
- * figures compare.sh lines up.
+ * engine had before issue 11 (and, where issue 24 changed one, reaches both forms: {@link #bestOfN}),
+ * so {@code bench/compare.sh} runs this same file against an older commit for a before/after in
+ * one sitting. Every job runs through an {@link EngineLoop} (since issue 24 there is no other way to
+ * denoise one): sections 1 and 2 through a one-job engine, one job at a time. The {@code SUMMARY}
+ * lines at the end are the figures compare.sh lines up.
  */
 public final class EngineBenchmark {
 
@@ -97,8 +101,8 @@ public final class EngineBenchmark {
         System.out.printf(Locale.ROOT, "jobs: \"%s\", DDIM %d steps, guidance 5 (2 UNet rows per candidate)%n%n", PROMPT, steps);
         if (sections.stream().anyMatch(s -> s <= 4 || s == 6)) {
             DiffusionPipeline pipeline = DiffusionPipeline.load(Path.of(pack), sessions);
-            BestOfN bestOfN = new BestOfN(pipeline, defaultSafety(sessions), defaultScorers(sessions),
-                    new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
+            BestOfN bestOfN = bestOfN(pipeline, defaultSafety(sessions), defaultScorers(sessions),
+                    new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)));
             System.out.printf(Locale.ROOT, "Sections 0-4: pack %s (%s), its default size, the embedded judges%n%n",
                     pipeline.name(), pack);
             warm(bestOfN, steps);
@@ -128,6 +132,27 @@ public final class EngineBenchmark {
         System.out.println("Summary (the figures bench/compare.sh puts side by side)");
         SUMMARY.forEach((k, v) -> System.out.printf(Locale.ROOT, "SUMMARY %s %.4f%n", k, v));
         System.exit(0); // the engine loops' daemon threads and ONNX Runtime's pools need not linger
+    }
+
+    /**
+     * A best-of-N on these models, by whichever constructor the checkout has: the one without a
+     * row count (issue 24: best-of-N no longer denoises), or before it the one whose rows (32, the
+     * engines' row budget here) sized its own denoising loop.
+     */
+    static BestOfN bestOfN(DiffusionPipeline p, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking) {
+        try {
+            return BestOfN.class.getConstructor(DiffusionPipeline.class, SafetyJudge.class, List.class, RankingPolicy.class)
+                    .newInstance(p, safety, scorers, ranking);
+        } catch (NoSuchMethodException e) {
+            try {
+                return BestOfN.class.getConstructor(DiffusionPipeline.class, SafetyJudge.class, List.class,
+                        RankingPolicy.class, int.class).newInstance(p, safety, scorers, ranking, 32);
+            } catch (ReflectiveOperationException older) {
+                throw new IllegalStateException(older);
+            }
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static SafetyJudge defaultSafety(OnnxSessions sessions) {
@@ -178,13 +203,34 @@ public final class EngineBenchmark {
         return job(n, seed, steps, 64);
     }
 
-    /** One job to its answer, PNG included (encoded when asked for since issue 11: asked for here, so both sides pay it). */
+    /** The one-job engine of each best-of-N that {@link #run} sends its jobs through, one at a time. */
+    static final Map<BestOfN, EngineLoop> ALONE = new java.util.IdentityHashMap<>();
+
+    /**
+     * One job to its answer through an engine that runs nothing else, PNG included (encoded when
+     * asked for since issue 11: asked for here, so both sides pay it).
+     */
     static void run(BestOfN b, GenerationRequest job) {
+        EngineLoop alone = ALONE.computeIfAbsent(b, k -> new EngineLoop(k, 1, 32, true, UnetStepper.DIRECT,
+                new EngineObserver() { }));
         try {
-            b.generate(job, rows -> { }).png();
-        } catch (NoSafeCandidateException e) {
-            // judged and refused: the work was done all the same
+            alone.submit(job).join().png();
+        } catch (CompletionException e) {
+            if (!(e.getCause() instanceof NoSafeCandidateException)) {
+                throw e; // judged and refused: the work was done all the same; anything else is not
+            }
         }
+    }
+
+    /** A job's candidates as slots, its prompt encoded once, straight from the pipeline (no engine). */
+    static List<DenoisingSlot> slots(DiffusionPipeline p, GenerationRequest job) throws Exception {
+        PromptEmbedding prompt = p.encodePrompt(job.prompt(), job.negativePrompt());
+        List<DenoisingSlot> slots = new ArrayList<>(job.n());
+        for (int i = 0; i < job.n(); i++) {
+            slots.add(p.newSlot(job.seed() + i, prompt, job.scheduler(), job.steps(), job.guidanceScale(), job.width(),
+                    job.height()));
+        }
+        return slots;
     }
 
     static void warm(BestOfN b, int steps) {
@@ -303,7 +349,7 @@ public final class EngineBenchmark {
     static double denoiseImagesPerSecond(BestOfN b, int n, int images, int steps, int size) throws Exception {
         long t0 = System.nanoTime();
         for (int done = 0; done < images; done += n) {
-            List<DenoisingSlot> slots = b.prepare(job(n, 300 + done, steps, size)).slots();
+            List<DenoisingSlot> slots = slots(b.pipeline(), job(n, 300 + done, steps, size));
             while (!slots.get(0).isDone()) {
                 b.pipeline().step(slots);
             }
@@ -415,7 +461,7 @@ public final class EngineBenchmark {
         int size = p.defaultSize();
         System.out.printf(Locale.ROOT, "5. SD-1.5-shaped fixture %s at %dx%d (trivial model bodies: the engine's own costs), "
                 + "DDIM %d steps, guidance 5%n", p.name(), size, size, steps);
-        BestOfN generationOnly = new BestOfN(p, new AllSafe(), List.of(), new RankingPolicy(Map.of()), 32);
+        BestOfN generationOnly = bestOfN(p, new AllSafe(), List.of(), new RankingPolicy(Map.of()));
         // (a) host time per UNet row: a step's wall time less the time inside OrtSession.run, over its rows
         System.out.println("   a. host overhead per UNet row: (step wall time - time inside OrtSession.run) / rows, steady state");
         System.out.println("      rows   step ms   in run ms   host ms/row");
@@ -438,7 +484,7 @@ public final class EngineBenchmark {
             SUMMARY.put("fixture.ms_per_image_step.n" + n, median(ms));
         }
         // (c) decode + to-image per image, 8 images
-        List<DenoisingSlot> denoised = generationOnly.prepare(job(8, 5, steps, size)).slots();
+        List<DenoisingSlot> denoised = slots(p, job(8, 5, steps, size));
         while (!denoised.get(0).isDone()) {
             p.step(denoised);
         }
@@ -452,8 +498,8 @@ public final class EngineBenchmark {
         System.out.printf(Locale.ROOT, "   c. decode + to-image: %.2f ms per image (8 images)%n", median(decodeMs));
         SUMMARY.put("fixture.decode_ms_per_image", median(decodeMs));
         // (d) images/s at N = 8 through the engine loop, one client: with the embedded judges, and without judges
-        BestOfN judged = new BestOfN(p, defaultSafety(sessions), defaultScorers(sessions),
-                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 32);
+        BestOfN judged = bestOfN(p, defaultSafety(sessions), defaultScorers(sessions),
+                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)));
         clients(judged, 1, 2, 8, steps, size, true);
         clients(generationOnly, 1, 2, 8, steps, size, true);
         List<Double> withJudges = new ArrayList<>();
@@ -473,7 +519,7 @@ public final class EngineBenchmark {
      * engine loop: {step wall ms, ms inside OrtSession.run, host ms per row}, medians of rounds.
      */
     static double[] hostOverhead(BestOfN b, int n, int steps, int size) throws Exception {
-        List<DenoisingSlot> slots = b.prepare(job(n, 7, steps, size)).slots();
+        List<DenoisingSlot> slots = slots(b.pipeline(), job(n, 7, steps, size));
         int rows = 2 * n;
         long warmUntil = System.nanoTime() + 2_000_000_000L; // the JIT compiles the step's loops first
         while (System.nanoTime() < warmUntil) {
@@ -488,7 +534,7 @@ public final class EngineBenchmark {
             int reps = 10;
             for (int i = 0; i < reps; i++) {
                 if (slots.get(0).isDone()) {
-                    slots = b.prepare(job(n, 7 + i, steps, size)).slots(); // not timed: a new job's setup
+                    slots = slots(b.pipeline(), job(n, 7 + i, steps, size)); // not timed: a new job's setup
                 }
                 long ort0 = ModelSession.totalRunNanos();
                 long t0 = System.nanoTime();
@@ -507,16 +553,20 @@ public final class EngineBenchmark {
 
     static List<DenoisingSlot> stepOnce(BestOfN b, List<DenoisingSlot> slots, int steps, int size) throws Exception {
         if (slots.get(0).isDone()) {
-            slots = b.prepare(job(slots.size(), 9, steps, size)).slots();
+            slots = slots(b.pipeline(), job(slots.size(), 9, steps, size));
         }
         b.pipeline().step(slots);
         return slots;
     }
 
-    /** A safety judge that judges nothing: every candidate safe, for the generation-only figures. */
+    /**
+     * A safety judge that judges nothing: every candidate safe, for the generation-only figures.
+     * It carries the default safety judge's manifest (never its model), because a result names its
+     * judges (since model versions came, a judge without a manifest fails the job).
+     */
     static final class AllSafe extends SafetyJudge {
         AllSafe() {
-            super(null, null, 0.5);
+            super(JudgeManifests.read(Path.of(defaultPath("winnow.judges.safety.path"))), null, 0.5);
         }
 
         @Override

@@ -59,8 +59,8 @@ class BestOfNTest {
     @Test
     void theChosenCandidateHasTheHighestCombinedScoreAmongTheSafe() {
         BestOfN b = new BestOfN(pipeline, nsfw, List.of(aesthetic, faithfulness),
-                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 16);
-        GenerationResult r = b.generate(job(6), rows -> { });
+                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)));
+        GenerationResult r = EngineLoop.runAlone(b, job(6), 16);
         assertEquals(6, r.candidates().size());
         r.candidates().forEach(c -> System.out.println("candidate " + c));
         double best = r.candidates().stream().filter(c -> c.verdict() == Verdict.SAFE)
@@ -76,21 +76,26 @@ class BestOfNTest {
 
     @Test
     void whenTheSafetyJudgeThrowsNothingIsReturned() {
-        BestOfN b = new BestOfN(pipeline, new ThrowingSafetyJudge(), List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
-        NoSafeCandidateException e = assertThrows(NoSafeCandidateException.class, () -> b.generate(job(3), rows -> { }));
+        BestOfN b = new BestOfN(pipeline, new ThrowingSafetyJudge(), List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)));
+        NoSafeCandidateException e = assertThrows(NoSafeCandidateException.class, () -> EngineLoop.runAlone(b, job(3), 16));
         assertEquals(3, e.candidates().size());
         assertTrue(e.candidates().stream().allMatch(c -> c.verdict() == Verdict.SAFETY_ERROR));
     }
 
     @Test
     void splittingIntoSmallerUnetCallsChangesNothing() {
-        BestOfN wide = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
-        BestOfN narrow = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 2);
-        List<Integer> rows = new java.util.ArrayList<>();
-        GenerationResult a = wide.generate(job(4), rows::add);
+        BestOfN models = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)));
+        List<Integer> rows = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        EngineObserver recorder = new EngineObserver() {
+            @Override
+            public void unetBatch(int r) {
+                rows.add(r);
+            }
+        };
+        GenerationResult a = EngineLoop.runAlone(models, job(4), 16, recorder);
         assertEquals(8, rows.get(0));
         rows.clear();
-        GenerationResult b = narrow.generate(job(4), rows::add);
+        GenerationResult b = EngineLoop.runAlone(models, job(4), 2, recorder);
         assertTrue(rows.stream().allMatch(r -> r <= 2));
         assertEquals(a.chosen().index(), b.chosen().index());
         Determinism.assertSameImage(sessions.device(), a.png(), b.png(), "8-row call vs 2-row calls");
@@ -108,7 +113,7 @@ class BestOfNTest {
 
     /** Prepared and denoised, ready to be finished. */
     static PreparedJob denoised(BestOfN b, GenerationRequest request) throws Exception {
-        PreparedJob p = b.prepare(request);
+        PreparedJob p = PreparedJob.encode(b.pipeline(), request);
         List<DenoisingSlot> slots = p.slots();
         while (!slots.get(0).isDone()) {
             b.pipeline().step(slots);
@@ -131,7 +136,7 @@ class BestOfNTest {
     @Test
     void jobsFinishedTogetherGetExactlyWhatEachGetsFinishedAlone() throws Exception {
         BestOfN b = new BestOfN(pipeline, nsfw, List.of(aesthetic, faithfulness),
-                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0)), 16, 4);
+                new RankingPolicy(Map.of("aesthetic", 1.0, "faithfulness", 1.0))).withDecodeBatchImages(4);
         List<PreparedJob> together = new ArrayList<>();
         for (GenerationRequest r : threeJobs()) {
             together.add(denoised(b, r));
@@ -160,8 +165,8 @@ class BestOfNTest {
                     return super.classify(images);
                 }
             };
-            BestOfN b = new BestOfN(pipeline, fussy, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
-            BestOfN reference = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
+            BestOfN b = new BestOfN(pipeline, fussy, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)));
+            BestOfN reference = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)));
             List<PreparedJob> together = new ArrayList<>();
             for (GenerationRequest r : threeJobs()) {
                 together.add(denoised(b, r));

@@ -62,7 +62,7 @@ class EngineLoopTest {
         pipeline = DiffusionPipeline.load(Path.of("models/shapes-scenes"), sessions);
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
         aesthetic = ScoreJudge.load(Path.of("models/judges/aesthetic-scenes"), sessions);
-        bestOfN = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)), 16);
+        bestOfN = new BestOfN(pipeline, nsfw, List.of(aesthetic), new RankingPolicy(Map.of("aesthetic", 1.0)));
         try {
             stuck = SlowModel.open(sessions, 1024, 2000);
         } catch (java.io.IOException e) {
@@ -122,8 +122,8 @@ class EngineLoopTest {
         GenerationResult rb = b.get(60, TimeUnit.SECONDS);
         // Each job alone would use 4 rows (2 candidates x guidance); a call with more mixed both jobs.
         assertTrue(rowsPerCall.stream().anyMatch(r -> r > 4), "some UNet call held rows of both jobs: " + rowsPerCall);
-        GenerationResult aloneA = bestOfN.generate(job("a red circle on a white background", 10, 2, 10, 60_000), r -> { });
-        GenerationResult aloneB = bestOfN.generate(job("a blue square on a gray background", 20, 2, 10, 60_000), r -> { });
+        GenerationResult aloneA = EngineLoop.runAlone(bestOfN, job("a red circle on a white background", 10, 2, 10, 60_000), 16);
+        GenerationResult aloneB = EngineLoop.runAlone(bestOfN, job("a blue square on a gray background", 20, 2, 10, 60_000), 16);
         Determinism.assertSameImage(device, aloneA.png(), ra.png(), "job A alone vs sharing calls");
         Determinism.assertSameImage(device, aloneB.png(), rb.png(), "job B alone vs sharing calls");
     }
@@ -236,10 +236,10 @@ class EngineLoopTest {
         GenerationResult rc = c.get(60, TimeUnit.SECONDS);
         assertTrue(calls.stream().anyMatch(s -> s.contains(666L) && s.size() > 1), "the offender shared a call: " + calls);
         // The survivors were retried without the offender and took each step exactly once.
-        Determinism.assertSameImage(device, bestOfN.generate(job("a red circle on a white background", 10, 2, 6, 60_000),
-                r -> { }).png(), ra.png(), "survivor A alone vs after the retry");
-        Determinism.assertSameImage(device, bestOfN.generate(job("a blue square on a gray background", 30, 2, 6, 60_000),
-                r -> { }).png(), rc.png(), "survivor C alone vs after the retry");
+        Determinism.assertSameImage(device, EngineLoop.runAlone(bestOfN, job("a red circle on a white background", 10, 2, 6,
+                60_000), 16).png(), ra.png(), "survivor A alone vs after the retry");
+        Determinism.assertSameImage(device, EngineLoop.runAlone(bestOfN, job("a blue square on a gray background", 30, 2, 6,
+                60_000), 16).png(), rc.png(), "survivor C alone vs after the retry");
         assertEquals(0, loop.queueDepth());
     }
 

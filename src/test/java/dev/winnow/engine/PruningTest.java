@@ -54,7 +54,7 @@ class PruningTest {
         pipeline = DiffusionPipeline.load(Path.of("models/shapes-scenes"), sessions);
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, null);
         verifier = ScoreJudge.load(Path.of("models/judges/scenes-verifier"), sessions);
-        pruning = new BestOfN(pipeline, nsfw, List.of(verifier), new RankingPolicy(Map.of("faithfulness", 1.0)), 16)
+        pruning = new BestOfN(pipeline, nsfw, List.of(verifier), new RankingPolicy(Map.of("faithfulness", 1.0)))
                 .withPreviewJudge(verifier);
     }
 
@@ -87,7 +87,7 @@ class PruningTest {
 
     @Test
     void aPrunedJobKeepsTheCandidatesWhosePreviewsScoredHighest() {
-        GenerationResult r = pruning.generate(job(300, 6, 10, new Prune(0.3, 2)), rows -> { });
+        GenerationResult r = EngineLoop.runAlone(pruning, job(300, 6, 10, new Prune(0.3, 2)), 16);
         assertEquals(6, r.candidates().size(), "every candidate is listed, pruned or not");
         assertEquals(2, kept(r).size());
         double lowestKept = kept(r).stream().mapToDouble(c -> c.scores().get("preview")).min().orElseThrow();
@@ -101,8 +101,8 @@ class PruningTest {
 
     @Test
     void keptCandidatesFinishByteForByteAsTheyWouldWithoutPruning() {
-        GenerationResult prunedRun = pruning.generate(job(300, 6, 10, new Prune(0.3, 2)), rows -> { });
-        GenerationResult fullRun = pruning.generate(job(300, 6, 10, null), rows -> { });
+        GenerationResult prunedRun = EngineLoop.runAlone(pruning, job(300, 6, 10, new Prune(0.3, 2)), 16);
+        GenerationResult fullRun = EngineLoop.runAlone(pruning, job(300, 6, 10, null), 16);
         for (CandidateResult k : kept(prunedRun)) {
             Map<String, Double> same = new java.util.LinkedHashMap<>(k.scores());
             same.remove("preview");
@@ -110,7 +110,7 @@ class PruningTest {
                     "candidate " + k.index() + " is judged the same pruned or not");
         }
         int chosen = prunedRun.chosen().index();
-        GenerationResult alone = pruning.generate(job(300 + chosen, 1, 10, null), rows -> { });
+        GenerationResult alone = EngineLoop.runAlone(pruning, job(300 + chosen, 1, 10, null), 16);
         Determinism.assertSameImage(device, alone.png(), prunedRun.png(), "the kept candidate alone vs in a pruned job");
     }
 
@@ -152,7 +152,7 @@ class PruningTest {
     @Test
     void whenThePreviewsCannotBeJudgedEveryCandidateGoesOn() throws Exception {
         BestOfN noPreviewJudge = new BestOfN(pipeline, nsfw, List.of(verifier),
-                new RankingPolicy(Map.of("faithfulness", 1.0)), 16);
+                new RankingPolicy(Map.of("faithfulness", 1.0)));
         loop = new EngineLoop(noPreviewJudge, 4, 16, true, recording, new EngineObserver() { });
         GenerationResult r = loop.submit(job(300, 4, 6, new Prune(0.5, 1))).get(120, TimeUnit.SECONDS);
         assertTrue(pruned(r).isEmpty(), "pruning only saves work: a failed judgement prunes nothing");

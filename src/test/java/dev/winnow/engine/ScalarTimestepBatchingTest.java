@@ -66,8 +66,8 @@ class ScalarTimestepBatchingTest {
         // The fixture's images mean nothing, so the NSFW judge's verdict on them does not either:
         // at threshold 1.0 nothing is unsafe, and the test is about the images.
         nsfw = SafetyJudge.load(Path.of("models/judges/nsfw-mobilenet-v2"), sessions, 1.0);
-        scalarBestOfN = new BestOfN(scalar, nsfw, List.of(), new RankingPolicy(Map.of()), 16);
-        batchedBestOfN = new BestOfN(batched, nsfw, List.of(), new RankingPolicy(Map.of()), 16);
+        scalarBestOfN = new BestOfN(scalar, nsfw, List.of(), new RankingPolicy(Map.of()));
+        batchedBestOfN = new BestOfN(batched, nsfw, List.of(), new RankingPolicy(Map.of()));
     }
 
     @AfterAll
@@ -112,7 +112,7 @@ class ScalarTimestepBatchingTest {
         assertEquals(callsPerStep.stream().mapToInt(Integer::intValue).sum(), rowsPerCall.size(),
                 "the calls per step add up to the calls made");
         for (int i = 0; i < JOBS.size(); i++) {
-            GenerationResult alone = scalarBestOfN.generate(JOBS.get(i), rows -> { });
+            GenerationResult alone = EngineLoop.runAlone(scalarBestOfN, JOBS.get(i), 16);
             Determinism.assertSameImage(sessions.device(), alone.png(), results.get(i).png(),
                     "job " + i + " alone vs sharing steps with jobs at other timesteps");
         }
@@ -125,7 +125,7 @@ class ScalarTimestepBatchingTest {
         assertTrue(stepsInACall.stream().anyMatch(s -> s.size() > 1),
                 "some call held rows at different steps (timesteps): " + stepsInACall);
         for (int i = 0; i < JOBS.size(); i++) {
-            GenerationResult aloneOnTheOriginal = scalarBestOfN.generate(JOBS.get(i), rows -> { });
+            GenerationResult aloneOnTheOriginal = EngineLoop.runAlone(scalarBestOfN, JOBS.get(i), 16);
             // pixels, not PNG bytes: the PNG's metadata names the pack, and the two packs' names differ
             Determinism.assertSameImage(sessions.device(), Determinism.decode(aloneOnTheOriginal.png()),
                     Determinism.decode(results.get(i).png()),

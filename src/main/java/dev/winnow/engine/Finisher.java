@@ -1,0 +1,272 @@
+package dev.winnow.engine;
+
+import dev.winnow.judge.Verdict;
+import dev.winnow.onnx.RunBudget;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Judges on a small pool of finishing threads, beside the loop's UNet calls: the x̂₀ previews of
+ * jobs held at their prune point (their scores go back to the loop, which prunes), and denoised
+ * jobs (decoded, judged and ranked by their models' {@link BestOfN}, then answered). Previews go
+ * ahead of final judging ({@link FinishingLanes}); jobs that finish together are judged together.
+ * Every call runs under a budget that stops when its jobs are all answered or the engine is cut,
+ * and every job handed here is answered.
+ */
+final class Finisher {
+
+    private static final Logger LOG = Logger.getLogger(Finisher.class.getName());
+
+    /**
+     * How a job's x̂₀ previews are scored: the job's own models' {@link BestOfN#scorePreviews}, or
+     * a slower or failing stand-in in tests.
+     */
+    @FunctionalInterface
+    interface PreviewScoring {
+        double[] score(BestOfN models, PreparedJob job, List<float[]> previews) throws Exception;
+    }
+
+    /** What the finishing threads run, given the models a job runs on: judge and rank denoised jobs; score previews. */
+    record Stages(BiFunction<BestOfN, List<PreparedJob>, List<BestOfN.Finished>> finishing, PreviewScoring previews) {
+        static Stages standard() {
+            return new Stages(BestOfN::finishAll, BestOfN::scorePreviews);
+        }
+    }
+
+    /** A job's x̂₀ previews were judged: their scores, or why there are none, and how long it took. */
+    record Previewed(EngineJob job, double[] scores, Throwable failure, long nanos) {
+    }
+
+    /** One job's previews, copied on the loop thread. */
+    private record PreviewWork(EngineJob job, List<float[]> previews) {
+    }
+
+    private final Stages stages;
+    private final Budgets budgets;
+    private final EngineObserver observer;
+    /** Where judged previews go: the loop's mailbox. */
+    private final Consumer<Previewed> previewed;
+    /** Told how long each finished batch's oldest job took from admission to its answer. */
+    private final LongConsumer jobTook;
+    private final FinishingLanes<PreviewWork, EngineJob> lanes;
+    private final ExecutorService threads;
+    /** When each finishing thread started its current work (absent while it waits). */
+    private final Map<Thread, Long> workingSince = new ConcurrentHashMap<>();
+    private volatile boolean stopped;
+
+    Finisher(EngineLoop.Finishing pool, Stages stages, Budgets budgets, EngineObserver observer, Consumer<Previewed> previewed,
+             LongConsumer jobTook) {
+        this.stages = stages;
+        this.budgets = budgets;
+        this.observer = observer;
+        this.previewed = previewed;
+        this.jobTook = jobTook;
+        this.lanes = new FinishingLanes<>(pool.maxImages());
+        AtomicInteger count = new AtomicInteger();
+        this.threads = Executors.newFixedThreadPool(pool.threads(), r -> {
+            Thread t = new Thread(r, "winnow-finisher-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Judges a held job's previews, ahead of any final judging waiting; the scores go to {@code previewed}. */
+    void judgePreviews(EngineJob job, List<float[]> previews) {
+        PreviewWork work = new PreviewWork(job, previews);
+        lanes.addPreview(work);
+        wake(work, job);
+    }
+
+    /** Decodes, judges and ranks a denoised job ({@link JobState#WAITING_TO_FINISH}) and answers it. */
+    void finish(EngineJob job) {
+        lanes.addFinal(job, job.prepared.liveSlots().size());
+        wake(job, job);
+    }
+
+    /** Starts a thread's turn for a new entry; once the pool is shut down, takes it back and answers its job. */
+    private void wake(Object entry, EngineJob job) {
+        try {
+            threads.execute(this::takeNext);
+        } catch (RejectedExecutionException e) {
+            lanes.remove(entry);
+            job.future.completeExceptionally(new NotReadyException(budgets.cutReason()));
+        }
+    }
+
+    /** On a finishing thread: the next work by the lanes' rule (other threads may have taken it already). */
+    private void takeNext() {
+        FinishingLanes.Taken<PreviewWork, EngineJob> taken = lanes.next(j -> !j.isAnswered() && !budgets.isCut());
+        for (EngineJob j : taken.dropped()) {
+            j.future.completeExceptionally(new NotReadyException(budgets.cutReason())); // no-op when already answered
+        }
+        if (taken.preview() != null) {
+            judge(taken.preview());
+        } else if (!taken.finals().isEmpty()) {
+            List<EngineJob> batch = taken.finals().stream().filter(j -> j.moveTo(JobState.FINISHING)).toList();
+            if (!batch.isEmpty()) {
+                finish(batch);
+            }
+        }
+    }
+
+    /** Decodes and scores one job's previews, under the job's deadline, and tells the loop. */
+    private void judge(PreviewWork work) {
+        EngineJob j = work.job();
+        Thread me = Thread.currentThread();
+        long t0 = System.nanoTime();
+        workingSince.put(me, t0);
+        RunBudget budget = budgets.openFor(List.of(j));
+        double[] scores = null;
+        Throwable failure = null;
+        try {
+            if (!j.isAnswered()) {
+                try (Served.Call call = j.served.call()) {
+                    scores = stages.previews().score(j.served.bestOfN, j.prepared, work.previews());
+                }
+            }
+        } catch (Throwable e) {
+            failure = e;
+        } finally {
+            budgets.close(budget);
+            workingSince.remove(me);
+        }
+        previewed.accept(new Previewed(j, scores, failure, System.nanoTime() - t0));
+    }
+
+    /** Decodes, judges and ranks denoised jobs; always answers every one of them. */
+    private void finish(List<EngineJob> batch) {
+        Thread me = Thread.currentThread();
+        workingSince.put(me, System.nanoTime());
+        RunBudget budget = budgets.openFor(batch);
+        List<BestOfN.Finished> outcomes = null;
+        Throwable failure = null;
+        try {
+            outcomes = finishBySet(batch);
+            jobTook.accept(Math.max(1, (System.nanoTime() - batch.get(0).admittedNanos) / 1_000_000));
+        } catch (Throwable e) { // an Error too (OutOfMemoryError): the jobs are answered and their permits freed
+            failure = e;
+        } finally {
+            budgets.close(budget);
+            workingSince.remove(me);
+        }
+        RunBudget.Reason ended = budget.terminated();
+        if (ended == null && failure == null && observer.wantsRankings()) {
+            reportRankings(batch, outcomes);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            EngineJob j = batch.get(i);
+            if (ended != null) {
+                // A judge fails closed on a terminated run; the answer is the reason it was terminated.
+                j.future.completeExceptionally(budgets.answerFor(ended));
+            } else if (failure != null) {
+                j.future.completeExceptionally(budgets.answerFor(failure, "decoding and judging"));
+            } else if (outcomes.get(i).failure() != null) {
+                RuntimeException f = outcomes.get(i).failure();
+                if (f instanceof NoSafeCandidateException none) {
+                    judged(j, none.candidates());
+                }
+                j.future.completeExceptionally(budgets.answerFor(f, "decoding and judging"));
+            } else {
+                judged(j, outcomes.get(i).result().candidates());
+                j.future.complete(outcomes.get(i).result());
+            }
+        }
+    }
+
+    /** Finishes the batch's jobs, those on the same models together, each set's calls counted on it; outcomes in batch order. */
+    private List<BestOfN.Finished> finishBySet(List<EngineJob> batch) {
+        Map<Served, List<Integer>> bySet = new LinkedHashMap<>();
+        for (int i = 0; i < batch.size(); i++) {
+            bySet.computeIfAbsent(batch.get(i).served, k -> new ArrayList<>()).add(i);
+        }
+        BestOfN.Finished[] outcomes = new BestOfN.Finished[batch.size()];
+        for (Map.Entry<Served, List<Integer>> e : bySet.entrySet()) {
+            List<PreparedJob> jobs = e.getValue().stream().map(i -> batch.get(i).prepared).toList();
+            List<BestOfN.Finished> done;
+            try (Served.Call call = e.getKey().call()) {
+                done = stages.finishing().apply(e.getKey().bestOfN, jobs);
+            }
+            for (int k = 0; k < done.size(); k++) {
+                outcomes[e.getValue().get(k)] = done.get(k);
+            }
+        }
+        return Arrays.asList(outcomes);
+    }
+
+    /** The judged jobs' rankings, for the observers that keep preference data. */
+    private void reportRankings(List<EngineJob> batch, List<BestOfN.Finished> outcomes) {
+        for (int i = 0; i < batch.size(); i++) {
+            BestOfN.Finished f = outcomes.get(i);
+            List<CandidateResult> none = f.failure() instanceof NoSafeCandidateException n ? n.candidates() : null;
+            if (f.result() != null || none != null) {
+                try {
+                    observer.ranked(RankedGeneration.of(batch.get(i).served.bestOfN, batch.get(i).prepared, f.result(), none));
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "reporting a ranking failed (the job's answer is unaffected)", e);
+                }
+            }
+        }
+    }
+
+    /** Tells a watched job the verdicts of its finished (not pruned: those were told when pruned) candidates. */
+    private static void judged(EngineJob j, List<CandidateResult> candidates) {
+        for (CandidateResult c : candidates) {
+            if (c.verdict() != Verdict.PRUNED) {
+                j.tell(e -> e.candidate(c));
+            }
+        }
+    }
+
+    /** How long the longest-working finishing thread has been at its current work (0 when none works, or stopped). */
+    long busyNanos(long nowNanos) {
+        if (stopped) {
+            return 0;
+        }
+        long busy = 0;
+        for (long since : workingSince.values()) {
+            busy = Math.max(busy, nowNanos - since);
+        }
+        return busy;
+    }
+
+    /**
+     * Answers every job still waiting with 503, lets the threads finish (their calls were
+     * stopped by the cut), and waits for them up to {@code waitMillis}.
+     *
+     * @return whether every finishing thread has exited: only then may the models be closed
+     */
+    boolean stop(long waitMillis) {
+        for (Object waiting : lanes.clear()) {
+            EngineJob j = waiting instanceof PreviewWork w ? w.job() : (EngineJob) waiting;
+            j.future.completeExceptionally(new NotReadyException(budgets.cutReason()));
+        }
+        threads.shutdown();
+        try {
+            stopped = threads.awaitTermination(waitMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!stopped) {
+            LOG.severe("the finishing threads did not leave their model calls within " + waitMillis + " ms");
+        }
+        return stopped;
+    }
+
+    boolean isStopped() {
+        return stopped;
+    }
+}
