@@ -1,0 +1,352 @@
+"""A reward (aesthetic) judge from people's picks: Bradley-Terry on the service's feedback folder alone.
+
+    python models/tools/train_reward.py FEEDBACK_DIR OUT_JUDGE_DIR [--version v2-people]
+
+FEEDBACK_DIR is `winnow.feedback.dir`, the imagefolder dataset that `POST /feedback` appends to:
+its `metadata.jsonl` (older folders) and every replica's `parts/*/metadata.jsonl` has one row per pick (`chosen`,
+`rejected`, `shown_files`, the prompt, the service's model and judge versions), the shown PNGs
+under `images/`. Nothing else is read: not the person's notes, not any taste function.
+
+Every pick gives one pair per rejected candidate, (chosen, rejected), and the model is fitted with
+the Bradley-Terry loss `-log sigmoid(s_chosen - s_rejected)` (plus a tiny `1e-3 * s^2` that keeps
+scores centred), as `train_scenes_aesthetic.py` fits `aesthetic-scenes` and as preference reward
+models are fitted. The network is the same `AestheticNet` (four stride-2 convolutions, flattened so
+position stays visible, an MLP), by default started from `aesthetic-scenes`' weights (`--init`),
+trained on `image_aug.augment` (blur up to sigma 1.2, colour jitter, noise) and, with `--flip`,
+mirrored pictures. A share of the prompts (`--val-share`, by prompt so that no prompt is on both
+sides) is kept out as a validation split; the checkpoint with the best validation loss is kept.
+
+OUT_JUDGE_DIR gets a judge with the interface of models/judges/aesthetic-scenes, so it can replace
+it (`winnow.judges.aesthetic.path`, live): `model.onnx` (input `pixel_values` float32
+[batch,3,64,64], RGB NCHW, p/127.5 - 1; output `score` [batch]), `judge.json` (score_name
+`aesthetic`, `winnow_version` from --version, `score.min/max` the 1st and 99th percentile of its
+scores over its training images), and README.md (recipe, provenance, metrics). The export is
+checked with onnx.checker and against torch in onnxruntime.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import feedback_to_pairs
+from image_aug import augment, to_pixel_values, write_score_judge
+from train_scenes_aesthetic import AestheticNet
+
+S = 64
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_INIT = os.path.normpath(os.path.join(HERE, "..", "judges", "aesthetic-scenes", "model.onnx"))
+
+
+# ---------------------------------------------------------------- data
+def read_picks(feedback_dir: str) -> list[dict]:
+    """Every pick with rejected candidates, of every part of the folder (feedback_to_pairs.read_picks:
+    the top metadata.jsonl of older folders and each replica's parts/*/metadata.jsonl, the first row
+    of an id only, a torn row skipped); each row gets `_base`, the folder its file names are relative to."""
+    rows = []
+    for base, row in feedback_to_pairs.read_picks(feedback_dir):
+        if row.get("rejected"):
+            rows.append({**row, "_base": base})
+    if not rows:
+        raise SystemExit(f"no picks in {feedback_dir} (metadata.jsonl or parts/*/metadata.jsonl)")
+    return rows
+
+
+def load_image(path: str) -> np.ndarray:
+    img = Image.open(path).convert("RGB")
+    if img.size != (S, S):
+        img = img.resize((S, S), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def build_pairs(rows: list[dict], feedback_dir: str):
+    """(images uint8 [M,S,S,3], pairs [(chosen_img, rejected_img, pick_no)], image_of_file)."""
+    index, imgs, pairs = {}, [], []
+
+    def img_id(base, file_name):
+        path = os.path.join(base, file_name)
+        if path not in index:
+            index[path] = len(imgs)
+            imgs.append(load_image(path))
+        return index[path]
+
+    for k, row in enumerate(rows):
+        files, base = row["shown_files"], row.get("_base", feedback_dir)
+        win = img_id(base, files[str(row["chosen"])])
+        for r in row["rejected"]:
+            pairs.append((win, img_id(base, files[str(r)]), k))
+    return np.stack(imgs), np.array(pairs, dtype=np.int64)
+
+
+def split_by_prompt(rows: list[dict], share: float, seed: int) -> np.ndarray:
+    """A boolean per pick: in the validation split (a seeded share of the distinct prompts)."""
+    prompts = sorted({r["prompt"] for r in rows})
+    rng = np.random.default_rng(seed)
+    val = set(rng.permutation(prompts)[: int(round(share * len(prompts)))].tolist())
+    return np.array([r["prompt"] in val for r in rows])
+
+
+# ---------------------------------------------------------------- model
+def init_from_onnx(model: torch.nn.Module, path: str) -> None:
+    """Loads AestheticNet weights from an exported judge (initializer names are the state_dict's)."""
+    import onnx
+    from onnx import numpy_helper
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    state = model.state_dict()
+    missing = [k for k in state if k not in weights or tuple(weights[k].shape) != tuple(state[k].shape)]
+    if missing:
+        raise SystemExit(f"{path} does not hold AestheticNet weights: {missing}")
+    model.load_state_dict({k: torch.as_tensor(weights[k].copy()) for k in state})
+
+
+def flip(x: torch.Tensor, gen: torch.Generator, mode: str) -> torch.Tensor:
+    if mode in ("h", "hv"):
+        m = torch.rand(x.shape[0], generator=gen) < 0.5
+        x = torch.where(m[:, None, None, None], x.flip(3), x)
+    if mode == "hv":
+        m = torch.rand(x.shape[0], generator=gen) < 0.5
+        x = torch.where(m[:, None, None, None], x.flip(2), x)
+    return x
+
+
+@torch.no_grad()
+def scores_of(model, imgs: np.ndarray, batch: int = 512) -> np.ndarray:
+    model.eval()
+    out = [model(to_pixel_values(imgs[i:i + batch])).numpy() for i in range(0, len(imgs), batch)]
+    model.train()
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def pair_stats(s: np.ndarray, pairs: np.ndarray) -> dict:
+    if len(pairs) == 0:
+        return {"accuracy": float("nan"), "loss": float("nan")}
+    m = s[pairs[:, 0]] - s[pairs[:, 1]]
+    return {"accuracy": float(np.mean(m > 0) + 0.5 * np.mean(m == 0)), "loss": float(np.mean(np.logaddexp(0, -m)))}
+
+
+# ---------------------------------------------------------------- main
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("feedback_dir")
+    ap.add_argument("out_dir")
+    ap.add_argument("--version", default="v2-people", help="the judge's winnow_version")
+    ap.add_argument("--name", default="aesthetic-scenes-people")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=128, help="pairs per step")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--init", default=DEFAULT_INIT, help="an AestheticNet judge's model.onnx to start from, or 'none'")
+    ap.add_argument("--flip", choices=("none", "h", "hv"), default="none", help="mirror pictures in training")
+    ap.add_argument("--val-share", type=float, default=0.1, help="share of prompts kept out for validation")
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--max-picks", type=int, default=0, help="use only the first K picks (0: all), for learning curves")
+    ap.add_argument("--seed", type=int, default=20261202)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--history", help="write the training curve, arguments and provenance (json) here")
+    ap.add_argument("--no-export", action="store_true", help="train and report only (for choosing settings)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    t0, c0 = time.time(), time.process_time()
+
+    rows = read_picks(a.feedback_dir)
+    if a.max_picks:
+        rows = rows[: a.max_picks]
+    imgs, pairs = build_pairs(rows, a.feedback_dir)
+    is_val_pick = split_by_prompt(rows, a.val_share, a.seed)
+    val_mask = is_val_pick[pairs[:, 2]]
+    train_pairs, val_pairs = pairs[~val_mask], pairs[val_mask]
+    train_imgs_ids = np.unique(train_pairs[:, :2])
+    print(f"{len(rows)} picks -> {len(pairs)} pairs over {len(imgs)} images; train {len(train_pairs)} pairs, "
+          f"validation {len(val_pairs)} pairs ({int(is_val_pick.sum())} picks); {time.time() - t0:.0f}s", flush=True)
+
+    model = AestheticNet()
+    if a.init != "none":
+        init_from_onnx(model, a.init)
+    x_all = to_pixel_values(imgs)
+    gen = torch.Generator().manual_seed(a.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.1)
+    start = pair_stats(scores_of(model, imgs), val_pairs)
+    print(f"start: validation accuracy {start['accuracy']:.4f} loss {start['loss']:.4f}", flush=True)
+    best = {"loss": float("inf")}
+    history, running = [], []
+    t_train = time.time()
+    for step in range(a.steps):
+        idx = torch.randint(0, len(train_pairs), (a.batch,), generator=gen).numpy()
+        ia, ib = torch.as_tensor(train_pairs[idx, 0]), torch.as_tensor(train_pairs[idx, 1])
+        x = flip(augment(x_all[torch.cat([ia, ib])], gen), gen, a.flip)
+        s = model(x)
+        margin = s[: a.batch] - s[a.batch:]
+        loss = F.softplus(-margin).mean() + 1e-3 * (s ** 2).mean()  # Bradley-Terry (+ tiny centring)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running.append(float((margin > 0).float().mean()))
+        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
+            v = pair_stats(scores_of(model, imgs), val_pairs)
+            history.append({"step": step + 1, "train_acc": round(float(np.mean(running[-a.eval_every:])), 4),
+                            "val_acc": round(v["accuracy"], 4), "val_loss": round(v["loss"], 4)})
+            if v["loss"] < best["loss"]:
+                best = {**v, "step": step + 1, "state": {k: t.clone() for k, t in model.state_dict().items()}}
+            print(f"step {step + 1}/{a.steps} loss {loss.item():.4f} train-acc {history[-1]['train_acc']:.3f} "
+                  f"val-acc {v['accuracy']:.4f} val-loss {v['loss']:.4f} {time.time() - t_train:.0f}s", flush=True)
+    train_seconds = time.time() - t_train
+    model.load_state_dict(best["state"])
+    model.eval()
+    final_train = pair_stats(scores_of(model, imgs), train_pairs)
+    print(f"kept step {best['step']}: validation accuracy {best['accuracy']:.4f} loss {best['loss']:.4f}; "
+          f"train accuracy {final_train['accuracy']:.4f}", flush=True)
+    if a.no_export:
+        return
+
+    import onnx
+    import onnxruntime as ort
+    os.makedirs(a.out_dir, exist_ok=True)
+    path = os.path.join(a.out_dir, "model.onnx")
+    torch.onnx.export(model, (torch.zeros(2, 3, S, S),), path, dynamo=False, opset_version=17,
+                      input_names=["pixel_values"], output_names=["score"],
+                      dynamic_axes={"pixel_values": {0: "batch"}, "score": {0: "batch"}})
+    m = onnx.load(path)
+    m.producer_name = "winnow-train_reward"
+    m.doc_string = f"{a.name} {a.version}: Bradley-Terry reward model on people's picks (Winnow feedback)"
+    onnx.save(m, path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ort_s = np.concatenate([sess.run(["score"], {"pixel_values": to_pixel_values(imgs[i:i + 256]).numpy()})[0]
+                            for i in range(0, len(imgs), 256)])
+    torch_s = scores_of(model, imgs)
+    max_diff = float(np.abs(ort_s - torch_s).max())
+    one = sess.run(["score"], {"pixel_values": to_pixel_values(imgs[:1]).numpy()})[0]
+    assert one.shape == (1,) and abs(float(one[0]) - float(torch_s[0])) < 1e-4
+    if max_diff > 1e-4:
+        raise SystemExit(f"onnxruntime and torch differ by {max_diff}")
+    lo, hi = (float(v) for v in np.percentile(ort_s[train_imgs_ids], [1, 99]))
+    val_ort = pair_stats(ort_s, val_pairs)
+    metrics = {
+        "validation_pairwise_accuracy": round(val_ort["accuracy"], 4),
+        "validation_bt_loss": round(val_ort["loss"], 4),
+        "validation_pairs": int(len(val_pairs)),
+        "train_pairwise_accuracy": round(final_train["accuracy"], 4),
+        "train_pairs": int(len(train_pairs)),
+        "picks": len(rows),
+        "kept_step": best["step"],
+    }
+    desc = ("Tiny CNN reward model fitted with a Bradley-Terry loss on people's picks collected by the service's "
+            "POST /feedback (winnow.feedback.dir); replaces aesthetic-scenes as the `aesthetic` score.")
+    write_score_judge(a.out_dir, a.name, "aesthetic", desc, S, None, (round(lo, 4), round(hi, 4)), metrics,
+                      version=a.version)
+    provenance = describe(rows, a.feedback_dir)
+    if a.history:
+        with open(a.history, "w") as f:
+            json.dump({"args": vars(a), "history": history, "start_validation": start, "metrics": metrics,
+                       "provenance": provenance}, f, indent=1)
+    write_readme(a, metrics, provenance, start, history, lo, hi, max_diff, os.path.getsize(path), train_seconds,
+                 time.time() - t0, time.process_time() - c0, int(is_val_pick.sum()),
+                 len({r["prompt"] for r, v in zip(rows, is_val_pick) if v}), len(imgs))
+    print(json.dumps(metrics, indent=2))
+    print(f"wrote {a.out_dir}: score range {lo:.4f} .. {hi:.4f}, torch vs onnxruntime {max_diff:.1e}; "
+          f"{time.time() - t0:.0f}s wall, {time.process_time() - c0:.0f}s CPU")
+
+
+def describe(rows: list[dict], feedback_dir: str) -> dict:
+    """Where the picks came from, as their rows say."""
+    import scenes_world as W
+    versions = collections.Counter(
+        f"{r.get('model', '?')} {r.get('model_version', '?')}; aesthetic "
+        f"{(r.get('judges') or {}).get('aesthetic', {}).get('name', '?')} {(r.get('judges') or {}).get('aesthetic', {}).get('version', '?')}; "
+        f"faithfulness {(r.get('judges') or {}).get('faithfulness', {}).get('version', '?')}" for r in rows)
+    cats = collections.Counter()
+    for r in rows:
+        try:
+            cats[W.category_of(r["prompt"])] += 1
+        except ValueError:
+            cats["other"] += 1
+    seeds = [int(s) for r in rows for s in r.get("seeds", {}).values()]
+    times = sorted(r.get("time", "") for r in rows)
+    shown = collections.Counter(len(r["shown_files"]) for r in rows)
+    return {"feedback_dir": os.path.abspath(feedback_dir), "picks": len(rows),
+            "distinct_prompts": len({r["prompt"] for r in rows}),
+            "service_versions": dict(versions), "categories": dict(cats), "shown_per_pick": dict(shown),
+            "seed_range": [min(seeds), max(seeds)] if seeds else None, "time_range": [times[0], times[-1]] if times else None}
+
+
+def write_readme(a, metrics, prov, start, history, lo, hi, max_diff, size_bytes, train_seconds, total_seconds,
+                 cpu_seconds, val_picks, val_prompts, n_imgs) -> None:
+    n_params = sum(p.numel() for p in AestheticNet().parameters())
+    versions = "\n".join(f"  - {v}: {n} picks" for v, n in prov["service_versions"].items())
+    cats = ", ".join(f"{k} {v}" for k, v in sorted(prov["categories"].items()))
+    init = "aesthetic-scenes v1's weights" if a.init == DEFAULT_INIT else ("random weights" if a.init == "none" else a.init)
+    curve = " ".join(f"{h['step']}:{h['val_acc']:.3f}" for h in history)
+    text = f"""# {a.name} ({a.version})
+
+An aesthetic **reward model learned from people's picks**: the service's `POST /feedback`
+(`winnow.feedback.dir`) collected which of a generation's safe candidates a person preferred, and
+this judge was fitted to those choices with a **Bradley-Terry** loss,
+`-log sigmoid(s_chosen - s_rejected)`, over every (chosen, rejected) pair. It has the interface of
+`aesthetic-scenes` (score name `aesthetic`), so it replaces it in the ranking
+(`combined = faithfulness + 0.25 x aesthetic`, the score normalised to [0, 1] by `score.min/max`),
+live, by pointing `winnow.judges.aesthetic.path` (a symlink) at this folder.
+
+## Interface
+
+- `model.onnx` (opset 17, {size_bytes} bytes, {n_params} parameters): input `pixel_values`
+  float32 `[batch, 3, 64, 64]` (RGB, NCHW, `p/127.5 - 1`), output `score` float32 `[batch]`;
+  higher = preferred. Architecture `AestheticNet` (as `aesthetic-scenes`).
+- `score.min/max` = {lo:.4f} .. {hi:.4f}: the 1st and 99th percentile of its scores over its
+  {n_imgs} training images (candidates as the service serves them).
+
+## Data (provenance)
+
+- Source: `{prov['feedback_dir']}` (every part's `metadata.jsonl`), {prov['picks']} picks on
+  {prov['distinct_prompts']} distinct prompts, shown candidates per pick: {', '.join(f'{k} in {v} picks' for k, v in sorted(prov['shown_per_pick'].items(), reverse=True))}
+  (categories: {cats}); seeds {prov['seed_range']}; picked {prov['time_range'][0]} .. {prov['time_range'][1]}.
+- Service versions the picks were made on (pipeline; judges as the rows name them):
+{versions}
+- Only the folder was read: the images and who was chosen over whom. The person was a scripted
+  annotator (`models/tools/annotator.py`, a documented hidden taste with noise) asked on training
+  prompts only (`scenes_world.training_prompt`, never a held-out prompt); this tool never calls it.
+- Pairs: one per rejected candidate, {metrics['train_pairs']} for training and {metrics['validation_pairs']}
+  for validation: {val_picks} picks whose prompt is among the {val_prompts} prompts (a seeded {a.val_share:.0%}
+  of the distinct prompts) kept out.
+
+## Recipe
+
+{a.steps} steps of {a.batch} pairs, AdamW (weight decay {a.weight_decay}), one-cycle LR (max {a.lr}),
+started from {init}; `image_aug.augment` (blur sigma up to 1.2, colour gain/offset jitter, noise),
+mirroring `{a.flip}`; the checkpoint with the lowest validation loss is kept (step {metrics['kept_step']}).
+Validation accuracy by step: {curve}.
+
+## Measured
+
+| figure | value |
+| --- | --- |
+| validation pairwise accuracy (prompts kept out of training), before training (start weights) | {start['accuracy']:.4f} |
+| validation pairwise accuracy, exported model in onnxruntime | **{metrics['validation_pairwise_accuracy']:.4f}** |
+| training pairwise accuracy | {metrics['train_pairwise_accuracy']:.4f} |
+| torch vs onnxruntime, max abs difference over every training image | {max_diff:.1e} |
+
+Wall time {total_seconds:.0f} s ({train_seconds:.0f} s training), CPU time {cpu_seconds:.0f} s, {a.threads} thread(s).
+The held-out evaluation (held-out prompts and seeds, the service before and after the swap) is
+`models/tools/eval_reward.py`; its figures follow below once it has run.
+
+## Reproduce
+
+    python models/tools/train_reward.py {prov['feedback_dir']} OUT --version {a.version} --steps {a.steps} --batch {a.batch} --lr {a.lr} --flip {a.flip}{'' if a.init == DEFAULT_INIT else ' --init ' + a.init} --seed {a.seed}
+
+License: MIT (trained by the Winnow project from synthetic data and scripted picks).
+"""
+    with open(os.path.join(a.out_dir, "README.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
