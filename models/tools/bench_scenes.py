@@ -73,6 +73,13 @@ def generate(url, body, retries=20):
     raise RuntimeError("unreachable")
 
 
+def served_versions(url):
+    """What the service says it serves (winnow_model_info / winnow_judge_info lines of /q/metrics)."""
+    with urllib.request.urlopen(url + "/q/metrics", timeout=60) as r:
+        return sorted(line.split(" ")[0] for line in r.read().decode().splitlines()
+                      if line.startswith(("winnow_model_info{", "winnow_judge_info{")))
+
+
 def unet_rows(url):
     """The sum of the service's winnow_unet_batch_rows histogram: every UNet row it has run."""
     with urllib.request.urlopen(url + "/q/metrics", timeout=60) as r:
@@ -225,7 +232,8 @@ def main():
                   + f"; rows x{v['rows_share']:.2f}, service time x{v['total_ms_share']:.2f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"set": a.set, "seed_bases": list(bases), "table": table, "answers": results}, f, indent=1)
+            json.dump({"set": a.set, "seed_bases": list(bases), "served": served_versions(a.url), "table": table,
+                       "answers": results}, f, indent=1)
 
 
 if __name__ == "__main__":

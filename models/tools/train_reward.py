@@ -131,6 +131,66 @@ def pair_stats(s: np.ndarray, pairs: np.ndarray) -> dict:
     return {"accuracy": float(np.mean(m > 0) + 0.5 * np.mean(m == 0)), "loss": float(np.mean(np.logaddexp(0, -m)))}
 
 
+class AveragedJudge(torch.nn.Module):
+    """The exported judge: the mean score of K members (trained alike from different seeds) over the
+    mirrorings they were trained with (identity, and with --flip h/hv the mirrored pictures too).
+    Why: the taste does not change when a picture is mirrored and the members' errors are partly
+    independent, so averaging lowers the variance of a score; one graph, one ONNX call for the service."""
+
+    def __init__(self, members, flip_mode: str):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.flips = {"none": [()], "h": [(), (3,)], "hv": [(), (3,), (2,), (2, 3)]}[flip_mode]
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        total = None
+        for m in self.members:
+            for dims in self.flips:
+                s = m(pixel_values.flip(dims) if dims else pixel_values)
+                total = s if total is None else total + s
+        return total / (len(self.members) * len(self.flips))
+
+
+def fit(a, seed: int, imgs, x_all, train_pairs, val_pairs, label: str):
+    """One member: Bradley-Terry from the init, the checkpoint with the best validation loss kept."""
+    torch.manual_seed(seed)
+    model = AestheticNet()
+    if a.init != "none":
+        init_from_onnx(model, a.init)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.1)
+    best = {"loss": float("inf")}
+    history, running = [], []
+    t_train = time.time()
+    for step in range(a.steps):
+        idx = torch.randint(0, len(train_pairs), (a.batch,), generator=gen).numpy()
+        ia, ib = torch.as_tensor(train_pairs[idx, 0]), torch.as_tensor(train_pairs[idx, 1])
+        x = flip(augment(x_all[torch.cat([ia, ib])], gen), gen, a.flip)
+        s = model(x)
+        margin = s[: a.batch] - s[a.batch:]
+        loss = F.softplus(-margin).mean() + 1e-3 * (s ** 2).mean()  # Bradley-Terry (+ tiny centring)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running.append(float((margin > 0).float().mean()))
+        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
+            v = pair_stats(scores_of(model, imgs), val_pairs)
+            history.append({"member": label, "step": step + 1,
+                            "train_acc": round(float(np.mean(running[-a.eval_every:])), 4),
+                            "val_acc": round(v["accuracy"], 4), "val_loss": round(v["loss"], 4)})
+            if v["loss"] < best["loss"]:
+                best = {**v, "step": step + 1, "state": {k: t.clone() for k, t in model.state_dict().items()}}
+            print(f"[{label}] step {step + 1}/{a.steps} loss {loss.item():.4f} train-acc {history[-1]['train_acc']:.3f} "
+                  f"val-acc {v['accuracy']:.4f} val-loss {v['loss']:.4f} {time.time() - t_train:.0f}s", flush=True)
+    model.load_state_dict(best["state"])
+    model.eval()
+    print(f"[{label}] kept step {best['step']}: validation accuracy {best['accuracy']:.4f} loss {best['loss']:.4f}",
+          flush=True)
+    return model, best, history
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -150,6 +210,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=20261202)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--history", help="write the training curve, arguments and provenance (json) here")
+    ap.add_argument("--members", type=int, default=1,
+                    help="train K members from seeds SEED, SEED+1, ... and export their average (one graph)")
     ap.add_argument("--no-export", action="store_true", help="train and report only (for choosing settings)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -167,44 +229,26 @@ def main(argv=None) -> None:
     print(f"{len(rows)} picks -> {len(pairs)} pairs over {len(imgs)} images; train {len(train_pairs)} pairs, "
           f"validation {len(val_pairs)} pairs ({int(is_val_pick.sum())} picks); {time.time() - t0:.0f}s", flush=True)
 
-    model = AestheticNet()
-    if a.init != "none":
-        init_from_onnx(model, a.init)
     x_all = to_pixel_values(imgs)
-    gen = torch.Generator().manual_seed(a.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.1)
-    start = pair_stats(scores_of(model, imgs), val_pairs)
+    start_model = AestheticNet()
+    if a.init != "none":
+        init_from_onnx(start_model, a.init)
+    start = pair_stats(scores_of(start_model, imgs), val_pairs)
     print(f"start: validation accuracy {start['accuracy']:.4f} loss {start['loss']:.4f}", flush=True)
-    best = {"loss": float("inf")}
-    history, running = [], []
     t_train = time.time()
-    for step in range(a.steps):
-        idx = torch.randint(0, len(train_pairs), (a.batch,), generator=gen).numpy()
-        ia, ib = torch.as_tensor(train_pairs[idx, 0]), torch.as_tensor(train_pairs[idx, 1])
-        x = flip(augment(x_all[torch.cat([ia, ib])], gen), gen, a.flip)
-        s = model(x)
-        margin = s[: a.batch] - s[a.batch:]
-        loss = F.softplus(-margin).mean() + 1e-3 * (s ** 2).mean()  # Bradley-Terry (+ tiny centring)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        running.append(float((margin > 0).float().mean()))
-        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
-            v = pair_stats(scores_of(model, imgs), val_pairs)
-            history.append({"step": step + 1, "train_acc": round(float(np.mean(running[-a.eval_every:])), 4),
-                            "val_acc": round(v["accuracy"], 4), "val_loss": round(v["loss"], 4)})
-            if v["loss"] < best["loss"]:
-                best = {**v, "step": step + 1, "state": {k: t.clone() for k, t in model.state_dict().items()}}
-            print(f"step {step + 1}/{a.steps} loss {loss.item():.4f} train-acc {history[-1]['train_acc']:.3f} "
-                  f"val-acc {v['accuracy']:.4f} val-loss {v['loss']:.4f} {time.time() - t_train:.0f}s", flush=True)
+    members, bests, history = [], [], []
+    for k in range(a.members):
+        m, b, h = fit(a, a.seed + k, imgs, x_all, train_pairs, val_pairs, f"member {k + 1}/{a.members}")
+        members.append(m); bests.append(b); history += h
     train_seconds = time.time() - t_train
-    model.load_state_dict(best["state"])
+    model = AveragedJudge(members, a.flip).eval()
+    v = pair_stats(scores_of(model, imgs), val_pairs)
     model.eval()
+    best = {**v, "step": [b["step"] for b in bests] if a.members > 1 else bests[0]["step"]}
     final_train = pair_stats(scores_of(model, imgs), train_pairs)
-    print(f"kept step {best['step']}: validation accuracy {best['accuracy']:.4f} loss {best['loss']:.4f}; "
-          f"train accuracy {final_train['accuracy']:.4f}", flush=True)
+    model.eval()
+    print(f"the averaged judge ({a.members} member(s) x {len(model.flips)} mirrorings): validation accuracy "
+          f"{best['accuracy']:.4f} loss {best['loss']:.4f}; train accuracy {final_train['accuracy']:.4f}", flush=True)
     if a.no_export:
         return
 
@@ -239,6 +283,8 @@ def main(argv=None) -> None:
         "train_pairs": int(len(train_pairs)),
         "picks": len(rows),
         "kept_step": best["step"],
+        "members": a.members,
+        "mirrorings_averaged": len(model.flips),
     }
     desc = ("Tiny CNN reward model fitted with a Bradley-Terry loss on people's picks collected by the service's "
             "POST /feedback (winnow.feedback.dir); replaces aesthetic-scenes as the `aesthetic` score.")
@@ -281,11 +327,16 @@ def describe(rows: list[dict], feedback_dir: str) -> dict:
 
 def write_readme(a, metrics, prov, start, history, lo, hi, max_diff, size_bytes, train_seconds, total_seconds,
                  cpu_seconds, val_picks, val_prompts, n_imgs) -> None:
-    n_params = sum(p.numel() for p in AestheticNet().parameters())
+    n_params = a.members * sum(p.numel() for p in AestheticNet().parameters())
     versions = "\n".join(f"  - {v}: {n} picks" for v, n in prov["service_versions"].items())
     cats = ", ".join(f"{k} {v}" for k, v in sorted(prov["categories"].items()))
     init = "aesthetic-scenes v1's weights" if a.init == DEFAULT_INIT else ("random weights" if a.init == "none" else a.init)
     curve = " ".join(f"{h['step']}:{h['val_acc']:.3f}" for h in history)
+    if a.members > 1:
+        curve = "; ".join(f"member {k + 1}: " + " ".join(f"{h['step']}:{h['val_acc']:.3f}" for h in history
+                                                         if h["member"].startswith(f"member {k + 1}/"))
+                          for k in range(a.members))
+    mirrors = {"none": "", "h": " and its horizontal mirror", "hv": " and its three mirrorings (h, v, both)"}[a.flip]
     text = f"""# {a.name} ({a.version})
 
 An aesthetic **reward model learned from people's picks**: the service's `POST /feedback`
@@ -300,7 +351,8 @@ live, by pointing `winnow.judges.aesthetic.path` (a symlink) at this folder.
 
 - `model.onnx` (opset 17, {size_bytes} bytes, {n_params} parameters): input `pixel_values`
   float32 `[batch, 3, 64, 64]` (RGB, NCHW, `p/127.5 - 1`), output `score` float32 `[batch]`;
-  higher = preferred. Architecture `AestheticNet` (as `aesthetic-scenes`).
+  higher = preferred. Architecture `AestheticNet` (as `aesthetic-scenes`); the score is the
+  mean of {a.members} such network(s) over the picture{mirrors} (`AveragedJudge`: one graph).
 - `score.min/max` = {lo:.4f} .. {hi:.4f}: the 1st and 99th percentile of its scores over its
   {n_imgs} training images (candidates as the service serves them).
 
@@ -322,7 +374,9 @@ live, by pointing `winnow.judges.aesthetic.path` (a symlink) at this folder.
 
 {a.steps} steps of {a.batch} pairs, AdamW (weight decay {a.weight_decay}), one-cycle LR (max {a.lr}),
 started from {init}; `image_aug.augment` (blur sigma up to 1.2, colour gain/offset jitter, noise),
-mirroring `{a.flip}`; the checkpoint with the lowest validation loss is kept (step {metrics['kept_step']}).
+mirroring `{a.flip}`; the checkpoint with the lowest validation loss is kept (step {metrics['kept_step']});
+{a.members} member(s) trained alike from seeds {a.seed}..{a.seed + a.members - 1} (one validation split, seed {a.seed}),
+averaged with their mirrorings in the exported graph.
 Validation accuracy by step: {curve}.
 
 ## Measured
@@ -340,7 +394,7 @@ The held-out evaluation (held-out prompts and seeds, the service before and afte
 
 ## Reproduce
 
-    python models/tools/train_reward.py {prov['feedback_dir']} OUT --version {a.version} --steps {a.steps} --batch {a.batch} --lr {a.lr} --flip {a.flip}{'' if a.init == DEFAULT_INIT else ' --init ' + a.init} --seed {a.seed}
+    python models/tools/train_reward.py {prov['feedback_dir']} OUT --version {a.version} --steps {a.steps} --batch {a.batch} --lr {a.lr} --flip {a.flip}{'' if a.init == DEFAULT_INIT else ' --init ' + a.init} --seed {a.seed} --members {a.members}
 
 License: MIT (trained by the Winnow project from synthetic data and scripted picks).
 """
