@@ -134,28 +134,35 @@ public final class CapacityCommand {
         }
     }
 
+    /** SD 1.5 at 512², guidance 7.5, the service's deadline (120 s). */
+    static final SimRequest.Defaults DEFAULTS = new SimRequest.Defaults(4, 20, 7.5, 512, 512, 120_000, 0.2, 0.25);
+
     static Point point(DeviceProfile profile, Simulator.Settings settings, Workload w, double rate, double seconds) {
-        SimRequest.Defaults d = new SimRequest.Defaults(4, 20, 7.5, 512, 512, 600_000, 0.2, 0.25);
-        List<Arrival> arrivals = Workloads.poisson(rate, seconds, node(w.body()), d, 42);
+        List<Arrival> arrivals = Workloads.poisson(rate, seconds, node(w.body()), DEFAULTS, 42);
         SimReport r = Simulator.run(profile, settings, arrivals);
         return new Point(rate, r.latencyPercentile(99), r.meanDepth(), r.count(SimReport.Outcome.ANSWERED) == r.answers().size(),
                 r.busyShare());
     }
 
+    /**
+     * The most requests a second the server answers when it is never idle: the throughput under a
+     * rate four times what the device's work per request allows, with a queue of 64.
+     */
+    static double saturation(DeviceProfile profile, Simulator.Settings settings, Workload w) {
+        SimRequest r = SimRequest.fromBody(node(w.body()), DEFAULTS);
+        int rows = Math.min(settings.maxBatchRows(), (int) Math.max(1, r.n() * r.rowsPerCandidate()));
+        double perRequestMs = r.unetRows() * profile.unet().millis(rows) / rows;
+        double overload = 4000 / perRequestMs;
+        SimReport rep = Simulator.run(profile, settings.withQueueCapacity(64), Workloads.poisson(overload, 120, node(w.body()),
+                DEFAULTS, 41));
+        return rep.throughput();
+    }
+
     /** The largest rate (to 1%) at which every request is answered within {@code boundMs} at p99. */
     static Point maxRate(DeviceProfile profile, Simulator.Settings settings, Workload w, double boundMs, double seconds) {
         double lo = 0;
+        double hi = 1.02 * saturation(profile, settings, w);
         Point best = null;
-        double hi = 0.25;
-        while (true) {
-            Point p = point(profile, settings, w, hi, seconds);
-            if (!p.holds(boundMs)) {
-                break;
-            }
-            best = p;
-            lo = hi;
-            hi *= 2;
-        }
         while (hi - lo > 0.01 * hi) {
             double mid = (lo + hi) / 2;
             Point p = point(profile, settings, w, mid, seconds);
@@ -176,12 +183,11 @@ public final class CapacityCommand {
     static int capacityFor(DeviceProfile profile, Simulator.Settings settings, Workload w, double rate, double boundMs,
                            double seconds) {
         int lo = 1;
-        int hi = 1024;
+        int hi = 256;
         while (lo < hi) {
             int mid = (lo + hi + 1) / 2;
-            SimRequest.Defaults d = new SimRequest.Defaults(4, 20, 7.5, 512, 512, 600_000, 0.2, 0.25);
             SimReport r = Simulator.run(profile, settings.withQueueCapacity(mid), Workloads.poisson(2 * rate, seconds,
-                    node(w.body()), d, 43));
+                    node(w.body()), DEFAULTS, 43));
             if (r.latencyPercentile(99) <= boundMs && r.count(SimReport.Outcome.EXPIRED) == 0) {
                 lo = mid;
             } else {
@@ -248,7 +254,7 @@ public final class CapacityCommand {
             c.put("policy", p.name());
             c.put("workload", four.label());
             ArrayNode pts = c.putArray("points");
-            for (double rate = 0.5; rate <= 12.01; rate += 0.5) {
+            for (double rate = 0.1; rate <= 12.01; rate += 0.1) {
                 Point pt = point(profile, base.withPolicy(p), four, rate, seconds);
                 ObjectNode o = pts.addObject();
                 o.put("rate", rate);

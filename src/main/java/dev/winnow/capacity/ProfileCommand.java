@@ -40,8 +40,9 @@ import java.util.Properties;
  * ({@code --pack}, {@code --safety}, {@code --aesthetic}, {@code --faithfulness}, {@code --preview}).
  * Each size is timed once per round, the sizes interleaved, after a warm-up round; a figure is the
  * median of the rounds (a busy machine drifts; interleaving spreads the drift over every size).
- * Host costs: the engine's step beside the raw UNet call at the same rows (per row), the
- * scheduler's plan for 16 jobs (per step), the PNG and its base64 (per job).
+ * The UNet is timed as the engine calls it (a step of slots through its reused buffers and the
+ * samplers), so its curve includes the host's cost per row; the VAE through the engine's decode.
+ * Host costs: the scheduler's plan for 16 jobs (per step), the PNG and its base64 (per job).
  */
 public final class ProfileCommand {
 
@@ -115,19 +116,33 @@ public final class ProfileCommand {
             Map<String, Call> calls = new LinkedHashMap<>();
             calls.put("text_encoder/1", () -> p.encodePrompt(PROMPT, ""));
             calls.put("text_encoder/2", () -> p.encodePrompt(PROMPT, "blurry, low quality"));
+            // The UNet as the engine calls it: one step of slots (2 rows a guided candidate, 1 unguided),
+            // through the engine's own path (its reused buffers, the samplers' step), so the curve
+            // includes the host's cost per row.
             for (int rows : UNET_ROWS) {
-                float[] sample = new float[rows * p.unet().channels() * latent * latent];
-                float[] states = new float[rows * tokens * p.unet().textWidth()];
-                double[] t = new double[rows];
-                Arrays.fill(t, 500);
-                calls.put("unet/" + rows, () -> p.unet().predict(sample, rows, latent, latent, t, states, tokens));
+                List<DenoisingSlot> slots = new ArrayList<>();
+                calls.put("unet/" + rows, () -> {
+                    if (slots.isEmpty() || slots.get(0).isDone()) {
+                        slots.clear();
+                        for (int i = 0; i < Math.max(1, rows / 2); i++) {
+                            slots.add(p.newSlot(i, prompt, "ddim", 50, rows == 1 ? 1.0 : 5.0, size, size));
+                        }
+                    }
+                    p.step(slots);
+                });
             }
+            // The raw 16-row call beside it: the host's share, for the record.
+            float[] sample = new float[16 * p.unet().channels() * latent * latent];
+            float[] states = new float[16 * tokens * p.unet().textWidth()];
+            double[] t16 = new double[16];
+            Arrays.fill(t16, 500);
+            calls.put("raw_unet/16", () -> p.unet().predict(sample, 16, latent, latent, t16, states, tokens));
             for (int k : VAE_IMAGES) {
-                List<float[]> latents = new ArrayList<>();
+                List<DenoisingSlot> toDecode = new ArrayList<>();
                 for (int i = 0; i < k; i++) {
-                    latents.add(x.clone());
+                    toDecode.add(p.newSlot(100 + i, prompt, "ddim", 20, 5.0, size, size));
                 }
-                calls.put("vae_decoder/" + k, () -> p.decodeLatents(latents, latent, latent, k));
+                calls.put("vae_decoder/" + k, () -> p.decode(toDecode, k));
             }
             for (int k : JUDGE_IMAGES) {
                 List<RgbImage> some = images.subList(0, k);
@@ -136,17 +151,6 @@ public final class ProfileCommand {
                 calls.put("faithfulness/" + k, () -> faithful.score(some, PROMPT));
                 calls.put("preview/" + k, () -> preview.score(some, PROMPT));
             }
-            // Host: the engine's step of 8 guided candidates (16 rows) beside the raw 16-row call.
-            List<DenoisingSlot> slots = new ArrayList<>();
-            calls.put("step/16", () -> {
-                if (slots.isEmpty() || slots.get(0).isDone()) {
-                    slots.clear();
-                    for (int i = 0; i < 8; i++) {
-                        slots.add(p.newSlot(i, prompt, "ddim", 50, 5.0, size, size));
-                    }
-                }
-                p.step(slots);
-            });
             List<JobView> views = planViews();
             StepScheduler.Capacity cap = new StepScheduler.Capacity(16, true);
             calls.put("plan", () -> {
@@ -167,16 +171,17 @@ public final class ProfileCommand {
             judges.put("aesthetic", curve(ms, "aesthetic", JUDGE_IMAGES));
             judges.put("faithfulness", curve(ms, "faithfulness", JUDGE_IMAGES));
             judges.put("preview", curve(ms, "preview", JUDGE_IMAGES));
-            double rowMs = Math.max(0, (ms.get("step/16") - ms.get("unet/16")) / 16);
             double stepMs = ms.get("plan") / 100;
             DeviceProfile profile = new DeviceProfile(
                     device + " (" + Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.arch") + ")",
                     LocalDate.now().toString(),
                     "ProfileCommand: " + p.name() + " at " + size + "x" + size + " with " + safetyPath + ", " + aestheticPath + ", "
                             + faithfulPath + ", preview " + previewPath + "; medians of " + rounds
-                            + " interleaved rounds; load average at start " + loadAverage(),
+                            + " interleaved rounds; UNet timed as the engine's step (host cost per row included, so row_ms 0;"
+                            + " the raw 16-row call took " + String.format(Locale.ROOT, "%.2f", ms.get("raw_unet/16"))
+                            + " ms); load average at start " + loadAverage(),
                     curve(ms, "text_encoder", new int[] {1, 2}), curve(ms, "unet", UNET_ROWS), curve(ms, "vae_decoder", VAE_IMAGES),
-                    judges, new DeviceProfile.Host(stepMs, rowMs, ms.get("png")), p.unet().acceptsPerRowTimesteps());
+                    judges, new DeviceProfile.Host(stepMs, 0, ms.get("png")), p.unet().acceptsPerRowTimesteps());
             profile.write(out);
             System.out.println("wrote " + out);
         }
