@@ -9,7 +9,7 @@
 #   SECONDS_PER_RATE=60 BODY='{"prompt": "a red circle", "n": 8}' bench/capacity_check.sh
 #
 # Run it on a quiet machine without nice; it reports the load average before and after. On a shared
-# machine whose load drifts, PROFILE_EACH=1 profiles again (3 rounds) just before each rate and
+# machine whose load drifts, PROFILE_EACH=1 profiles again (5 rounds) just before each rate and
 # simulates that rate on its own profile (the rates still come from the first profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +50,7 @@ for share in $SHARES; do
   PROFILE="$OUT/profile.json"
   if [ "$PROFILE_EACH" = 1 ]; then
     PROFILE="$OUT/profile-$share.json"
-    java -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$PROFILE" --rounds 3 > "$OUT/profile-$share.txt"
+    java -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$PROFILE" --rounds 5 > "$OUT/profile-$share.txt"
   fi
   sim --profile "$PROFILE" --rate "$RATE" --seconds "$SECONDS_PER_RATE" --body "$BODY" --seed 7 \
       --write-trace "$OUT/trace-$share.jsonl" --json "$OUT/sim-$share.json" | sed -n 3,5p
