@@ -250,6 +250,7 @@ public final class Simulator {
             for (SimReport.Answer a : answers) {
                 last = Math.max(last, Math.max(a.answeredNanos(), a.arrivedNanos()));
             }
+            last = Math.max(last, deviceFreeAt); // a call still running for a job answered meanwhile (expired)
             return new SimReport(answers, depth, last, busy, unetCalls, unetRows);
         }
 
