@@ -12,16 +12,17 @@ import java.util.function.Predicate;
  * candidates' rows idle until its previews are judged, so it must not wait behind the final
  * judging of jobs queued before it. Each lane is first come, first served; final judging takes
  * the jobs waiting, up to a bound in images (always at least one job), to judge them together.
- * Thread-safe; holds plain values, so its order is a unit test.
+ * Thread-safe; holds plain values, so its order is a unit test, and the capacity simulator
+ * ({@code dev.winnow.capacity}) drives this same rule in virtual time.
  *
  * @param <P> a preview lane entry
  * @param <F> a final lane entry
  */
-final class FinishingLanes<P, F> {
+public final class FinishingLanes<P, F> {
 
     /** What a free thread takes: one job's previews, or jobs to judge together; and entries no longer wanted. */
-    record Taken<P, F>(P preview, List<F> finals, List<F> dropped) {
-        boolean isEmpty() {
+    public record Taken<P, F>(P preview, List<F> finals, List<F> dropped) {
+        public boolean isEmpty() {
             return preview == null && finals.isEmpty();
         }
     }
@@ -34,15 +35,15 @@ final class FinishingLanes<P, F> {
     private final ArrayDeque<Waiting<F>> finals = new ArrayDeque<>();
 
     /** @param maxImages the most candidates a thread judges at once (a larger job still goes alone) */
-    FinishingLanes(int maxImages) {
+    public FinishingLanes(int maxImages) {
         this.maxImages = Math.max(1, maxImages);
     }
 
-    synchronized void addPreview(P entry) {
+    public synchronized void addPreview(P entry) {
         previews.add(entry);
     }
 
-    synchronized void addFinal(F entry, int images) {
+    public synchronized void addFinal(F entry, int images) {
         finals.add(new Waiting<>(entry, images));
     }
 
@@ -57,7 +58,7 @@ final class FinishingLanes<P, F> {
      * (answered meanwhile, or the engine is cut) are taken out and handed back as dropped; they
      * count no images.
      */
-    synchronized Taken<P, F> next(Predicate<F> wanted) {
+    public synchronized Taken<P, F> next(Predicate<F> wanted) {
         P preview = previews.poll();
         if (preview != null) {
             return new Taken<>(preview, List.of(), List.of());

@@ -1,0 +1,70 @@
+package dev.winnow.capacity;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.winnow.engine.Prune;
+
+/**
+ * The work one request asks of the engine, as far as its cost goes (no prompt, no seed: those do
+ * not change what a call costs).
+ *
+ * @param n                candidates
+ * @param steps            denoising steps per candidate
+ * @param rowsPerCandidate UNet rows a candidate-step takes (2 with classifier-free guidance)
+ * @param shape            its latent shape ("WxH"): one UNet call holds one shape
+ * @param prune            pruning, or null
+ * @param prompts          prompts encoded (2 with a negative prompt)
+ * @param deadlineMillis   how long the job may take
+ */
+public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, Prune prune, int prompts,
+                         long deadlineMillis) {
+
+    public SimRequest {
+        if (n < 1 || steps < 1 || rowsPerCandidate < 1 || prompts < 1 || deadlineMillis < 1) {
+            throw new IllegalArgumentException("a request needs n, steps, rows, prompts and deadline of at least 1");
+        }
+        if (prune != null && prune.keep() >= n) {
+            throw new IllegalArgumentException("prune must keep fewer than n (" + n + ")");
+        }
+    }
+
+    /**
+     * The values a request body leaves out, as the service fills them in ({@code winnow.defaults.*},
+     * {@code winnow.prune.*}, {@code winnow.engine.default-deadline}, the pack's size).
+     */
+    public record Defaults(int n, int steps, double guidanceScale, int width, int height, long deadlineMillis,
+                           double pruneAt, double keepFraction) {
+        /** The service's defaults on the embedded pack (64²). */
+        public static Defaults service(int size) {
+            return new Defaults(4, 20, 5.0, size, size, 120_000, 0.2, 0.25);
+        }
+    }
+
+    /** The request a {@code POST /generate} body stands for, with the service's defaults. */
+    public static SimRequest fromBody(JsonNode body, Defaults d) {
+        int n = body.path("n").asInt(d.n());
+        int steps = body.path("steps").asInt(d.steps());
+        double guidance = body.path("guidance_scale").asDouble(d.guidanceScale());
+        int w = body.path("width").asInt(d.width());
+        int h = body.path("height").asInt(d.height());
+        Prune prune = null;
+        JsonNode p = body.path("prune");
+        if (p.isObject()) {
+            double at = p.path("at").asDouble(d.pruneAt());
+            int keep = p.has("keep") ? p.path("keep").asInt()
+                    : Math.max(1, Math.min(n - 1, (int) Math.ceil(n * d.keepFraction())));
+            prune = new Prune(at, keep);
+        }
+        String negative = body.path("negative_prompt").asText("");
+        long deadline = Math.min(d.deadlineMillis(), body.path("deadline_ms").asLong(d.deadlineMillis()));
+        return new SimRequest(n, steps, guidance > 1.0 ? 2 : 1, w + "x" + h, prune, negative.isBlank() ? 1 : 2, deadline);
+    }
+
+    /** The UNet rows the request spends in all (pruned candidates stop at the prune point). */
+    public long unetRows() {
+        if (prune == null) {
+            return (long) n * steps * rowsPerCandidate;
+        }
+        int k = prune.afterStep(steps);
+        return ((long) k * n + (long) (steps - k) * prune.keep()) * rowsPerCandidate;
+    }
+}
