@@ -22,6 +22,14 @@ public interface JobEvents {
     default void candidate(CandidateResult candidate) {
     }
 
+    /**
+     * A live preview at one of the evenly spread steps the job asked for
+     * ({@link GenerationRequest#previews()}), in step order and before the job is answered: sent
+     * (judged safe) or withheld (nothing judged safe; then it carries no pixels).
+     */
+    default void preview(LivePreview preview) {
+    }
+
     JobEvents NONE = new JobEvents() {
     };
 }

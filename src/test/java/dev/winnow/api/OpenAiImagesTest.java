@@ -70,7 +70,10 @@ class OpenAiImagesTest {
         "{\"prompt\": \"x\", \"best_of\": 99}|best_of",
         "{\"prompt\": \"x\", \"response_format\": \"url\"}|response_format",
         "{\"prompt\": \"x\", \"output_format\": \"webp\"}|output_format",
-        "{\"prompt\": \"x\", \"stream\": true}|stream",
+        "{\"prompt\": \"x\", \"stream\": true, \"partial_images\": 4}|partial_images",
+        "{\"prompt\": \"x\", \"stream\": true, \"partial_images\": -1}|partial_images",
+        "{\"prompt\": \"x\", \"partial_images\": 9}|partial_images",
+        "{\"prompt\": \"x\", \"stream\": true, \"size\": \"1024x1024\"}|size",
         "{\"prompt\": \"x\", \"n\": \"2\"}|n",
         "{\"prompt\": \"x\", \"colour\": 1}|colour",
         "{\"prompt\": \"x\",|body"})
