@@ -146,8 +146,12 @@ public class OpenAiImagesResource {
                 for (byte[] png : pngs) {
                     Map<String, Object> e = imageEvent(COMPLETED, png, result.width(), result.height(), quality);
                     // Winnow counts no image tokens: the prompt's text tokens are all it reads
-                    e.put("usage", Map.of("total_tokens", promptTokens, "input_tokens", promptTokens, "output_tokens", 0,
-                            "input_tokens_details", Map.of("text_tokens", promptTokens, "image_tokens", 0)));
+                    Map<String, Object> usage = new LinkedHashMap<>();
+                    usage.put("total_tokens", promptTokens);
+                    usage.put("input_tokens", promptTokens);
+                    usage.put("output_tokens", 0);
+                    usage.put("input_tokens_details", Map.of("text_tokens", promptTokens, "image_tokens", 0));
+                    e.put("usage", usage);
                     events.send(COMPLETED, e);
                 }
                 return;
