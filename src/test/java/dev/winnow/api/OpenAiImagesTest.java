@@ -7,6 +7,7 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -45,6 +46,21 @@ class OpenAiImagesTest {
         assertArrayEquals(Base64.getDecoder().decode(plain), Base64.getDecoder().decode((String) r.path("data[0].b64_json")));
         List<String> images = r.path("data.b64_json");
         assertEquals(2, images.stream().distinct().count(), "two different candidates");
+    }
+
+    @Test
+    void theBodysStreamFieldDecidesWhetherTheAnswerStreamsWhateverTheAcceptHeaderSays() {
+        String body = "{\"prompt\": \"two green triangles\", \"best_of\": 2, \"seed\": 77, \"partial_images\": 1, \"stream\": ";
+        // the SDKs' Accept: application/json, and a stream asked for in the body
+        Response streamed = given().contentType(ContentType.JSON).accept(ContentType.JSON).body(body + "true}")
+                .when().post("/v1/images/generations");
+        assertEquals(200, streamed.statusCode());
+        assertTrue(streamed.contentType().startsWith("text/event-stream"), streamed.contentType());
+        assertTrue(streamed.asString().contains("event:image_generation.completed"), streamed.asString());
+        // Accept: text/event-stream without stream: true is the plain answer
+        given().contentType(ContentType.JSON).accept("text/event-stream").body(body + "false}")
+                .when().post("/v1/images/generations").then().statusCode(200).contentType("application/json")
+                .body("data", hasSize(1));
     }
 
     @Test
