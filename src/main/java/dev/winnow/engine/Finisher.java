@@ -61,9 +61,12 @@ final class Finisher {
     private record PruneWork(EngineJob job, List<float[]> previews) implements PreviewWork {
     }
 
-    /** One live preview of a job, copied on the loop thread; {@code done} completes once it is told or withheld. */
-    private record LiveWork(EngineJob job, PreparedJob.LivePreviewWork work, CompletableFuture<Void> done)
-            implements PreviewWork {
+    /**
+     * One live preview of a job, copied on the loop thread; {@code done} completes once it is told
+     * or withheld, {@code previous} when the job's earlier previews are.
+     */
+    private record LiveWork(EngineJob job, PreparedJob.LivePreviewWork work, CompletableFuture<Void> previous,
+                            CompletableFuture<Void> done) implements PreviewWork {
     }
 
     private final Stages stages;
@@ -109,8 +112,9 @@ final class Finisher {
      */
     void livePreview(EngineJob job, PreparedJob.LivePreviewWork work) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        job.livePreviews = CompletableFuture.allOf(job.livePreviews, done);
-        LiveWork entry = new LiveWork(job, work, done);
+        CompletableFuture<Void> previous = job.livePreviews;
+        job.livePreviews = CompletableFuture.allOf(previous, done);
+        LiveWork entry = new LiveWork(job, work, previous, done);
         lanes.addPreview(entry);
         try {
             threads.execute(this::takeNext);
@@ -182,6 +186,9 @@ final class Finisher {
             observer.stage("stream_preview", took);
         }
         try {
+            // Two finishing threads may judge two of a job's previews at once: the later waits to
+            // be told until the earlier is (it is running already), so the watcher hears them in order.
+            awaitQuietly(live.previous(), j);
             if (preview != null && !j.isAnswered()) {
                 LivePreview told = preview;
                 j.tell(e -> e.preview(told));
@@ -263,9 +270,14 @@ final class Finisher {
      * it in the preview lane, so they are being judged already, and the watcher hears them first.
      */
     private static void awaitLivePreviews(EngineJob j) {
+        awaitQuietly(j.livePreviews, j);
+    }
+
+    /** Waits for {@code previews} at most until the job's deadline. */
+    private static void awaitQuietly(CompletableFuture<Void> previews, EngineJob j) {
         long left = j.request.deadlineNanos() - System.nanoTime();
         try {
-            j.livePreviews.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+            previews.get(Math.max(0, left), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {

@@ -161,31 +161,27 @@ class LivePreviewTest {
         List<LivePreview> previews = told.stream().filter(LivePreview.class::isInstance).map(LivePreview.class::cast).toList();
         assertEquals(List.of(3, 5, 8), previews.stream().map(LivePreview::step).toList());
         assertEquals("answered", told.get(told.size() - 1), "every preview is told before the answer");
-        for (int k = 0; k < previews.size(); k++) {
-            LivePreview sent = previews.get(k);
-            Judged call = judged.get(k);
-            boolean anySafe = call.verdicts().stream().anyMatch(SafetyVerdict::isSafe);
-            assertEquals(anySafe, sent.isSent(), "a preview is withheld exactly when none of its step is judged safe");
+        // two finishing threads may judge two previews at once, so calls are matched by their pixels, not their order
+        long stepsWithNothingSafe = judged.stream().filter(c -> c.verdicts().stream().noneMatch(SafetyVerdict::isSafe)).count();
+        assertEquals(stepsWithNothingSafe, previews.stream().filter(v -> !v.isSent()).count(),
+                "a preview is withheld exactly when none of its step is judged safe");
+        for (LivePreview sent : previews) {
             if (!sent.isSent()) {
                 assertTrue(sent.withheld().length() > 0);
                 continue;
             }
             byte[] shown = pixels(sent.png());
             boolean passed = false;
-            for (int i = 0; i < call.pixels().size(); i++) {
-                if (Arrays.equals(call.pixels().get(i), shown)) {
-                    assertTrue(call.verdicts().get(i).isSafe(), "the preview at step " + sent.step()
-                            + " shows pixels the judge called " + call.verdicts().get(i));
-                    passed = true;
+            for (Judged c : judged) {
+                for (int i = 0; i < c.pixels().size(); i++) {
+                    if (Arrays.equals(c.pixels().get(i), shown)) {
+                        assertTrue(c.verdicts().get(i).isSafe(), "the preview at step " + sent.step()
+                                + " shows pixels the judge called " + c.verdicts().get(i));
+                        passed = true;
+                    }
                 }
             }
             assertTrue(passed, "the preview at step " + sent.step() + " is exactly pixels the judge passed");
-            for (Judged c : judged) {
-                for (int i = 0; i < c.pixels().size(); i++) {
-                    assertFalse(!c.verdicts().get(i).isSafe() && Arrays.equals(c.pixels().get(i), shown),
-                            "no preview judged unsafe is ever shown");
-                }
-            }
         }
         assertTrue(result.timingsMs().containsKey("stream_preview"), "the previews' cost is in the timings");
         assertTrue(previewNanos.get() > 0, "and in the stream_preview stage");
