@@ -35,6 +35,41 @@ const checks = {
     assert.equal(r.data.length, 2);
     assert.notEqual(r.data[0].b64_json, r.data[1].b64_json, "two different candidates");
   },
+  async streaming() {
+    // stream: true, as a client app shows a picture growing sharper: partial images, then the images
+    const stream = await client.images.generate({ prompt: "two green triangles", n: 2, best_of: 4, seed: 7,
+                                                  stream: true, partial_images: 2 });
+    const partial = [], completed = [];
+    for await (const event of stream) {
+      if (event.type === "image_generation.partial_image") {
+        assert.equal(completed.length, 0, "partial images come before the completed ones");
+        partial.push(event);
+      } else if (event.type === "image_generation.completed") {
+        completed.push(event);
+      } else {
+        assert.fail(`an event OpenAI does not send: ${event.type}`);
+      }
+    }
+    assert.ok(partial.length >= 1 && partial.length <= 2, `${partial.length} partial images of 2 asked for`);
+    partial.forEach((p, i) => {
+      assert.equal(p.partial_image_index, i, "indices count the partial images, from 0");
+      assert.ok(Buffer.from(p.b64_json, "base64").subarray(0, 4).equals(PNG), "a partial image is a PNG");
+      assert.equal(p.size, "64x64");
+      assert.equal(p.output_format, "png");
+      assert.ok(p.created_at > 1_600_000_000);
+    });
+    assert.equal(completed.length, 2, "one completed event per image");
+    for (const c of completed) {
+      assert.ok(Buffer.from(c.b64_json, "base64").subarray(0, 4).equals(PNG), "the final image is a PNG");
+      assert.ok(c.usage.input_tokens > 0);
+    }
+    assert.notEqual(completed[0].b64_json, completed[1].b64_json, "two different candidates");
+  },
+  async streamingBadPartialImages() {
+    const e = await expectError(client.images.generate({ prompt: "a red circle", stream: true, partial_images: 5 }),
+                                400, "invalid_request", "partial_images");
+    assert.ok(e instanceof OpenAI.BadRequestError);
+  },
   async badSize() {
     const e = await expectError(client.images.generate({ prompt: "a red circle", size: "1024x1024" }), 400,
                                 "invalid_request", "size");

@@ -1,7 +1,8 @@
 // Drives the playground at / in headless Chromium (Debian's, never a downloaded one), as a person
 // would: node playground.mjs http://localhost:8080/ SCREENSHOT.png
-// Types a prompt, generates, watches the progress arrive, checks the result and the N tiles (no
-// unsafe tile carries image data), prefers a candidate and sees the feedback accepted.
+// Types a prompt, generates, watches the progress and the live previews arrive, checks the result
+// and the N tiles (no unsafe tile carries image data), prefers a candidate and sees the feedback
+// accepted; then catches a live preview in the large frame of a longer run for a second screenshot.
 // Exits 0 when every step holds. Run by PlaygroundBrowserTest.
 import puppeteer from "puppeteer-core";
 import assert from "node:assert/strict";
@@ -30,8 +31,11 @@ try {
     .observe(document.getElementById("status"), { childList: true, characterData: true, subtree: true }));
   await page.focus("#go");
   await page.keyboard.press("Enter");
-  await page.waitForSelector("#chosen:not([hidden])", { timeout: 120_000 });
+  await page.waitForSelector("#chosen:not([hidden]):not([data-preview])", { timeout: 120_000 }); // the result, not a preview
 
+  const previews = progress.filter(t => t.startsWith("live preview at step "));
+  assert.ok(previews.length >= 1, `live previews came into the large frame: ${JSON.stringify(progress)}`);
+  assert.equal(await page.$eval("#chosen", el => el.dataset.preview ?? null), null, "the result replaced the preview");
   const steps = progress.filter(t => t.startsWith("step "));
   assert.ok(steps.length >= 2, `progress arrived step by step: ${JSON.stringify(progress)}`);
   assert.ok(steps.at(-1).startsWith("step 12 of 12"), `the last step: ${steps.at(-1)}`);
@@ -61,7 +65,21 @@ try {
   assert.ok(width <= 390, `fits a phone (${width}px)`);
   await page.setViewport({ width: 1100, height: 1400 });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`ok   playground: ${steps.length} progress updates, ${tiles.length} tiles, feedback recorded; ${screenshot}`);
+
+  // a longer run, to catch the large frame showing a live preview while candidates are still denoised
+  await page.$eval("#n", el => { el.value = "8"; });
+  await page.$eval("#steps", el => { el.value = "100"; });
+  await page.$eval("#seed", el => { el.value = "4243"; });
+  await page.click("#go");
+  await page.waitForSelector("#chosen[data-preview]", { timeout: 120_000 });
+  const caption = await page.$eval("#chosen-caption", el => el.textContent);
+  assert.match(caption, /live preview 1: step \d+ of 100, candidate #\d+/);
+  assert.ok((await page.$eval("#chosen-img", el => el.src)).startsWith("data:image/png;base64,"));
+  const previewShot = screenshot.replace(/\.png$/, "-preview.png");
+  await page.screenshot({ path: previewShot, fullPage: true });
+  await page.waitForSelector("#chosen:not([data-preview])", { timeout: 120_000 });
+  console.log(`ok   playground: ${steps.length} progress updates, ${previews.length} live previews, ${tiles.length} tiles, `
+      + `feedback recorded; ${screenshot}, ${previewShot} (${caption})`);
 } catch (e) {
   failed = true;
   console.log(`FAIL playground: ${e.stack ?? e}`);

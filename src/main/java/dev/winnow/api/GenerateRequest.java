@@ -49,7 +49,11 @@ public record GenerateRequest(
         @JsonProperty("return_candidate_images")
         @Schema(description = "Include the PNG of every *safe* candidate in `candidates` (implies return_candidates); "
                 + "an unsafe candidate's pixels never leave the service")
-        Boolean returnCandidateImages) {
+        Boolean returnCandidateImages,
+        @Schema(description = "Live previews on the event stream (Accept: text/event-stream only), 0–3: the leading "
+                + "safe candidate's x̂₀ preview at evenly spread steps, each judged by the safety judge before it is "
+                + "sent (one not judged safe is withheld, never shown); default 0")
+        Integer previews) {
 
     /** The {@code prune} object; either field may be left to the server's {@code winnow.prune.*} defaults. */
     @Schema(name = "Prune", example = "{\"at\": 0.2, \"keep\": 2}")

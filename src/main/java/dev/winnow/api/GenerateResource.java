@@ -1,18 +1,17 @@
 package dev.winnow.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.winnow.engine.CandidateResult;
 import dev.winnow.engine.GenerationRequest;
 import dev.winnow.engine.GenerationResult;
 import dev.winnow.engine.JobEvents;
+import dev.winnow.engine.LivePreview;
 import dev.winnow.engine.WinnowEngine;
 import dev.winnow.judge.Verdict;
 import dev.winnow.tokenizer.Tokens;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
-import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -80,7 +79,7 @@ public class GenerateResource {
     @APIResponse(responseCode = "503", description = "Warming up, draining, or a model failed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     @APIResponse(responseCode = "504", description = "The deadline passed", content = @Content(mediaType = Problems.PROBLEM_JSON))
     public Uni<Response> generate(GenerateRequest body, HttpHeaders headers, RoutingContext http) {
-        GenerationRequest job = validated(body);
+        GenerationRequest job = validated(body, false);
         boolean png = wantsPng(headers);
         // the same tokenizer, on the same text, as the text encoder's: tells the client what the window cut off
         Tokens prompt = engine.tokenize(job.prompt());
@@ -97,7 +96,9 @@ public class GenerateResource {
     /**
      * The same job, watched: Server-Sent Events {@code queued}, {@code progress} (each step),
      * {@code candidate} (each outcome: pruned ones as they are pruned, the rest as they are
-     * judged), then {@code result} with exactly the JSON body of a plain request, or {@code error}
+     * judged), {@code preview} when the request asked for live previews (the leading safe
+     * candidate's x̂₀ at evenly spread steps, each judged safe before it is sent, or withheld),
+     * then {@code result} with exactly the JSON body of a plain request, or {@code error}
      * with the problem document it would have got. Bad input, a full queue or a service that is
      * not ready are answered before the stream starts, with their plain status and problem.
      * A client that disconnects cancels the job.
@@ -107,48 +108,77 @@ public class GenerateResource {
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @Operation(summary = "Generate, streaming progress as Server-Sent Events",
             description = "Events: queued {position}, progress {step, steps, alive}, candidate {index, seed, verdict, "
-                    + "scores}, then result (the JSON body of the plain call) or error (its problem document).")
+                    + "scores}, preview {index, step, steps, candidate, seed, width, height, png_base64} (with "
+                    + "\"previews\": 1-3; a preview no safety verdict passed is {step, steps, withheld} instead), then result (the JSON body of the plain call) or error (its problem document).")
     public Multi<OutboundSseEvent> stream(GenerateRequest body, @Context Sse sse, RoutingContext http) {
         GenerationRequest job = validated(body);
         Tokens prompt = engine.tokenize(job.prompt());
-        // Events may come before the client subscribes: the processor keeps them until it does.
-        UnicastProcessor<OutboundSseEvent> events = UnicastProcessor.create();
+        // Events may come before the client subscribes: the stream keeps them until it does.
+        EventStream events = new EventStream(sse, json);
         JobEvents watcher = new JobEvents() {
+            private int previewsSent;
+
             @Override
             public void queued(int ahead) {
-                send(sse, events, "queued", Map.of("position", ahead));
+                events.send("queued", Map.of("position", ahead));
             }
 
             @Override
             public void progress(int step, int steps, int alive) {
-                send(sse, events, "progress", Map.of("step", step, "steps", steps, "alive", alive));
+                events.send("progress", Map.of("step", step, "steps", steps, "alive", alive));
             }
 
             @Override
             public void candidate(CandidateResult c) {
-                send(sse, events, "candidate", Problems.candidate(c));
+                events.send("candidate", Problems.candidate(c));
+            }
+
+            @Override
+            public void preview(LivePreview p) {
+                events.send("preview", previewEvent(p, p.isSent() ? previewsSent++ : -1));
             }
         };
         CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
         http.response().closeHandler(closed -> pending.cancel(true));
         pending.whenCompleteAsync((result, failure) -> {
             try {
-                lastEvent(sse, events, result, failure, job, candidateImages(body), prompt);
+                lastEvent(events, result, failure, job, candidateImages(body), prompt);
             } finally {
-                synchronized (events) {
-                    events.onComplete(); // whatever happened above: a stream never stays open without its end
-                }
+                events.end(); // whatever happened above: a stream never stays open without its end
             }
         }, Infrastructure.getDefaultWorkerPool()); // the PNG's base64 is made here, not on an engine thread
-        return events.onCancellation().invoke(() -> pending.cancel(true));
+        return events.multi(() -> pending.cancel(true));
+    }
+
+    /**
+     * A {@code preview} event: the leading safe candidate's judged x̂₀ preview ({@code index} counts
+     * the previews sent, from 0), or, withheld, the step and why, with no pixels.
+     */
+    static Map<String, Object> previewEvent(LivePreview p, int index) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        if (p.isSent()) {
+            m.put("index", index);
+        }
+        m.put("step", p.step());
+        m.put("steps", p.steps());
+        if (p.isSent()) {
+            m.put("candidate", p.candidate());
+            m.put("seed", p.seed());
+            m.put("width", p.width());
+            m.put("height", p.height());
+            m.put("png_base64", java.util.Base64.getEncoder().encodeToString(p.png()));
+        } else {
+            m.put("withheld", p.withheld());
+        }
+        return m;
     }
 
     /**
      * The stream's last event: {@code result}, or {@code error} with the problem the plain call
      * would get, also when shaping the result fails (500, logged); nothing when the client has gone.
      */
-    private void lastEvent(Sse sse, UnicastProcessor<OutboundSseEvent> events, GenerationResult result,
-                           Throwable failure, GenerationRequest job, boolean candidateImages, Tokens prompt) {
+    private void lastEvent(EventStream events, GenerationResult result, Throwable failure, GenerationRequest job,
+                           boolean candidateImages, Tokens prompt) {
         Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                 ? failure.getCause() : failure;
         if (cause instanceof java.util.concurrent.CancellationException) {
@@ -156,27 +186,13 @@ public class GenerateResource {
         }
         if (cause == null) {
             try {
-                send(sse, events, "result", toJson(result, job, candidateImages, prompt));
+                events.send("result", toJson(result, job, candidateImages, prompt));
                 return;
             } catch (RuntimeException | Error e) {
                 cause = e; // the image, its JSON or its feedback entry could not be made: the client hears why
             }
         }
-        send(sse, events, "error", ProblemMappers.engineProblem(cause).getEntity());
-    }
-
-    /** One event, its data as JSON on one line; serialised so that events of two threads never interleave. */
-    private void send(Sse sse, UnicastProcessor<OutboundSseEvent> events, String name, Object data) {
-        String text;
-        try {
-            text = json.writeValueAsString(data);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("an event that cannot be written as JSON: " + name, e);
-        }
-        OutboundSseEvent event = sse.newEventBuilder().name(name).data(text).build();
-        synchronized (events) {
-            events.onNext(event);
-        }
+        events.send("error", ProblemMappers.engineProblem(cause).getEntity());
     }
 
     /**
@@ -184,9 +200,18 @@ public class GenerateResource {
      * field), then its prompt against the prompt policy (422, before any model runs).
      */
     private GenerationRequest validated(GenerateRequest body) {
+        return validated(body, true);
+    }
+
+    /** @param streaming whether the answer is the event stream (the only place live previews can go) */
+    private GenerationRequest validated(GenerateRequest body, boolean streaming) {
         GenerationRequest job;
         try {
             job = validator.validate(body, engine.capabilities());
+            if (!streaming && job.previews() > 0) {
+                throw new InvalidRequestException("previews", "previews are sent on the event stream only: "
+                        + "ask for it with Accept: text/event-stream, or leave previews out");
+            }
         } catch (InvalidRequestException e) {
             engine.recordInvalid();
             throw e;

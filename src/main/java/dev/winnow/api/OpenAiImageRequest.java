@@ -25,11 +25,15 @@ public record OpenAiImageRequest(
         String user,
         @Schema(description = "Winnow extension: the seed of candidate 0 (drawn when absent)") Long seed,
         @JsonProperty("output_format") @Schema(description = "png only") String outputFormat,
-        @Schema(description = "false only: streaming is POST /generate with Accept: text/event-stream") Boolean stream,
+        @Schema(description = "true: Server-Sent Events (image_generation.partial_image, image_generation.completed)")
+        Boolean stream,
         @Schema(description = "Accepted and ignored") String quality,
         @Schema(description = "Accepted and ignored") String style,
         @Schema(description = "Accepted and ignored") String background,
         @Schema(description = "Accepted and ignored (Winnow's safety judge always runs)") String moderation,
         @JsonProperty("output_compression") @Schema(description = "Accepted and ignored") Integer outputCompression,
-        @JsonProperty("partial_images") @Schema(description = "Accepted and ignored") Integer partialImages) {
+        @JsonProperty("partial_images")
+        @Schema(description = "0–3 partial images when streaming: the leading safe candidate's x̂₀ preview at evenly "
+                + "spread steps, each judged by the safety judge before it is sent (one not judged safe is skipped)")
+        Integer partialImages) {
 }

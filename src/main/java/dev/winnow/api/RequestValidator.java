@@ -135,10 +135,23 @@ public class RequestValidator {
         Prune prune = prune(r.prune(), n, steps, engine.canPrune());
         return new GenerationRequest(prompt, r.negativePrompt(), n, steps, guidance, seed, width, height, scheduler,
                 Boolean.TRUE.equals(r.returnCandidates()) || Boolean.TRUE.equals(r.returnCandidateImages()), weights,
-                System.nanoTime() + deadlineMs * 1_000_000, prune, Boolean.TRUE.equals(r.returnCandidateImages()) ? n : 1);
+                System.nanoTime() + deadlineMs * 1_000_000, prune, Boolean.TRUE.equals(r.returnCandidateImages()) ? n : 1,
+                previews(r.previews(), "previews"));
     }
 
     /** The request's pruning with the server's defaults filled in, or null when it asks for none. */
+    /** A count of live previews, 0 to {@link GenerationRequest#MAX_PREVIEWS} (absent: 0); {@code field} names it. */
+    static int previews(Integer count, String field) {
+        if (count == null) {
+            return 0;
+        }
+        if (count < 0 || count > GenerationRequest.MAX_PREVIEWS) {
+            throw new InvalidRequestException(field, field + " must be within 0.." + GenerationRequest.MAX_PREVIEWS
+                    + ", got " + count);
+        }
+        return count;
+    }
+
     private Prune prune(GenerateRequest.PruneRequest p, int n, int steps, boolean canPrune) {
         if (p == null) {
             return null;

@@ -2,6 +2,7 @@ package dev.winnow.engine;
 
 import dev.winnow.diffusion.DenoisingSlot;
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.image.PngEncoder;
 import dev.winnow.image.RgbImage;
 import dev.winnow.judge.RankingPolicy;
 import dev.winnow.judge.SafetyJudge;
@@ -122,6 +123,76 @@ public final class BestOfN {
     }
 
     /**
+     * A live preview: decodes the x̂₀ previews of a job's live candidates, judges every one for
+     * safety (fail closed: an error or a missing verdict is not safe), scores the safe ones (with
+     * the preview judge when this engine has one, it being made for x̂₀ previews; else with the
+     * job's own ranking of the scorers) and encodes the leader's image, the very pixels the safety
+     * judge passed, as a PNG. Withheld when no preview is judged safe, or when decoding fails.
+     *
+     * @param work the candidates' indices and their x̂₀ latents, copied at one step
+     */
+    LivePreview livePreview(PreparedJob job, PreparedJob.LivePreviewWork work) {
+        DenoisingSlot first = job.slots().get(0);
+        List<RgbImage> images;
+        try {
+            images = pipeline.decodeLatents(work.latents(), first.latentHeight(), first.latentWidth(), decodeBatchImages);
+        } catch (Exception e) {
+            return LivePreview.withheld(work.step(), work.steps(), "decoding the previews failed");
+        }
+        List<SafetyVerdict> verdicts = judging.judgeAll(List.of(images)).get(0);
+        List<Verdict> verdictList = new ArrayList<>(images.size());
+        List<Double> combined = new ArrayList<>(images.size());
+        double[] previewScores = null;
+        if (previewJudge != null && verdicts.stream().anyMatch(SafetyVerdict::isSafe)) {
+            try {
+                List<RgbImage> safe = new ArrayList<>();
+                for (int k = 0; k < images.size(); k++) {
+                    if (verdicts.get(k).isSafe()) {
+                        safe.add(images.get(k));
+                    }
+                }
+                double[] raw = previewJudge.score(safe, job.request().prompt());
+                previewScores = new double[images.size()];
+                for (int k = 0, at = 0; k < images.size(); k++) {
+                    previewScores[k] = verdicts.get(k).isSafe() ? previewJudge.normalise(raw[at++]) : Double.NaN;
+                }
+            } catch (Exception e) {
+                previewScores = null; // the scorers rank instead; safety is unaffected
+            }
+        }
+        Map<String, double[]> scores = previewScores != null ? Map.of()
+                : judging.scoreAll(List.of(job), List.of(images), List.of(verdicts)).get(0);
+        RankingPolicy policy = ranking.withOverrides(job.request().rankingWeights());
+        for (int k = 0; k < images.size(); k++) {
+            SafetyVerdict v = verdicts.get(k);
+            verdictList.add(v.verdict());
+            if (!v.isSafe()) {
+                combined.add(Double.NaN);
+            } else if (previewScores != null) {
+                combined.add(previewScores[k]);
+            } else {
+                Map<String, Double> mine = new LinkedHashMap<>();
+                for (Map.Entry<String, double[]> e : scores.entrySet()) {
+                    mine.put(e.getKey(), e.getValue()[k]);
+                }
+                combined.add(policy.combined(mine));
+            }
+        }
+        List<Integer> ranked = policy.ranked(verdictList, combined);
+        if (ranked.isEmpty()) {
+            return LivePreview.withheld(work.step(), work.steps(), "no candidate's preview was judged safe");
+        }
+        int k = ranked.get(0);
+        if (!verdicts.get(k).isSafe()) {
+            throw new IllegalStateException("the ranking led with a preview that is not safe"); // never sent
+        }
+        RgbImage leader = images.get(k);
+        int candidate = work.candidates().get(k);
+        return new LivePreview(work.step(), work.steps(), candidate, job.request().seed() + candidate, leader.width(),
+                leader.height(), PngEncoder.encode(leader, Map.of()), null);
+    }
+
+    /**
      * Decodes a denoised job, judges safety first (fail closed), scores the safe candidates
      * and picks the best.
      *
@@ -229,6 +300,9 @@ public final class BestOfN {
             k++;
         }
         List<Integer> ranked = policy.ranked(verdictList, combined);
+        if (job.previews() > 0) {
+            prepared.timings().put("stream_preview", prepared.livePreviewMillis());
+        }
         prepared.timings().put("total", millisSince(prepared.startNanos()));
         if (ranked.isEmpty()) {
             throw new NoSafeCandidateException(candidates);

@@ -36,6 +36,12 @@ final class EngineJob {
     private int reportedStep;
     /** Its slots once the prompt is encoded: the loop's, then the finisher's. */
     PreparedJob prepared;
+    /**
+     * Done when every live preview handed to the finisher so far is judged (and told, or
+     * withheld): the loop chains each new one on; the finisher waits for it before it judges the
+     * finished job, so that every preview reaches the watcher before the answer.
+     */
+    volatile CompletableFuture<Void> livePreviews = CompletableFuture.completedFuture(null);
 
     EngineJob(GenerationRequest request, long sequence, JobEvents events, Served served) {
         this.request = request;

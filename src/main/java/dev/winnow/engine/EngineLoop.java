@@ -318,7 +318,22 @@ public final class EngineLoop implements AutoCloseable {
             step(plan.calls());
         }
         jobs.values().forEach(EngineJob::reportProgress);
+        jobs.values().forEach(this::livePreview);
         return true;
+    }
+
+    /**
+     * A watched job that asked for live previews and whose candidates reached its next preview
+     * step sends copies of their x̂₀ to the finisher's preview lane; its denoising goes on.
+     */
+    private void livePreview(EngineJob j) {
+        if (j.request.previews() == 0 || j.events == JobEvents.NONE || j.prepared == null || j.isAnswered()) {
+            return;
+        }
+        PreparedJob.LivePreviewWork work = j.prepared.takeLivePreview();
+        if (work != null) {
+            finisher.livePreview(j, work);
+        }
     }
 
     /** The scheduler's decisions for the jobs as they are now. */

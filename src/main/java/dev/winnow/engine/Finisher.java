@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -51,8 +52,21 @@ final class Finisher {
     record Previewed(EngineJob job, double[] scores, Throwable failure, long nanos) {
     }
 
-    /** One job's previews, copied on the loop thread. */
-    private record PreviewWork(EngineJob job, List<float[]> previews) {
+    /** What the preview lane holds: previews to prune by, or a live preview for a watcher. */
+    private sealed interface PreviewWork permits PruneWork, LiveWork {
+        EngineJob job();
+    }
+
+    /** One job's previews at its prune point, copied on the loop thread. */
+    private record PruneWork(EngineJob job, List<float[]> previews) implements PreviewWork {
+    }
+
+    /**
+     * One live preview of a job, copied on the loop thread; {@code done} completes once it is told
+     * or withheld, {@code previous} when the job's earlier previews are.
+     */
+    private record LiveWork(EngineJob job, PreparedJob.LivePreviewWork work, CompletableFuture<Void> previous,
+                            CompletableFuture<Void> done) implements PreviewWork {
     }
 
     private final Stages stages;
@@ -86,9 +100,28 @@ final class Finisher {
 
     /** Judges a held job's previews, ahead of any final judging waiting; the scores go to {@code previewed}. */
     void judgePreviews(EngineJob job, List<float[]> previews) {
-        PreviewWork work = new PreviewWork(job, previews);
+        PreviewWork work = new PruneWork(job, previews);
         lanes.addPreview(work);
         wake(work, job);
+    }
+
+    /**
+     * Judges a live preview of a job in the preview lane (beside its denoising, which does not
+     * wait) and tells the job's watcher: the leading safe candidate's preview, or that it is
+     * withheld. Loop thread: chains it onto the job's {@link EngineJob#livePreviews}.
+     */
+    void livePreview(EngineJob job, PreparedJob.LivePreviewWork work) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> previous = job.livePreviews;
+        job.livePreviews = CompletableFuture.allOf(previous, done);
+        LiveWork entry = new LiveWork(job, work, previous, done);
+        lanes.addPreview(entry);
+        try {
+            threads.execute(this::takeNext);
+        } catch (RejectedExecutionException e) {
+            lanes.remove(entry);
+            done.complete(null); // the engine is stopping: no preview, and the job is answered by the stop
+        }
     }
 
     /** Decodes, judges and ranks a denoised job ({@link JobState#WAITING_TO_FINISH}) and answers it. */
@@ -113,8 +146,10 @@ final class Finisher {
         for (EngineJob j : taken.dropped()) {
             j.future.completeExceptionally(new NotReadyException(budgets.cutReason())); // no-op when already answered
         }
-        if (taken.preview() != null) {
-            judge(taken.preview());
+        if (taken.preview() instanceof PruneWork p) {
+            judge(p);
+        } else if (taken.preview() instanceof LiveWork l) {
+            preview(l);
         } else if (!taken.finals().isEmpty()) {
             List<EngineJob> batch = taken.finals().stream().filter(j -> j.moveTo(JobState.FINISHING)).toList();
             if (!batch.isEmpty()) {
@@ -123,8 +158,48 @@ final class Finisher {
         }
     }
 
+    /**
+     * Judges one live preview under the job's deadline and tells its watcher; fails closed (an
+     * error withholds the preview). Its cost is the job's {@code stream_preview} time.
+     */
+    private void preview(LiveWork live) {
+        EngineJob j = live.job();
+        Thread me = Thread.currentThread();
+        long t0 = System.nanoTime();
+        workingSince.put(me, t0);
+        RunBudget budget = budgets.openFor(List.of(j));
+        LivePreview preview = null;
+        try {
+            if (!j.isAnswered()) {
+                try (Served.Call call = j.served.call()) {
+                    preview = j.served.bestOfN.livePreview(j.prepared, live.work());
+                }
+            }
+        } catch (Throwable e) {
+            LOG.log(Level.FINE, "a live preview failed; it is withheld", e);
+            preview = LivePreview.withheld(live.work().step(), live.work().steps(), "judging the previews failed");
+        } finally {
+            budgets.close(budget);
+            workingSince.remove(me);
+            long took = System.nanoTime() - t0;
+            j.prepared.livePreviewTook(took);
+            observer.stage("stream_preview", took);
+        }
+        try {
+            // Two finishing threads may judge two of a job's previews at once: the later waits to
+            // be told until the earlier is (it is running already), so the watcher hears them in order.
+            awaitQuietly(live.previous(), j);
+            if (preview != null && !j.isAnswered()) {
+                LivePreview told = preview;
+                j.tell(e -> e.preview(told));
+            }
+        } finally {
+            live.done().complete(null);
+        }
+    }
+
     /** Decodes and scores one job's previews, under the job's deadline, and tells the loop. */
-    private void judge(PreviewWork work) {
+    private void judge(PruneWork work) {
         EngineJob j = work.job();
         Thread me = Thread.currentThread();
         long t0 = System.nanoTime();
@@ -149,6 +224,9 @@ final class Finisher {
 
     /** Decodes, judges and ranks denoised jobs; always answers every one of them. */
     private void finish(List<EngineJob> batch) {
+        for (EngineJob j : batch) {
+            awaitLivePreviews(j);
+        }
         Thread me = Thread.currentThread();
         workingSince.put(me, System.nanoTime());
         RunBudget budget = budgets.openFor(batch);
@@ -184,6 +262,26 @@ final class Finisher {
                 judged(j, outcomes.get(i).result().candidates());
                 j.future.complete(outcomes.get(i).result());
             }
+        }
+    }
+
+    /**
+     * Waits (at most until the job's deadline) for its live previews: they were queued ahead of
+     * it in the preview lane, so they are being judged already, and the watcher hears them first.
+     */
+    private static void awaitLivePreviews(EngineJob j) {
+        awaitQuietly(j.livePreviews, j);
+    }
+
+    /** Waits for {@code previews} at most until the job's deadline. */
+    private static void awaitQuietly(CompletableFuture<Void> previews, EngineJob j) {
+        long left = j.request.deadlineNanos() - System.nanoTime();
+        try {
+            previews.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // past the deadline the job is answered 504 anyway; judging it decides nothing more here
         }
     }
 
@@ -251,6 +349,9 @@ final class Finisher {
      */
     boolean stop(long waitMillis) {
         for (Object waiting : lanes.clear()) {
+            if (waiting instanceof LiveWork l) {
+                l.done().complete(null);
+            }
             EngineJob j = waiting instanceof PreviewWork w ? w.job() : (EngineJob) waiting;
             j.future.completeExceptionally(new NotReadyException(budgets.cutReason()));
         }

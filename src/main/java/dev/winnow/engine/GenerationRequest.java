@@ -12,6 +12,9 @@ import java.util.Map;
  * @param deadlineNanos   {@link System#nanoTime()} after which the job is abandoned
  * @param prune           keep only the best candidates after a fraction of the steps; null: no pruning
  * @param images          how many of the best safe candidates' images the result keeps (1: the chosen one)
+ * @param previews        how many live previews its watcher wants ({@link LivePreview}, at most
+ *                        {@link #MAX_PREVIEWS}; 0: none): x̂₀ previews of the leading safe candidate at
+ *                        evenly spread steps, each judged safe before it is handed out
  */
 public record GenerationRequest(
         String prompt,
@@ -27,26 +30,44 @@ public record GenerationRequest(
         Map<String, Double> rankingWeights,
         long deadlineNanos,
         Prune prune,
-        int images) {
+        int images,
+        int previews) {
+
+    /** The most live previews a job may ask for (OpenAI's {@code partial_images} bound). */
+    public static final int MAX_PREVIEWS = 3;
+
+    /** A job without live previews. */
+    public GenerationRequest(String prompt, String negativePrompt, int n, int steps, double guidanceScale, long seed,
+                             int width, int height, String scheduler, boolean returnCandidates,
+                             Map<String, Double> rankingWeights, long deadlineNanos, Prune prune, int images) {
+        this(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler, returnCandidates,
+                rankingWeights, deadlineNanos, prune, images, 0);
+    }
 
     /** A job without pruning. */
     public GenerationRequest(String prompt, String negativePrompt, int n, int steps, double guidanceScale, long seed,
                              int width, int height, String scheduler, boolean returnCandidates,
                              Map<String, Double> rankingWeights, long deadlineNanos) {
         this(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler, returnCandidates,
-                rankingWeights, deadlineNanos, null, 1);
+                rankingWeights, deadlineNanos, null, 1, 0);
     }
 
     /** The same job, pruned as {@code p} says (null: not pruned). */
     public GenerationRequest withPrune(Prune p) {
         return new GenerationRequest(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler,
-                returnCandidates, rankingWeights, deadlineNanos, p, images);
+                returnCandidates, rankingWeights, deadlineNanos, p, images, previews);
     }
 
     /** The same job, keeping the images of its {@code count} best safe candidates. */
     public GenerationRequest withImages(int count) {
         return new GenerationRequest(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler,
-                returnCandidates, rankingWeights, deadlineNanos, prune, count);
+                returnCandidates, rankingWeights, deadlineNanos, prune, count, previews);
+    }
+
+    /** The same job, handing its watcher {@code count} live previews (0: none). */
+    public GenerationRequest withPreviews(int count) {
+        return new GenerationRequest(prompt, negativePrompt, n, steps, guidanceScale, seed, width, height, scheduler,
+                returnCandidates, rankingWeights, deadlineNanos, prune, images, count);
     }
 
     /**
@@ -75,6 +96,9 @@ public record GenerationRequest(
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
         if (images < 1 || images > n) {
             throw new IllegalArgumentException("images must be within 1..n (" + n + "), got " + images);
+        }
+        if (previews < 0 || previews > MAX_PREVIEWS) {
+            throw new IllegalArgumentException("previews must be within 0.." + MAX_PREVIEWS + ", got " + previews);
         }
         if (prune != null && (prune.keep() >= n || steps < 2)) {
             throw new IllegalArgumentException("prune must keep fewer than n (" + n + ") candidates, in at least 2 steps");

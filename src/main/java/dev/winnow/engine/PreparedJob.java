@@ -33,6 +33,16 @@ public final class PreparedJob {
     private final double[] previewScores;
     /** The prune point while pruning is undecided (not judged, nor given up on), then no limit. */
     private int holdAt;
+    /** The steps after which a live preview is taken ({@link #livePreviewSteps}); loop thread. */
+    private final int[] livePreviewSteps;
+    /** The next of {@link #livePreviewSteps} not taken yet; loop thread. */
+    private int nextLivePreview;
+    /** Time spent on live previews (decode, safety, scoring, PNG), by any finishing thread. */
+    private final java.util.concurrent.atomic.AtomicLong livePreviewNanos = new java.util.concurrent.atomic.AtomicLong();
+
+    /** The x̂₀ previews of a job's live candidates after one step, copied on the loop thread for a live preview. */
+    record LivePreviewWork(int step, int steps, List<Integer> candidates, List<float[]> latents) {
+    }
 
     PreparedJob(GenerationRequest request, List<DenoisingSlot> slots, long startNanos) {
         this.request = request;
@@ -43,6 +53,57 @@ public final class PreparedJob {
         this.previewScores = new double[slots.size()];
         Arrays.fill(previewScores, Double.NaN);
         this.holdAt = request.prune() != null ? request.prune().afterStep(request.steps()) : Integer.MAX_VALUE;
+        this.livePreviewSteps = livePreviewSteps(request.steps(), request.previews());
+    }
+
+    /**
+     * The steps after which live previews are taken: {@code count} steps spread evenly over the
+     * run, {@code round(i · steps / (count + 1))} for {@code i = 1..count}, each at least 1 (a
+     * preview needs one prediction) and before the last step (the final image follows it), without
+     * repeats; so a short run gets fewer (1 step: none).
+     */
+    static int[] livePreviewSteps(int steps, int count) {
+        return java.util.stream.IntStream.rangeClosed(1, count)
+                .map(i -> (int) Math.round((double) i * steps / (count + 1)))
+                .filter(s -> s >= 1 && s < steps).distinct().toArray();
+    }
+
+    /**
+     * Loop thread: when the job's live candidates have all reached its next live-preview step, a
+     * copy of each one's x̂₀ (in index order) to be judged, and that step is done (steps passed
+     * meanwhile are skipped: one preview per call); else null.
+     */
+    LivePreviewWork takeLivePreview() {
+        if (nextLivePreview >= livePreviewSteps.length) {
+            return null;
+        }
+        List<DenoisingSlot> live = liveSlots();
+        int step = live.stream().mapToInt(DenoisingSlot::stepIndex).min().orElse(0);
+        if (live.isEmpty() || step < livePreviewSteps[nextLivePreview] || step >= request.steps()) {
+            return null;
+        }
+        while (nextLivePreview < livePreviewSteps.length && livePreviewSteps[nextLivePreview] <= step) {
+            nextLivePreview++;
+        }
+        List<Integer> indices = new ArrayList<>(live.size());
+        List<float[]> latents = new ArrayList<>(live.size());
+        for (int i = 0; i < slots.size(); i++) {
+            if (!slots.get(i).isPruned()) {
+                indices.add(i);
+                latents.add(slots.get(i).predictedOriginal());
+            }
+        }
+        return new LivePreviewWork(step, request.steps(), indices, latents);
+    }
+
+    /** Records the time one live preview took (any thread). */
+    void livePreviewTook(long nanos) {
+        livePreviewNanos.addAndGet(nanos);
+    }
+
+    /** The time live previews took so far, in milliseconds. */
+    long livePreviewMillis() {
+        return livePreviewNanos.get() / 1_000_000;
     }
 
     /**

@@ -34,7 +34,8 @@
  *           ┌── previews ◄─────────────────┤ denoised
  *           ▼                              ▼
  *     Finisher: preview lane ahead of the final lane (FinishingLanes); BestOfN decodes, judges
- *     (SharedJudging) and ranks ──► answer; preview scores ──► mailbox ──► prune
+ *     (SharedJudging) and ranks ──► answer; preview scores ──► mailbox ──► prune;
+ *     live previews (a watched job's x̂₀ at evenly spread steps, safety-judged) ──► its JobEvents
  * </pre>
  * <ul>
  * <li>{@link dev.winnow.engine.StepScheduler} decides, and only decides: a pure function of
@@ -42,7 +43,10 @@
  *     the time it is given (oldest first, row budget, one model set and shape per step, timestep
  *     groups, pruning holds, finishing order).</li>
  * <li>{@link dev.winnow.engine.StepExecutor} runs a plan's model calls and reports what failed.</li>
- * <li>{@link dev.winnow.engine.Finisher} judges on its own threads, previews first.</li>
+ * <li>{@link dev.winnow.engine.Finisher} judges on its own threads, previews first: pruning
+ *     previews (scored, never shown) and live previews ({@link dev.winnow.engine.LivePreview}: every
+ *     candidate's x̂₀ judged for safety, the leading safe one handed to the watcher, or none), which a
+ *     job's final judging waits for, so that its watcher hears them before the answer.</li>
  * <li>{@link dev.winnow.engine.EngineLoop} ties them together and applies the outcomes to the jobs'
  *     states; {@link dev.winnow.engine.Admission} is its door, {@link dev.winnow.engine.Budgets} the
  *     run budgets and the drain's cut.</li>

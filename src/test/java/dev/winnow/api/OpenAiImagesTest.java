@@ -7,6 +7,7 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -48,6 +49,21 @@ class OpenAiImagesTest {
     }
 
     @Test
+    void theBodysStreamFieldDecidesWhetherTheAnswerStreamsWhateverTheAcceptHeaderSays() {
+        String body = "{\"prompt\": \"two green triangles\", \"best_of\": 2, \"seed\": 77, \"partial_images\": 1, \"stream\": ";
+        // the SDKs' Accept: application/json, and a stream asked for in the body
+        Response streamed = given().contentType(ContentType.JSON).accept(ContentType.JSON).body(body + "true}")
+                .when().post("/v1/images/generations");
+        assertEquals(200, streamed.statusCode());
+        assertTrue(streamed.contentType().startsWith("text/event-stream"), streamed.contentType());
+        assertTrue(streamed.asString().contains("event:image_generation.completed"), streamed.asString());
+        // Accept: text/event-stream without stream: true is the plain answer
+        given().contentType(ContentType.JSON).accept("text/event-stream").body(body + "false}")
+                .when().post("/v1/images/generations").then().statusCode(200).contentType("application/json")
+                .body("data", hasSize(1));
+    }
+
+    @Test
     void theLoadedPipelinesNameIsTheOnlyModel() {
         given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle\", \"model\": \"shapes-scenes\"}")
                 .when().post("/v1/images/generations").then().statusCode(200).body("data", hasSize(1));
@@ -70,7 +86,10 @@ class OpenAiImagesTest {
         "{\"prompt\": \"x\", \"best_of\": 99}|best_of",
         "{\"prompt\": \"x\", \"response_format\": \"url\"}|response_format",
         "{\"prompt\": \"x\", \"output_format\": \"webp\"}|output_format",
-        "{\"prompt\": \"x\", \"stream\": true}|stream",
+        "{\"prompt\": \"x\", \"stream\": true, \"partial_images\": 4}|partial_images",
+        "{\"prompt\": \"x\", \"stream\": true, \"partial_images\": -1}|partial_images",
+        "{\"prompt\": \"x\", \"partial_images\": 9}|partial_images",
+        "{\"prompt\": \"x\", \"stream\": true, \"size\": \"1024x1024\"}|size",
         "{\"prompt\": \"x\", \"n\": \"2\"}|n",
         "{\"prompt\": \"x\", \"colour\": 1}|colour",
         "{\"prompt\": \"x\",|body"})

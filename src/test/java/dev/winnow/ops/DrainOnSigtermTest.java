@@ -130,6 +130,8 @@ class DrainOnSigtermTest {
             Map<String, String> all = new LinkedHashMap<>(config);
             all.put("quarkus.http.port", String.valueOf(port));
             all.put("quarkus.http.host", "127.0.0.1");
+            // any free port for the admin listener: its default 9400 may be held by another service on this machine
+            all.putIfAbsent("winnow.models.admin-port", "0");
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-XX:ErrorFile=" + errorFile, "-Xmx1g"));
             all.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
