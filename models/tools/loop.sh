@@ -70,12 +70,13 @@ echo "round $round: serving pipeline $pipeline_version ($(readlink "$WORK/pipeli
 JAR="$REPO/target/quarkus-app/quarkus-run.jar"
 [ -f "$JAR" ] || (cd "$REPO" && ./mvnw -B -q package -DskipTests)
 SECRET=$(head -c 32 /dev/urandom | base64)
-java -Dquarkus.http.port="$PORT" \
+# from the repository root: the other models' default paths are relative to it
+(cd "$REPO" && exec java -Dquarkus.http.port="$PORT" \
      -Dwinnow.pipeline.path="$WORK/pipeline" -Dwinnow.judges.aesthetic.path="$WORK/aesthetic" \
      -Dwinnow.traffic.dir="$WORK/traffic" \
      -Dwinnow.feedback.dir="$WORK/feedback" -Dwinnow.feedback.secret="$SECRET" \
      -Dwinnow.models.admin-port="$ADMIN_PORT" \
-     -jar "$JAR" > "$R/service.log" 2>&1 &
+     -jar "$JAR" > "$R/service.log" 2>&1) &
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null || true' EXIT
 for _ in $(seq 1 180); do
@@ -112,12 +113,14 @@ stage traffic $PY loop_traffic.py --url "$URL" --requests "$GENERATIONS" --n "$N
   --seed-base $(( 100000 + (round - 1) * GENERATIONS * N )) --prompt-seed "$round"
 stage picks $PY annotator.py pick --url "$URL" --picks "$PICKS" --start $(( (round - 1) * PICKS )) --progress 250
 
+# Pairs now, before the measurement's own requests (held-out prompts, which training would drop) are logged.
+stage pairs $PY traffic_to_pairs.py "$WORK/traffic" "$R/pairs" --pipeline-version "$pipeline_version" $PAIRS_ARGS
+
 # ---------------------------------------------------------------- 2. measured before
 stage measure-before $PY bench_scenes.py --url "$URL" --ns 1,8 --diversity --json "$R/before.json" $MEASURE_ARGS
 stage reward-before $PY eval_reward.py collect --url "$URL" --out "$R/reward-before" --n "$N" $REWARD_EVAL_ARGS
 
-# ---------------------------------------------------------------- 3. pairs and training
-stage pairs $PY traffic_to_pairs.py "$WORK/traffic" "$R/pairs" --pipeline-version "$pipeline_version" $PAIRS_ARGS
+# ---------------------------------------------------------------- 3. training
 new_pipeline="$WORK/versions/pipeline-r$round"
 stage train-generator $PY train_generator.py "$R/pairs/pairs.jsonl" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
   --name "r$round-$GEN_METHOD" --method "$GEN_METHOD" $GEN_ARGS --minutes "$GEN_MINUTES" --threads "$THREADS" --force

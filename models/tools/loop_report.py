@@ -57,9 +57,17 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     before, after = (json.load(open(p)) for p in (a.before, a.after))
-    lines = [f"Set `{before['set']}`, seed sets {before['seed_bases']}; before: {', '.join(before.get('served', []))}; "
-             f"after: {', '.join(after.get('served', []))}.", ""]
-    cats = W.CATEGORIES + ["overall"]
+    def served(doc):  # "role version" from the winnow_model_info / winnow_judge_info lines
+        out = []
+        for line in doc.get("served", []):
+            labels = dict(kv.split("=", 1) for kv in line[line.index("{") + 1:line.rindex("}")].split(","))
+            role = labels.get("role", '"pipeline"').strip('"')
+            name = labels.get("judge", labels.get("pipeline", '""')).strip('"')
+            out.append(f"{role} {name}@{labels.get('version', '?').strip(chr(34))}")
+        return ", ".join(out) or "not recorded"
+
+    lines = [f"Set `{before['set']}`, seed sets {before['seed_bases']}. Before: {served(before)}. After: {served(after)}.", ""]
+    cats = list(W.CATEGORIES) + ["overall"]
     lines.append("| strategy | " + " | ".join(cats) + " |")
     lines.append("|---" * (len(cats) + 1) + "|")
     report = {}

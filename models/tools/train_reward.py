@@ -159,7 +159,8 @@ def fit(a, seed: int, imgs, x_all, train_pairs, val_pairs, label: str):
         init_from_onnx(model, a.init)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps,
+                                                pct_start=max(0.1, 2.5 / a.steps))  # >= 2 warm-up steps
     best = {"loss": float("inf")}
     history, running = [], []
     t_train = time.time()
