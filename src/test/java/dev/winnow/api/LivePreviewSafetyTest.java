@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import static dev.winnow.api.GenerateStreamTest.events;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.winnow.api.GenerateStreamTest.Event;
 import dev.winnow.image.RgbImage;
 import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.SafetyVerdict;
@@ -49,9 +51,6 @@ class LivePreviewSafetyTest {
     static OnnxSessions sessions;
     static SafetyJudge judge;
 
-    record Event(String name, JsonNode data) {
-    }
-
     @BeforeAll
     static void loadTheSameJudge() {
         sessions = OnnxSessions.create(DeviceChoice.CPU, 1, 0);
@@ -66,20 +65,6 @@ class LivePreviewSafetyTest {
     @BeforeEach
     void ready() {
         ServiceReady.await();
-    }
-
-    static List<Event> events(Response r) throws Exception {
-        List<Event> out = new ArrayList<>();
-        String name = null;
-        for (String line : r.asString().split("\n")) {
-            if (line.startsWith("event:")) {
-                name = line.substring(6).trim();
-            } else if (line.startsWith("data:")) {
-                out.add(new Event(name, JSON.readTree(line.substring(5).trim())));
-                name = null;
-            }
-        }
-        return out;
     }
 
     static RgbImage decode(String base64) throws Exception {

@@ -61,9 +61,9 @@ class NoSafeCandidateTest {
                 .body("{\"prompt\": \"a red circle\", \"best_of\": 3, \"stream\": true, \"partial_images\": 3}")
                 .when().post("/v1/images/generations");
         assertEquals(200, r.statusCode());
-        List<LivePreviewSafetyTest.Event> events = LivePreviewSafetyTest.events(r);
+        List<GenerateStreamTest.Event> events = GenerateStreamTest.events(r);
         assertEquals(1, events.size(), "no partial image, no completed one: " + events);
-        LivePreviewSafetyTest.Event error = events.get(0);
+        GenerateStreamTest.Event error = events.get(0);
         assertEquals("error", error.name());
         assertEquals("no_safe_candidate", error.data().get("error").get("code").asText());
         assertEquals("invalid_request_error", error.data().get("error").get("type").asText());
@@ -75,10 +75,10 @@ class NoSafeCandidateTest {
         Response r = given().contentType(ContentType.JSON).accept("text/event-stream")
                 .body("{\"prompt\": \"a red circle\", \"n\": 2, \"steps\": 8, \"previews\": 3}")
                 .when().post("/generate");
-        List<LivePreviewSafetyTest.Event> previews = LivePreviewSafetyTest.events(r).stream()
+        List<GenerateStreamTest.Event> previews = GenerateStreamTest.events(r).stream()
                 .filter(e -> e.name().equals("preview")).toList();
         assertEquals(3, previews.size());
-        for (LivePreviewSafetyTest.Event p : previews) {
+        for (GenerateStreamTest.Event p : previews) {
             assertTrue(p.data().has("withheld") && !p.data().has("png_base64"), p.data().toString());
         }
         assertFalse(r.asString().contains("png_base64"), "no pixel left the service");
