@@ -15,19 +15,17 @@ import dev.winnow.judge.SafetyJudge;
 import dev.winnow.judge.SafetyVerdict;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
+import dev.winnow.testing.Determinism;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -67,18 +65,8 @@ class LivePreviewSafetyTest {
         ServiceReady.await();
     }
 
-    static RgbImage decode(String base64) throws Exception {
-        BufferedImage img = ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(base64)));
-        byte[] rgb = new byte[img.getWidth() * img.getHeight() * 3];
-        for (int y = 0, i = 0; y < img.getHeight(); y++) {
-            for (int x = 0; x < img.getWidth(); x++) {
-                int p = img.getRGB(x, y);
-                rgb[i++] = (byte) (p >> 16);
-                rgb[i++] = (byte) (p >> 8);
-                rgb[i++] = (byte) p;
-            }
-        }
-        return new RgbImage(img.getWidth(), img.getHeight(), rgb);
+    static RgbImage decode(String base64) {
+        return Determinism.decode(Base64.getDecoder().decode(base64));
     }
 
     /** The safe candidates' pixels of the same job (candidates depend only on seed and settings), and the verdicts. */

@@ -17,8 +17,7 @@ import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
+import dev.winnow.testing.Determinism;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,7 +25,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -107,18 +105,8 @@ class LivePreviewTest {
         }
     }
 
-    static byte[] pixels(byte[] png) throws Exception {
-        BufferedImage img = ImageIO.read(new ByteArrayInputStream(png));
-        byte[] rgb = new byte[img.getWidth() * img.getHeight() * 3];
-        for (int y = 0, i = 0; y < img.getHeight(); y++) {
-            for (int x = 0; x < img.getWidth(); x++) {
-                int p = img.getRGB(x, y);
-                rgb[i++] = (byte) (p >> 16);
-                rgb[i++] = (byte) (p >> 8);
-                rgb[i++] = (byte) p;
-            }
-        }
-        return rgb;
+    static byte[] pixels(byte[] png) {
+        return Determinism.decode(png).rgb();
     }
 
     @Test
