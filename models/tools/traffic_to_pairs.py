@@ -100,6 +100,25 @@ def pair_row(row, source, chosen, rejected, margin):
             "settings": row.get("settings"), "chosen": chosen, "rejected": rejected, "margin": margin}
 
 
+def rejected_for(row: dict, best: dict, min_margin: float, max_pairs: int, unsafe_rejected: bool,
+                 safe_ok=lambda c: True) -> list:
+    """(margin, candidate) for each rejected side of `best`: finished safe candidates that safe_ok
+    admits, at least min_margin below it in combined score, largest margins first; then, with
+    unsafe_rejected, the unsafe ones (margin None); at most max_pairs (0: all)."""
+    scored, unsafe = [], []
+    for c in row["candidates"]:
+        if c["index"] == best["index"] or c.get("latent_row") is None:
+            continue
+        if c["verdict"] == "safe" and c["scores"].get("combined") is not None and safe_ok(c):
+            margin = best["scores"]["combined"] - c["scores"]["combined"]
+            if margin >= min_margin:
+                scored.append((margin, c))
+        elif c["verdict"] == "unsafe" and unsafe_rejected:
+            unsafe.append((None, c))
+    scored.sort(key=lambda mc: (-mc[0], mc[1]["index"]))
+    return (scored + unsafe)[:max_pairs] if max_pairs > 0 else scored + unsafe
+
+
 def judges_pairs(row: dict, min_margin: float, max_pairs: int, unsafe_rejected: bool, sft_min,
                  top: int = 1, min_chosen: float = float("-inf"), accept=None) -> list:
     """One generation's pairs from the service's ranking (see the module docstring)."""
@@ -116,18 +135,7 @@ def judges_pairs(row: dict, min_margin: float, max_pairs: int, unsafe_rejected: 
         top_score = best["scores"].get("combined")
         if best.get("latent_row") is None or top_score is None or top_score < min_chosen:
             continue
-        scored, unsafe = [], []
-        for c in row["candidates"]:
-            if c["index"] == best["index"] or c.get("latent_row") is None:
-                continue
-            if c["verdict"] == "safe" and c["scores"].get("combined") is not None:
-                margin = top_score - c["scores"]["combined"]
-                if margin >= min_margin:
-                    scored.append((margin, c))
-            elif c["verdict"] == "unsafe" and unsafe_rejected:
-                unsafe.append((None, c))
-        scored.sort(key=lambda mc: (-mc[0], mc[1]["index"]))
-        picked = (scored + unsafe)[:max_pairs] if max_pairs > 0 else scored + unsafe
+        picked = rejected_for(row, best, min_margin, max_pairs, unsafe_rejected)
         out += [pair_row(row, "judges", side(row, best), side(row, c), m) for m, c in picked]
         if not picked and sft_min is not None and top_score >= sft_min:
             out.append(pair_row(row, "judges", side(row, best), None, None))
@@ -150,18 +158,7 @@ def accepted_pairs(row: dict, ranked: list, accept: tuple, min_margin: float, ma
     for best in ranked:
         if best.get("latent_row") is None or not ok(best):
             continue
-        scored, unsafe = [], []
-        for c in row["candidates"]:
-            if c.get("latent_row") is None or c["index"] == best["index"]:
-                continue
-            if c["verdict"] == "safe" and c["scores"].get("combined") is not None and not ok(c):
-                margin = best["scores"]["combined"] - c["scores"]["combined"]
-                if margin >= min_margin:
-                    scored.append((margin, c))
-            elif c["verdict"] == "unsafe" and unsafe_rejected:
-                unsafe.append((None, c))
-        scored.sort(key=lambda mc: (-mc[0], mc[1]["index"]))
-        picked = (scored + unsafe)[:max_pairs] if max_pairs > 0 else scored + unsafe
+        picked = rejected_for(row, best, min_margin, max_pairs, unsafe_rejected, safe_ok=lambda c: not ok(c))
         out += [pair_row(row, "judges", side(row, best), side(row, c), m) for m, c in picked]
         if not picked:
             out.append(pair_row(row, "judges", side(row, best), None, None))
