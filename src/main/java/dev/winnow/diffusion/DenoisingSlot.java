@@ -19,6 +19,8 @@ public final class DenoisingSlot {
     private final double guidanceScale;
     private final int latentHeight;
     private final int latentWidth;
+    /** {@link #shapeKey()}, made once: the scheduler reads it for every slot at every step. */
+    private final String shapeKey;
     private final float[] latents;
     /** The model's (guided) output for the next step; before the call, scratch for the scaled input. */
     private final float[] modelOutput;
@@ -36,6 +38,7 @@ public final class DenoisingSlot {
         this.guidanceScale = guidanceScale;
         this.latentHeight = latentHeight;
         this.latentWidth = latentWidth;
+        this.shapeKey = latentHeight + "x" + latentWidth;
         // x_T = σ_init · N(0, I), drawn first from the slot's own generator
         float[] x = new float[channels * latentHeight * latentWidth];
         noise.fill(x);
@@ -106,7 +109,7 @@ public final class DenoisingSlot {
 
     /** Slots with the same key can share a UNet call. */
     public String shapeKey() {
-        return latentHeight + "x" + latentWidth;
+        return shapeKey;
     }
 
     /** The current latents (the slot's own array, changed in place by every step). */

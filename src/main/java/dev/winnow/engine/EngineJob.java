@@ -105,18 +105,20 @@ final class EngineJob {
 
     /** What the {@link StepScheduler} sees of the job: its state, its models and its candidates' progress. */
     JobView view() {
-        List<JobView.Slot> slots = new ArrayList<>(prepared == null ? 0 : prepared.slots().size());
+        // Built as an array wrapped by List.of, which JobView's List.copyOf keeps as it is (no second copy
+        // at every step).
+        JobView.Slot[] slots = new JobView.Slot[prepared == null ? 0 : prepared.slots().size()];
         if (prepared != null) {
             List<DenoisingSlot> all = prepared.slots();
-            for (int i = 0; i < all.size(); i++) {
+            for (int i = 0; i < slots.length; i++) {
                 DenoisingSlot s = all.get(i);
                 boolean done = s.isDone();
-                slots.add(new JobView.Slot(i, s.shapeKey(), s.rows(), s.stepIndex(), s.totalSteps(),
-                        done ? Double.NaN : s.currentTimestep(), done, s.isPruned()));
+                slots[i] = new JobView.Slot(i, s.shapeKey(), s.rows(), s.stepIndex(), s.totalSteps(),
+                        done ? Double.NaN : s.currentTimestep(), done, s.isPruned());
             }
         }
         return new JobView(sequence, state(), served, served.bestOfN.pipeline().unet().acceptsPerRowTimesteps(),
-                request.deadlineNanos(), prepared == null ? Integer.MAX_VALUE : prepared.holdAtStep(), slots);
+                request.deadlineNanos(), prepared == null ? Integer.MAX_VALUE : prepared.holdAtStep(), List.of(slots));
     }
 
     /** Loop thread: its candidates still taking steps. */

@@ -41,12 +41,25 @@ public record JobView(long id, JobState state, Object models, boolean perRowTime
 
     /** Every candidate is denoised (or pruned): the job is ready to be judged. */
     boolean denoised() {
-        return !slots.isEmpty() && slots.stream().allMatch(Slot::done);
+        for (Slot s : slots) {
+            if (!s.done()) {
+                return false;
+            }
+        }
+        return !slots.isEmpty();
     }
 
     /** Pruning is undecided and every slot has reached the prune point: its previews can be judged. */
     boolean atPrunePoint() {
-        return holdAtStep != Integer.MAX_VALUE && !slots.isEmpty() && slots.stream().allMatch(s -> s.step() >= holdAtStep);
+        if (holdAtStep == Integer.MAX_VALUE || slots.isEmpty()) {
+            return false;
+        }
+        for (Slot s : slots) {
+            if (s.step() < holdAtStep) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The first candidate not pruned (the one a deadline's message counts steps by). */
