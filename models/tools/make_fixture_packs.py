@@ -121,7 +121,7 @@ def dump(path, obj):
 
 
 def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sample_size, scheduler_class,
-         scaling_factor=0.18215):
+         scaling_factor=0.18215, noise=None):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     text_encoder(os.path.join(d, "text_encoder", "model.onnx"), id_type, width, ftype)
@@ -131,7 +131,7 @@ def pack(name, *, id_type, timestep, ftype, width, prediction, spacing, pad, sam
         "_class_name": "ORTStableDiffusionPipeline", "scheduler": ["diffusers", scheduler_class],
         "text_encoder": ["optimum", "ORTModelTextEncoder"], "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["optimum", "ORTModelUnet"], "vae_decoder": ["optimum", "ORTModelVaeDecoder"],
-        "winnow_name": name})
+        "winnow_name": name, **({"winnow_noise": noise} if noise else {})})
     dump(os.path.join(d, "scheduler", "scheduler_config.json"), {
         "_class_name": scheduler_class, "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
         "beta_schedule": "scaled_linear", "prediction_type": prediction, "timestep_spacing": spacing,
@@ -234,7 +234,8 @@ def judges():
 PACKS = {
     "sd15-optimum-fixture": lambda: pack(
         "sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
-        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler"),
+        prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
+        noise="ziggurat"),  # as export_sd.py names it for the packs it exports (issue 30)
     "sd15-fp16-diffusers-fixture": lambda: pack(
         "sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",

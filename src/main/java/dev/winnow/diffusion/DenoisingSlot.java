@@ -1,5 +1,6 @@
 package dev.winnow.diffusion;
 
+import dev.winnow.diffusion.scheduler.GaussianNoise;
 import dev.winnow.diffusion.scheduler.Scheduler;
 
 /**
@@ -14,7 +15,7 @@ public final class DenoisingSlot {
 
     private final long seed;
     private final Scheduler scheduler;
-    private final SeededGaussian noise;
+    private final GaussianNoise noise;
     private final PromptEmbedding prompt;
     private final double guidanceScale;
     private final int latentHeight;
@@ -29,11 +30,11 @@ public final class DenoisingSlot {
     /** Dropped from its job before the end (speculative best-of-N): it takes no more steps and is never decoded. */
     private boolean pruned;
 
-    DenoisingSlot(long seed, Scheduler scheduler, PromptEmbedding prompt, double guidanceScale,
-                  int channels, int latentHeight, int latentWidth) {
+    DenoisingSlot(long seed, NoiseGenerator generator, Scheduler scheduler, PromptEmbedding prompt,
+                  double guidanceScale, int channels, int latentHeight, int latentWidth) {
         this.seed = seed;
         this.scheduler = scheduler;
-        this.noise = new SeededGaussian(seed);
+        this.noise = generator.create(seed);
         this.prompt = prompt;
         this.guidanceScale = guidanceScale;
         this.latentHeight = latentHeight;

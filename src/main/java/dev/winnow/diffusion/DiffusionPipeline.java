@@ -46,6 +46,8 @@ public final class DiffusionPipeline implements AutoCloseable {
     public static final int DEFAULT_UNET_LEVELS = 4;
 
     private final ModelVersion id;
+    /** The normal generator of its candidates ({@code winnow_noise}): part of what a seed gives. */
+    private final NoiseGenerator noise;
     private final Path folder;
     private final ClipTokenizer tokenizer;
     private final TextEncoder textEncoder;
@@ -65,8 +67,9 @@ public final class DiffusionPipeline implements AutoCloseable {
 
     private DiffusionPipeline(ModelVersion id, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
                               VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
-                              int latentMultiple, int defaultSize) throws OrtException {
+                              int latentMultiple, int defaultSize, NoiseGenerator noise) throws OrtException {
         this.id = id;
+        this.noise = noise;
         this.folder = folder;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
@@ -151,7 +154,7 @@ public final class DiffusionPipeline implements AutoCloseable {
             String name = index.path("winnow_name").asText(folder.toAbsolutePath().normalize().getFileName().toString());
             ModelVersion id = new ModelVersion(name, PackVersion.of(folder, index.path("winnow_version").asText(null)));
             return new DiffusionPipeline(id, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
-                    latentMultiple(unetConfig), latentDefault * vaeScale);
+                    latentMultiple(unetConfig), latentDefault * vaeScale, noiseGenerator(folder, index));
         } catch (TokenizerLoadException e) {
             closeAll(opened, graphs);
             throw new PackException(e.getMessage(), e);
@@ -206,6 +209,21 @@ public final class DiffusionPipeline implements AutoCloseable {
             return ClipTokenizer.END_TOKEN;
         }
         return pad.isObject() ? pad.path("content").asText(ClipTokenizer.END_TOKEN) : pad.asText();
+    }
+
+    /** The generator the pack names in {@code winnow_noise} (none: the first one, {@link NoiseGenerator#BOX_MULLER}). */
+    private static NoiseGenerator noiseGenerator(Path folder, JsonNode index) {
+        JsonNode name = index.path("winnow_noise");
+        try {
+            return NoiseGenerator.named(name.isMissingNode() || name.isNull() ? null : name.asText());
+        } catch (IllegalArgumentException e) {
+            throw new PackException(folder.resolve("model_index.json") + ": winnow_noise: " + e.getMessage());
+        }
+    }
+
+    /** The normal generator its candidates' seeds drive ({@code winnow_noise}). */
+    public NoiseGenerator noise() {
+        return noise;
     }
 
     /** Pixels per latent cell: from fixed shapes when the graphs have them, else from the VAE's blocks (SD: 8). */
@@ -315,7 +333,7 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** A new slot for one candidate. */
     public DenoisingSlot newSlot(long seed, PromptEmbedding prompt, String scheduler, int steps, double guidanceScale,
                                  int width, int height) {
-        return new DenoisingSlot(seed, schedulers.create(scheduler, steps), prompt, guidanceScale,
+        return new DenoisingSlot(seed, noise, schedulers.create(scheduler, steps), prompt, guidanceScale,
                 unet.channels(), height / vaeScale, width / vaeScale);
     }
 

@@ -303,16 +303,22 @@ public final class BestOfN {
         if (job.previews() > 0) {
             prepared.timings().put("stream_preview", prepared.livePreviewMillis());
         }
-        prepared.timings().put("total", millisSince(prepared.startNanos()));
         if (ranked.isEmpty()) {
+            prepared.timings().put("total", millisSince(prepared.startNanos()));
             throw new NoSafeCandidateException(candidates);
         }
         int best = ranked.get(0);
         List<GenerationResult.Picture> pictures = new ArrayList<>();
+        long encodeStart = System.nanoTime();
         for (int r : ranked.subList(0, Math.min(ranked.size(), job.images()))) {
             CandidateResult c = candidates.get(finishedIndex.get(r));
-            pictures.add(new GenerationResult.Picture(c, images.get(r), Map.of("parameters", parameters(job, c.seed()))));
+            GenerationResult.Picture picture = new GenerationResult.Picture(c, images.get(r),
+                    Map.of("parameters", parameters(job, c.seed())));
+            picture.png(); // encoded here, on the finishing thread, once: the response only copies it out
+            pictures.add(picture);
         }
+        prepared.timings().put("encode", millisSince(encodeStart));
+        prepared.timings().put("total", millisSince(prepared.startNanos()));
         RgbImage first = images.get(best);
         List<Integer> rankedIndices = ranked.stream().map(finishedIndex::get).toList();
         return new GenerationResult(UUID.randomUUID().toString(), pipeline.id(), judges(prepared.previewsJudged()),

@@ -458,7 +458,7 @@ public class WinnowEngine {
 
     private void report(List<CandidateResult> candidates, Map<String, Long> timingsMs) {
         candidates.forEach(c -> observe(o -> o.candidate(c.verdict())));
-        for (String stage : new String[] {"decode", "safety", "score"}) {
+        for (String stage : new String[] {"decode", "safety", "score", "encode"}) {
             Long ms = timingsMs.get(stage);
             if (ms != null) {
                 observe(o -> o.stage(stage, ms * 1_000_000));

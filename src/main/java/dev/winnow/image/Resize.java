@@ -29,7 +29,7 @@ public final class Resize {
         BILINEAR_ANTIALIAS;
 
         /** Resized by convolution along each axis (PIL's ImagingResample), not by sampling. */
-        boolean convolves() {
+        public boolean convolves() {
             return this == BICUBIC || this == BILINEAR_ANTIALIAS;
         }
 
@@ -100,41 +100,96 @@ public final class Resize {
             }
             return plane(all, inW, inH, outW, outH, mode);
         }
-        // Where each output column and row samples, worked out once (not once per pixel).
-        int[] x0 = new int[outW];
-        int[] x1 = new int[outW];
-        double[] fx = new double[outW];
-        for (int x = 0; x < outW; x++) {
-            double sx = source(x, inW, outW, mode);
-            if (mode == Mode.NEAREST) {
-                x0[x] = Math.min(inW - 1, (int) Math.floor(sx + 0.5));
-            } else {
-                x0[x] = (int) Math.floor(sx);
-                x1[x] = Math.min(x0[x] + 1, inW - 1);
-                fx[x] = sx - x0[x];
-            }
-        }
+        Axis columns = Axis.of(inW, outW, mode);
+        Axis rows = Axis.of(inH, outH, mode);
         for (int y = 0; y < outH; y++) {
-            double sy = source(y, inH, outH, mode);
+            int top0 = rows.lo[y] * inW;
             if (mode == Mode.NEAREST) {
-                int row = Math.min(inH - 1, (int) Math.floor(sy + 0.5)) * inW;
                 for (int x = 0; x < outW; x++) {
-                    dst[y * outW + x] = src.at(row + x0[x]);
+                    dst[y * outW + x] = src.at(top0 + columns.lo[x]);
                 }
                 continue;
             }
-            int y0 = (int) Math.floor(sy);
-            double fy = sy - y0;
-            int top0 = y0 * inW;
-            int bottom0 = Math.min(y0 + 1, inH - 1) * inW;
+            double fy = rows.frac[y];
+            int bottom0 = rows.hi[y] * inW;
             for (int x = 0; x < outW; x++) {
-                double f = fx[x];
-                double top = src.at(top0 + x0[x]) * (1 - f) + src.at(top0 + x1[x]) * f;
-                double bottom = src.at(bottom0 + x0[x]) * (1 - f) + src.at(bottom0 + x1[x]) * f;
+                double f = columns.frac[x];
+                double top = src.at(top0 + columns.lo[x]) * (1 - f) + src.at(top0 + columns.hi[x]) * f;
+                double bottom = src.at(bottom0 + columns.lo[x]) * (1 - f) + src.at(bottom0 + columns.hi[x]) * f;
                 dst[y * outW + x] = (float) (top * (1 - fy) + bottom * fy);
             }
         }
         return dst;
+    }
+
+    /**
+     * All three channels of an RGB image resized by sampling (bilinear, align-corners or nearest:
+     * not the convolving modes) in one pass over the output, each value read through
+     * {@code valueOfByte}, then normalised ({@code (v - mean[c]) / std[c]}, or left as it is when
+     * {@code mean} is null) and written to {@code out} at {@code base + pixel · pixelStride + c ·
+     * channelStride} (NHWC: 3 and 1; NCHW: 1 and the plane). The same values as
+     * {@link #plane(Source, int, int, int, int, Mode)} on {@link #channel} for each channel, without
+     * a plane per channel in between: a judge's input is written straight from the decoded bytes.
+     */
+    public static void sampleRgb(byte[] rgb, int inW, int inH, int outW, int outH, Mode mode, float[] valueOfByte,
+                                 float[] out, int base, int pixelStride, int channelStride, float[] mean, float[] std) {
+        if (mode.convolves()) {
+            throw new IllegalArgumentException(mode + " resizes by convolution, not by sampling");
+        }
+        Axis columns = Axis.of(inW, outW, mode);
+        Axis rows = Axis.of(inH, outH, mode);
+        boolean nearest = mode == Mode.NEAREST || (inW == outW && inH == outH);
+        for (int y = 0; y < outH; y++) {
+            int top0 = (inH == outH ? y : rows.lo[y]) * inW;
+            int bottom0 = (inH == outH ? y : rows.hi[y]) * inW;
+            double fy = inH == outH ? 0 : rows.frac[y];
+            for (int x = 0; x < outW; x++) {
+                int at = base + (y * outW + x) * pixelStride;
+                if (nearest) {
+                    int p = (top0 + (inW == outW ? x : columns.lo[x])) * 3;
+                    for (int c = 0; c < 3; c++) {
+                        float v = valueOfByte[rgb[p + c] & 0xff];
+                        out[at + c * channelStride] = mean == null ? v : (v - mean[c]) / std[c];
+                    }
+                    continue;
+                }
+                double f = columns.frac[x];
+                int p00 = (top0 + columns.lo[x]) * 3;
+                int p01 = (top0 + columns.hi[x]) * 3;
+                int p10 = (bottom0 + columns.lo[x]) * 3;
+                int p11 = (bottom0 + columns.hi[x]) * 3;
+                for (int c = 0; c < 3; c++) {
+                    // the arithmetic of plane(Source, ...), term by term, so the values are the same
+                    double top = valueOfByte[rgb[p00 + c] & 0xff] * (1 - f) + valueOfByte[rgb[p01 + c] & 0xff] * f;
+                    double bottom = valueOfByte[rgb[p10 + c] & 0xff] * (1 - f) + valueOfByte[rgb[p11 + c] & 0xff] * f;
+                    float v = (float) (top * (1 - fy) + bottom * fy);
+                    out[at + c * channelStride] = mean == null ? v : (v - mean[c]) / std[c];
+                }
+            }
+        }
+    }
+
+    /**
+     * Where each output position along one axis samples, worked out once (not once per pixel):
+     * the lower and upper source index and the weight of the upper (nearest: {@code lo} only).
+     */
+    private record Axis(int[] lo, int[] hi, double[] frac) {
+        static Axis of(int in, int out, Mode mode) {
+            int[] lo = new int[out];
+            int[] hi = new int[out];
+            double[] frac = new double[out];
+            for (int d = 0; d < out; d++) {
+                double s = source(d, in, out, mode);
+                if (mode == Mode.NEAREST) {
+                    lo[d] = Math.min(in - 1, (int) Math.floor(s + 0.5));
+                } else {
+                    lo[d] = (int) Math.floor(s);
+                    hi[d] = Math.min(lo[d] + 1, in - 1);
+                    frac[d] = s - lo[d];
+                }
+            }
+            return new Axis(lo, hi, frac);
+        }
     }
 
     /**

@@ -3,7 +3,11 @@ package dev.winnow.judge;
 import dev.winnow.image.Resize;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
+import java.nio.FloatBuffer;
+import java.lang.ref.WeakReference;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Turns images into a judge's input tensor exactly as its {@code judge.json} says: 0..255
@@ -21,6 +25,37 @@ final class ImagePreprocessor {
     private final float high;
     private final float[] mean = new float[3];
     private final float[] std = new float[3];
+    /** Everything that decides the values: judges with equal specs take the same input. */
+    private final Spec spec;
+
+    private record Spec(int width, int height, boolean nhwc, Resize.Mode resize, boolean centerCrop, float low, float high,
+                        List<Float> mean, List<Float> std) {
+    }
+
+    /**
+     * Each thread's last batch per spec (the finishing threads'): its values, in an array kept to
+     * the largest batch it held, and which images they are of (weakly: the memo keeps no image
+     * alive). The scorers that take the same input (the scenes verifier and the aesthetic judge:
+     * 64², bilinear, [-1, 1]) judge the same images one after the other on one thread, so the
+     * second reads the first one's batch instead of resizing again.
+     */
+    private static final ThreadLocal<Map<Spec, Filled>> FILLED = ThreadLocal.withInitial(HashMap::new);
+
+    private record Filled(List<WeakReference<RgbImage>> images, float[] values) {
+        boolean holds(List<RgbImage> batch) {
+            if (batch.size() != images.size()) {
+                return false;
+            }
+            for (int i = 0; i < batch.size(); i++) {
+                if (images.get(i).get() != batch.get(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+    /** Mean 0 and standard deviation 1 for every channel: normalising changes nothing. */
+    private final boolean identityNormalisation;
     /** What each byte value stands for on the declared range (the same float arithmetic as one by one). */
     private final float[] valueOfByte = new float[256];
 
@@ -36,6 +71,13 @@ final class ImagePreprocessor {
             mean[c] = in.mean().get(c).floatValue();
             std[c] = in.std().get(c).floatValue();
         }
+        this.spec = new Spec(width, height, nhwc, resize, centerCrop, low, high,
+                List.of(mean[0], mean[1], mean[2]), List.of(std[0], std[1], std[2]));
+        boolean identity = true;
+        for (int c = 0; c < 3; c++) {
+            identity &= mean[c] == 0f && std[c] == 1f;
+        }
+        this.identityNormalisation = identity;
         for (int b = 0; b < 256; b++) {
             float unit = b / 255f;
             valueOfByte[b] = low == 0f && high == 1f ? unit : low + (high - low) * unit;
@@ -82,21 +124,72 @@ final class ImagePreprocessor {
     }
 
     float[] batch(List<RgbImage> images) {
-        int plane = width * height;
-        float[] out = new float[images.size() * 3 * plane];
+        float[] out = new float[floats(images.size())];
+        fill(images, out);
+        return out;
+    }
+
+    /** The values a batch of {@code images} has: {@code images × 3 × width × height}. */
+    int floats(int images) {
+        return images * 3 * width * height;
+    }
+
+    /**
+     * The batch written into {@code out} from its position on (a judge's reused direct buffer,
+     * which ONNX Runtime then reads in place): the same values as {@link #batch}. Made in this
+     * thread's reused array first, with plain array stores, then copied in one bulk move; made
+     * once for judges with the same spec that take the same images in turn ({@link #FILLED}).
+     */
+    void batchInto(List<RgbImage> images, FloatBuffer out) {
+        int n = floats(images.size());
+        Map<Spec, Filled> mine = FILLED.get();
+        Filled last = mine.get(spec);
+        if (last == null || !last.holds(images)) {
+            float[] values = last != null && last.values().length >= n ? last.values() : new float[n];
+            fill(images, values);
+            last = new Filled(images.stream().map(WeakReference::new).toList(), values);
+            mine.put(spec, last);
+        }
+        out.put(out.position(), last.values(), 0, n);
+    }
+
+    /**
+     * Big batches (a safety judge's 224² input, 150,528 values an image) are made an image per
+     * task on the common pool when there is more than one image, so an idle core shares the work;
+     * small ones (the scorers' 64², 12,288 an image) are not worth a hand-off.
+     */
+    private static final int PARALLEL_FROM_VALUES = 200_000;
+
+    private void fill(List<RgbImage> images, float[] out) {
+        if (images.size() > 1 && floats(images.size()) >= PARALLEL_FROM_VALUES) {
+            java.util.stream.IntStream.range(0, images.size()).parallel().forEach(b -> fill(images.get(b), out, b));
+            return;
+        }
         for (int b = 0; b < images.size(); b++) {
-            RgbImage img = images.get(b);
-            for (int c = 0; c < 3; c++) {
-                // 0..255 onto the declared range, then resized: read through the table, and only
-                // where a bilinear or nearest resize samples
-                float[] resized = fit(Resize.channel(img.rgb(), c, valueOfByte), img.width(), img.height());
-                for (int i = 0; i < plane; i++) {
-                    float v = (resized[i] - mean[c]) / std[c];
-                    int at = nhwc ? b * 3 * plane + i * 3 + c : b * 3 * plane + c * plane + i;
-                    out[at] = v;
-                }
+            fill(images.get(b), out, b);
+        }
+    }
+
+    /** Image {@code b} of a batch into its place in {@code out}. */
+    private void fill(RgbImage img, float[] out, int b) {
+        int plane = width * height;
+        int base = b * 3 * plane;
+        if (!centerCrop && !resize.convolves()) {
+            // sampled from the bytes straight into the batch, all channels in one pass (no plane per
+            // channel, no second loop to normalise): the same values as below; (v - 0) / 1 is v, bit
+            // for bit, so identity normalisation skips the arithmetic
+            Resize.sampleRgb(img.rgb(), img.width(), img.height(), width, height, resize, valueOfByte, out, base,
+                    nhwc ? 3 : 1, nhwc ? 1 : plane, identityNormalisation ? null : mean, identityNormalisation ? null : std);
+            return;
+        }
+        for (int c = 0; c < 3; c++) {
+            // 0..255 onto the declared range, then resized: read through the table, and only where a
+            // bilinear or nearest resize samples
+            float[] resized = fit(Resize.channel(img.rgb(), c, valueOfByte), img.width(), img.height());
+            for (int i = 0; i < plane; i++) {
+                float v = (resized[i] - mean[c]) / std[c];
+                out[nhwc ? base + i * 3 + c : base + c * plane + i] = v;
             }
         }
-        return out;
     }
 }

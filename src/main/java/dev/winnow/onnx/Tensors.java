@@ -34,6 +34,25 @@ public final class Tensors {
         };
     }
 
+    /**
+     * A direct buffer's values (position to limit, e.g. from {@link ScratchBuffers}) as a tensor of
+     * the declared type: FLOAT uses the buffer itself as the tensor's memory, FLOAT16 converts.
+     */
+    public static OnnxTensor floats(OrtEnvironment env, FloatBuffer direct, long[] shape, OnnxJavaType type)
+            throws OrtException {
+        return switch (type) {
+            case FLOAT -> OnnxTensor.createTensor(env, direct, shape);
+            case FLOAT16 -> {
+                short[] half = new short[direct.remaining()];
+                for (int i = 0; i < half.length; i++) {
+                    half[i] = Fp16Conversions.floatToFp16(direct.get(direct.position() + i));
+                }
+                yield OnnxTensor.createTensor(env, ShortBuffer.wrap(half), shape, OnnxJavaType.FLOAT16);
+            }
+            default -> throw new IllegalArgumentException("not a floating-point input type: " + type);
+        };
+    }
+
     /** Token ids as INT32 or INT64, whichever the graph declares. */
     public static OnnxTensor ids(OrtEnvironment env, int[] data, long[] shape, OnnxJavaType type) throws OrtException {
         return switch (type) {

@@ -61,7 +61,7 @@ public class WinnowMetrics implements EngineObserver {
         for (String reason : new String[] {"queue_full", "deadline", "policy", "invalid"}) {
             rejectedCounter(reason);
         }
-        for (String stage : new String[] {"text_encode", "denoise", "preview", "stream_preview", "decode", "safety", "score"}) {
+        for (String stage : new String[] {"text_encode", "denoise", "preview", "stream_preview", "decode", "safety", "score", "encode"}) {
             stageTimer(stage);
         }
         batchRows();

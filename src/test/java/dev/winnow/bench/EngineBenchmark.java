@@ -195,7 +195,11 @@ public final class EngineBenchmark {
     }
 
     static GenerationRequest job(int n, long seed, int steps, int size) {
-        return new GenerationRequest(PROMPT, "", n, steps, 5.0, seed, size, size, "ddim", false, Map.of(),
+        return job(n, seed, steps, size, "ddim");
+    }
+
+    static GenerationRequest job(int n, long seed, int steps, int size, String scheduler) {
+        return new GenerationRequest(PROMPT, "", n, steps, 5.0, seed, size, size, scheduler, false, Map.of(),
                 System.nanoTime() + 3_600_000_000_000L);
     }
 
@@ -357,9 +361,14 @@ public final class EngineBenchmark {
 
     /** Denoising only: {@code images} candidates in jobs of {@code n}, every step of a job in one call. */
     static double denoiseImagesPerSecond(BestOfN b, int n, int images, int steps, int size) throws Exception {
+        return denoiseImagesPerSecond(b, n, images, steps, size, "ddim");
+    }
+
+    static double denoiseImagesPerSecond(BestOfN b, int n, int images, int steps, int size, String scheduler)
+            throws Exception {
         long t0 = System.nanoTime();
         for (int done = 0; done < images; done += n) {
-            List<DenoisingSlot> slots = slots(b.pipeline(), job(n, 300 + done, steps, size));
+            List<DenoisingSlot> slots = slots(b.pipeline(), job(n, 300 + done, steps, size, scheduler));
             while (!slots.get(0).isDone()) {
                 b.pipeline().step(slots);
             }
@@ -522,6 +531,67 @@ public final class EngineBenchmark {
                 + "%.1f images/s generation only (no judges)%n%n", median(withJudges), median(without));
         SUMMARY.put("fixture.n8.images_per_s.judged", median(withJudges));
         SUMMARY.put("fixture.n8.images_per_s.generation_only", median(without));
+        schedulerCosts(generationOnly, steps, size);
+        judgingCosts(sessions, denoised, p);
+    }
+
+    /**
+     * (e) ms per image-step by scheduler at N = 8, interleaved rounds: an ancestral sampler draws
+     * a latent of fresh noise per candidate and step, the others none after the first.
+     */
+    static void schedulerCosts(BestOfN b, int steps, int size) throws Exception {
+        String[] schedulers = {"ddim", "euler", "euler_a", "dpmpp_2m"};
+        Map<String, List<Double>> ms = new LinkedHashMap<>();
+        for (String s : schedulers) {
+            denoiseImagesPerSecond(b, 8, 8, steps, size, s);
+            ms.put(s, new ArrayList<>());
+        }
+        for (int r = 0; r < 5; r++) {
+            for (String s : schedulers) {
+                ms.get(s).add(1000.0 / denoiseImagesPerSecond(b, 8, 8, steps, size, s) / steps);
+            }
+        }
+        System.out.print("   e. denoising by scheduler, N = 8, ms per image-step (medians of 5 interleaved):");
+        for (String s : schedulers) {
+            System.out.printf(Locale.ROOT, " %s %.3f", s, median(ms.get(s)));
+        }
+        double ratio = median(ms.get("euler_a")) / median(ms.get("ddim"));
+        System.out.printf(Locale.ROOT, "; euler_a / ddim %.2fx%n", ratio);
+        SUMMARY.put("fixture.ms_per_image_step.euler_a", median(ms.get("euler_a")));
+        SUMMARY.put("fixture.euler_a_over_ddim", ratio);
+    }
+
+    /**
+     * (f) judging 8 decoded 512² images with the embedded judges (safety, then each scorer, as the
+     * engine does): wall time against the time inside their OrtSession.run calls, medians of 7.
+     */
+    static void judgingCosts(OnnxSessions sessions, List<DenoisingSlot> denoised, DiffusionPipeline p) throws Exception {
+        SafetyJudge safety = defaultSafety(sessions);
+        List<ScoreJudge> scorers = defaultScorers(sessions);
+        List<Double> wall = new ArrayList<>();
+        List<Double> inRun = new ArrayList<>();
+        for (int r = 0; r < 10; r++) {
+            List<RgbImage> images = p.decode(denoised, 8); // new images each round, as every job's are
+            long ort0 = ModelSession.totalRunNanos();
+            long t0 = System.nanoTime();
+            List<SafetyVerdict> verdicts = safety.judge(images);
+            for (ScoreJudge s : scorers) {
+                s.score(images, PROMPT);
+            }
+            long took = System.nanoTime() - t0;
+            if (verdicts.size() != 8) {
+                throw new IllegalStateException("verdicts for " + verdicts.size() + " of 8 images");
+            }
+            if (r >= 3) { // the first rounds warm the JIT
+                wall.add(took / 1e6);
+                inRun.add((ModelSession.totalRunNanos() - ort0) / 1e6);
+            }
+        }
+        double ratio = median(wall) / median(inRun);
+        System.out.printf(Locale.ROOT, "   f. judging 8 images (safety + %d scorers): %.1f ms, %.1f ms of it inside "
+                + "OrtSession.run: %.2fx the judges' own runs%n%n", scorers.size(), median(wall), median(inRun), ratio);
+        SUMMARY.put("fixture.n8.judging_ms", median(wall));
+        SUMMARY.put("fixture.n8.judging_over_raw", ratio);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.winnow.diffusion;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -108,5 +109,24 @@ class PackValidationTest {
     void autoFallsBackToCpuHere() {
         org.junit.jupiter.api.Assumptions.assumeFalse(hasCuda(), "this runtime has CUDA");
         assertTrue(OnnxSessions.create(DeviceChoice.AUTO, 1, 0).device().equals("cpu"));
+    }
+
+    @Test
+    void aPackNamingAnUnknownNoiseGeneratorStopsLoadingNamingTheKeyAndTheKnownOnes() throws IOException {
+        Path pack = copyOfTiny();
+        Path index = pack.resolve("model_index.json");
+        Files.writeString(index, Files.readString(index).replace("\"winnow_version\"", "\"winnow_noise\": \"sobol\", \"winnow_version\""));
+        PackException e = assertThrows(PackException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("winnow_noise") && e.getMessage().contains("sobol")
+                && e.getMessage().contains("box-muller, ziggurat"), e.getMessage());
+    }
+
+    @Test
+    void aPackThatNamesNoNoiseGeneratorKeepsBoxMullerAndOneThatNamesTheZigguratGetsIt() throws Exception {
+        try (DiffusionPipeline embedded = DiffusionPipeline.load(TINY, CPU);
+             DiffusionPipeline fixture = DiffusionPipeline.load(Path.of("src/test/fixture-packs/sd15-optimum-fixture"), CPU)) {
+            assertEquals(NoiseGenerator.BOX_MULLER, embedded.noise());
+            assertEquals(NoiseGenerator.ZIGGURAT, fixture.noise());
+        }
     }
 }

@@ -53,4 +53,46 @@ class ResizeTest {
         }
         assertArrayEquals(reference(src, inW, inH, outW, outH, mode), Resize.plane(src, inW, inH, outW, outH, mode), 0f);
     }
+
+    @ParameterizedTest
+    @CsvSource({
+        "512, 512, 224, 224, BILINEAR_ALIGN_CORNERS",
+        "512, 512, 64, 64, BILINEAR",
+        "64, 48, 224, 224, BILINEAR",
+        "37, 23, 37, 11, BILINEAR",
+        "30, 20, 30, 20, BILINEAR",
+        "30, 20, 17, 41, NEAREST",
+        "30, 20, 30, 20, NEAREST",
+    })
+    void allThreeChannelsSampledInOnePassAreTheValuesOfEachChannelResizedAlone(int inW, int inH, int outW, int outH,
+                                                                              Resize.Mode mode) {
+        byte[] rgb = new byte[inW * inH * 3];
+        for (int i = 0; i < rgb.length; i++) {
+            rgb[i] = (byte) (i * 31 + (i >> 5) * 7);
+        }
+        float[] valueOfByte = new float[256];
+        for (int b = 0; b < 256; b++) {
+            valueOfByte[b] = -1f + 2f * (b / 255f);
+        }
+        int plane = outW * outH;
+        float[] nchw = new float[5 + 3 * plane];
+        float[] nhwc = new float[3 * plane];
+        Resize.sampleRgb(rgb, inW, inH, outW, outH, mode, valueOfByte, nchw, 5, 1, plane, null, null);
+        float[] mean = {0.5f, -0.25f, 0f};
+        float[] std = {2f, 0.5f, 3f};
+        Resize.sampleRgb(rgb, inW, inH, outW, outH, mode, valueOfByte, nhwc, 0, 3, 1, mean, std);
+        for (int c = 0; c < 3; c++) {
+            float[] alone = Resize.plane(Resize.channel(rgb, c, valueOfByte), inW, inH, outW, outH, mode);
+            float[] planar = new float[plane];
+            float[] interleaved = new float[plane];
+            float[] normalised = new float[plane];
+            for (int i = 0; i < plane; i++) {
+                planar[i] = nchw[5 + c * plane + i];
+                interleaved[i] = nhwc[i * 3 + c];
+                normalised[i] = (alone[i] - mean[c]) / std[c];
+            }
+            assertArrayEquals(alone, planar, 0f, "channel " + c + ", planar");
+            assertArrayEquals(normalised, interleaved, 0f, "channel " + c + ", interleaved and normalised");
+        }
+    }
 }
