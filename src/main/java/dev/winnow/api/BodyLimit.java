@@ -7,6 +7,7 @@ import dev.winnow.engine.WinnowEngine;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RequestBody;
 import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
@@ -72,9 +73,28 @@ public class BodyLimit {
         long limit = limitBytes();
         long timeoutMs = Math.max(1, config.http().bodyTimeout().toMillis());
         // Its own route, just before: Vert.x lets no handler run ahead of a body handler on one route.
-        withBody(router.route().order(ROUTE_ORDER - 1)).handler(ctx -> startBodyClock(ctx, timeoutMs));
+        withBody(router.route().order(ROUTE_ORDER - 1)).handler(ctx -> {
+            if (isHttp2(ctx)) {
+                String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+                if (declaredOver(length, limit)) { // the one check an unread HTTP/2 body can have here
+                    refuse(ctx, 413, "body-too-large", "Request body too large", "the body is " + length.trim()
+                            + " bytes; the limit is " + limit, null, false);
+                    return;
+                }
+                ctx.next();
+                return;
+            }
+            startBodyClock(ctx, timeoutMs);
+        });
+        BodyHandler bodies = BodyHandler.create(false).setBodyLimit(limit);
         withBody(router.route().order(ROUTE_ORDER))
-                .handler(BodyHandler.create(false).setBodyLimit(limit))
+                .handler(ctx -> {
+                    if (isHttp2(ctx)) {
+                        ctx.next(); // RESTEasy reads it: see isHttp2
+                        return;
+                    }
+                    bodies.handle(ctx);
+                })
                 .handler(this::bodyArrived)
                 .failureHandler(ctx -> {
                     if (ctx.statusCode() != 413) {
@@ -87,6 +107,27 @@ public class BodyLimit {
                             ? "the body is " + length.trim() + " bytes; the limit is " + limit
                             : "the body is over the limit of " + limit + " bytes", null, true);
                 });
+    }
+
+    /**
+     * HTTP/2 requests (h2c by prior knowledge or upgrade, h2 over TLS) keep the server's own body
+     * reading: once a body handler has read an HTTP/2 request to its end, RESTEasy's request
+     * context pauses it, and Vert.x's HTTP/2 request refuses a pause after its end ("Request has
+     * already been read": a 500 for every POST). Their bodies are read by RESTEasy; here only a
+     * declared Content-Length over the limit is refused (413, a problem document). A chunked body
+     * over it meets Quarkus' own {@code quarkus.http.limits.max-body-size} (a bare 413), and there
+     * is no body clock (the gateway's timeout holds).
+     */
+    private static boolean isHttp2(RoutingContext ctx) {
+        return ctx.request().version() == HttpVersion.HTTP_2;
+    }
+
+    private static boolean declaredOver(String contentLength, long limit) {
+        try {
+            return contentLength != null && Long.parseLong(contentLength.trim()) > limit;
+        } catch (NumberFormatException e) {
+            return false; // the server answers a malformed header itself
+        }
     }
 
     private static Route withBody(Route route) {
@@ -121,6 +162,10 @@ public class BodyLimit {
 
     /** After the body handler: the body is all here. An empty JSON body is refused before the JSON reader sees it. */
     private void bodyArrived(RoutingContext ctx) {
+        if (isHttp2(ctx)) {
+            ctx.next(); // not read here: see isHttp2
+            return;
+        }
         stopBodyClock(ctx);
         RequestBody body = ctx.body();
         if ((body == null || body.length() <= 0) && isJson(ctx) && JSON_ROUTES.contains(ctx.normalizedPath())) {
