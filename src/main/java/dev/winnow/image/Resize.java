@@ -138,15 +138,17 @@ public final class Resize {
         }
         Axis columns = Axis.of(inW, outW, mode);
         Axis rows = Axis.of(inH, outH, mode);
-        boolean nearest = mode == Mode.NEAREST || (inW == outW && inH == outH);
+        boolean nearest = mode == Mode.NEAREST;
         for (int y = 0; y < outH; y++) {
-            int top0 = (inH == outH ? y : rows.lo[y]) * inW;
-            int bottom0 = (inH == outH ? y : rows.hi[y]) * inW;
-            double fy = inH == outH ? 0 : rows.frac[y];
+            // an axis at its own size samples each source position with weight 0 for the next
+            // (x · 1 + y · 0 is x), so it needs no case of its own
+            int top0 = rows.lo[y] * inW;
+            int bottom0 = rows.hi[y] * inW;
+            double fy = rows.frac[y];
             for (int x = 0; x < outW; x++) {
                 int at = base + (y * outW + x) * pixelStride;
                 if (nearest) {
-                    int p = (top0 + (inW == outW ? x : columns.lo[x])) * 3;
+                    int p = (top0 + columns.lo[x]) * 3;
                     for (int c = 0; c < 3; c++) {
                         float v = valueOfByte[rgb[p + c] & 0xff];
                         out[at + c * channelStride] = mean == null ? v : (v - mean[c]) / std[c];

@@ -3,6 +3,7 @@ package dev.winnow.judge;
 import dev.winnow.image.Resize;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
+import dev.winnow.onnx.ScratchBuffers;
 import java.nio.FloatBuffer;
 import java.lang.ref.WeakReference;
 import java.util.HashMap;
@@ -132,6 +133,16 @@ final class ImagePreprocessor {
     /** The values a batch of {@code images} has: {@code images × 3 × width × height}. */
     int floats(int images) {
         return images * 3 * width * height;
+    }
+
+    /**
+     * The batch in this thread's reused direct buffer for this preprocessor (its judge's), for a
+     * tensor that is closed before the thread asks again ({@link ScratchBuffers}).
+     */
+    FloatBuffer scratchBatch(List<RgbImage> images) {
+        FloatBuffer into = ScratchBuffers.floats(this, floats(images.size()));
+        batchInto(images, into);
+        return into;
     }
 
     /**

@@ -12,7 +12,6 @@ import dev.winnow.modelpack.PackException;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
 import dev.winnow.onnx.RunTerminatedException;
-import dev.winnow.onnx.ScratchBuffers;
 import dev.winnow.onnx.Tensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -197,7 +196,7 @@ public class SafetyJudge implements AutoCloseable {
         String kind = manifest.output().kind() == null ? "probabilities" : manifest.output().kind();
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
-            in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessed(images),
+            in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessor.scratchBatch(images),
                     preprocessor.shape(images.size()), imageType));
             if (manifest.nativeImageInput() != null) {
                 in.put(manifest.nativeImageInput().name(), nativeImages(images));
@@ -264,16 +263,6 @@ public class SafetyJudge implements AutoCloseable {
         for (int i = 0; i < row.length; i++) {
             row[i] = (float) (e[i] / sum);
         }
-    }
-
-    /**
-     * The images as the model's input, written into this thread's reused direct buffer for this
-     * judge (closed with its tensor before the next call on the thread: {@link ScratchBuffers}).
-     */
-    private java.nio.FloatBuffer preprocessed(List<RgbImage> images) {
-        java.nio.FloatBuffer into = ScratchBuffers.floats(this, preprocessor.floats(images.size()));
-        preprocessor.batchInto(images, into);
-        return into;
     }
 
     @Override

@@ -11,7 +11,6 @@ import dev.winnow.modelpack.JudgeManifests;
 import dev.winnow.modelpack.PackException;
 import dev.winnow.onnx.ModelSession;
 import dev.winnow.onnx.OnnxSessions;
-import dev.winnow.onnx.ScratchBuffers;
 import dev.winnow.onnx.Tensors;
 import dev.winnow.tokenizer.ClipTokenizer;
 import java.nio.file.Path;
@@ -104,7 +103,7 @@ public final class ScoreJudge implements AutoCloseable {
         int b = images.size();
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
-            in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessed(images),
+            in.put(manifest.imageInput().name(), Tensors.floats(model.environment(), preprocessor.scratchBatch(images),
                     preprocessor.shape(b), imageType));
             if (tokenizer != null) {
                 int len = tokenizer.maxLength();
@@ -146,16 +145,6 @@ public final class ScoreJudge implements AutoCloseable {
             unit = 1 - unit;
         }
         return Math.max(0, Math.min(1, unit));
-    }
-
-    /**
-     * The images as the model's input, written into this thread's reused direct buffer for this
-     * judge (closed with its tensor before the next call on the thread: {@link ScratchBuffers}).
-     */
-    private java.nio.FloatBuffer preprocessed(List<RgbImage> images) {
-        java.nio.FloatBuffer into = ScratchBuffers.floats(this, preprocessor.floats(images.size()));
-        preprocessor.batchInto(images, into);
-        return into;
     }
 
     @Override

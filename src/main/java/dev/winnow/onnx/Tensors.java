@@ -21,31 +21,22 @@ public final class Tensors {
 
     /** Float data as a tensor of the declared type: FLOAT, or FLOAT16 (converted here). */
     public static OnnxTensor floats(OrtEnvironment env, float[] data, long[] shape, OnnxJavaType type) throws OrtException {
-        return switch (type) {
-            case FLOAT -> OnnxTensor.createTensor(env, FloatBuffer.wrap(data), shape);
-            case FLOAT16 -> {
-                short[] half = new short[data.length];
-                for (int i = 0; i < data.length; i++) {
-                    half[i] = Fp16Conversions.floatToFp16(data[i]);
-                }
-                yield OnnxTensor.createTensor(env, ShortBuffer.wrap(half), shape, OnnxJavaType.FLOAT16);
-            }
-            default -> throw new IllegalArgumentException("not a floating-point input type: " + type);
-        };
+        return floats(env, FloatBuffer.wrap(data), shape, type);
     }
 
     /**
-     * A direct buffer's values (position to limit, e.g. from {@link ScratchBuffers}) as a tensor of
-     * the declared type: FLOAT uses the buffer itself as the tensor's memory, FLOAT16 converts.
+     * A buffer's values (position to limit) as a tensor of the declared type. FLOAT: a direct buffer
+     * in native order (e.g. from {@link ScratchBuffers}) is the tensor's memory, a heap one is copied
+     * by ONNX Runtime into a direct buffer of its own; FLOAT16 is converted here.
      */
-    public static OnnxTensor floats(OrtEnvironment env, FloatBuffer direct, long[] shape, OnnxJavaType type)
+    public static OnnxTensor floats(OrtEnvironment env, FloatBuffer data, long[] shape, OnnxJavaType type)
             throws OrtException {
         return switch (type) {
-            case FLOAT -> OnnxTensor.createTensor(env, direct, shape);
+            case FLOAT -> OnnxTensor.createTensor(env, data, shape);
             case FLOAT16 -> {
-                short[] half = new short[direct.remaining()];
+                short[] half = new short[data.remaining()];
                 for (int i = 0; i < half.length; i++) {
-                    half[i] = Fp16Conversions.floatToFp16(direct.get(direct.position() + i));
+                    half[i] = Fp16Conversions.floatToFp16(data.get(data.position() + i));
                 }
                 yield OnnxTensor.createTensor(env, ShortBuffer.wrap(half), shape, OnnxJavaType.FLOAT16);
             }
