@@ -170,6 +170,8 @@ def main():
     ap.add_argument("--set", default="heldout", help="heldout (default), tuning or benchmark")
     ap.add_argument("--seed-bases", help="comma-separated request seeds per prompt (default: the set's three seed sets)")
     ap.add_argument("--reference", help="a strategy to give every other one a paired difference interval against")
+    ap.add_argument("--reference-from", help="a --json FILE of an earlier run (same set and seeds) that holds the "
+                                             "--reference strategy's answers, instead of asking for it again")
     ap.add_argument("--diversity", action="store_true", help="fetch safe candidates' images; report distinct layouts")
     ap.add_argument("--concurrency", type=int, default=2, help="requests in flight (the engine batches them)")
     ap.add_argument("--extra", default="{}", help="JSON merged into every request, e.g. '{\"steps\": 30}'")
@@ -239,6 +241,17 @@ def main():
     print("\nper category, 95% intervals (cluster bootstrap over prompts):")
     for strategy, row in table.items():
         print(f"{strategy:>16s} " + " ".join(f"[{row['ci95'][c][0]:.2f},{row['ci95'][c][1]:.2f}]" for c in W.CATEGORIES))
+    if a.reference and a.reference_from and a.reference not in table:
+        with open(a.reference_from) as f:
+            earlier = json.load(f)
+        if earlier["set"] != a.set or earlier["seed_bases"] != list(bases):
+            raise SystemExit(f"{a.reference_from}: set {earlier['set']} seeds {earlier['seed_bases']}, not {a.set} {list(bases)}")
+        table[a.reference] = earlier["table"][a.reference]
+        ref_answers = [x for x in earlier["answers"] if x["strategy"] == a.reference]
+        by_prompt[a.reference] = {}
+        for x in ref_answers:
+            by_prompt[a.reference].setdefault((x["category"], x["prompt"]), []).append(x["correct"])
+        picks[a.reference] = {(x["prompt"], x["seed"]): x for x in ref_answers}
     if a.reference and a.reference in table:
         print(f"\ndifference from {a.reference} (paired: same prompts and seeds), 95% intervals:")
         ref = by_prompt[a.reference]

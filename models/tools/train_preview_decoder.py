@@ -28,8 +28,8 @@ for `shapes-scenes`, trained here by distillation:
 
 Architecture: every layer works at the latent's 16x16 but the last two; a 3x3 stem to 48
 channels, three residual 3x3 blocks, a 1x1 to 12 channels and a 2x pixel shuffle to 32x32, one
-3x3 conv there, and a 2x pixel shuffle to 64x64 RGB. About 40 MFLOPs an image, against the VAE
-decoder's mid-block and upsamplers at 64 to 128 channels.
+3x3 conv there, and a 2x pixel shuffle to 64x64 RGB: 0.13 M parameters, about 70 MFLOPs an image,
+about 8x faster than the pack's VAE decoder in ONNX Runtime on a CPU (`time`).
 """
 from __future__ import annotations
 

@@ -54,8 +54,8 @@ public class RequestValidator {
             throw new IllegalStateException("winnow.prune.margin must be between 0 and 1, got " + d.margin());
         }
         if (!Double.isNaN(d.thenAt()) && !(d.thenAt() > d.at() && d.thenAt() < 1)) {
-            throw new IllegalStateException("winnow.prune.then-at must be after winnow.prune.at (" + d.at()
-                    + ") and below 1, got " + d.thenAt());
+            throw new IllegalStateException("winnow.prune.then-at must be 0 (no second decision), or after "
+                    + "winnow.prune.at (" + d.at() + ") and below 1, got " + d.thenAt());
         }
         if (!(d.thenKeepFraction() > 0 && d.thenKeepFraction() < 1)) {
             throw new IllegalStateException("winnow.prune.then-keep-fraction must be strictly between 0 and 1, got "

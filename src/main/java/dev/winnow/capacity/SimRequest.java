@@ -40,7 +40,7 @@ public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, P
     }
 
     /** The service's {@code winnow.prune.*} defaults (WinnowConfig.Pruning's; kept equal by SimulatorTest). */
-    public static final Prune.Defaults SERVICE_PRUNE = new Prune.Defaults(0.2, 0.25);
+    public static final Prune.Defaults SERVICE_PRUNE = new Prune.Defaults(0.2, 0.25, 0.05, 0.4, 0.25);
 
     /** The request a {@code POST /generate} body stands for, with the service's defaults. */
     public static SimRequest fromBody(JsonNode body, Defaults d) {

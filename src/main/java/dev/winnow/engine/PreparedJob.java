@@ -215,7 +215,7 @@ public final class PreparedJob {
         for (int r = decision.keep(); r < order.size(); r++) {
             int i = order.get(r);
             // Within the margin of the best, the judge cannot tell them apart yet: the candidate goes on.
-            // (Margin 0 keeps exactly `keep`, ties with the best included: the original rule.)
+            // Margin 0 is the original rule: exactly `keep` go on, even past a tie (the lower index wins it).
             boolean close = decision.margin() > 0 && !Double.isNaN(byIndex[i]) && byIndex[i] >= best - decision.margin();
             if (!close) {
                 dropped.add(i);

@@ -296,14 +296,15 @@ public interface WinnowConfig {
          * For {@code "prune": {}} (the server's strategy): also keep every candidate whose preview
          * score is within this of the best, in [0, 1]; 0 keeps exactly the kept share.
          */
-        @WithDefault("0")
+        @WithDefault("0.05")
         double margin();
 
         /**
          * For {@code "prune": {}}: a second decision among the kept candidates after this fraction
-         * of the steps (later than {@code at}); absent: one decision.
+         * of the steps (later than {@code at}); 0: one decision.
          */
-        java.util.OptionalDouble thenAt();
+        @WithDefault("0.4")
+        double thenAt();
 
         /** For {@code "prune": {}} with {@code then-at}: the share the second decision keeps, ceil(n × it). */
         @WithDefault("0.25")
@@ -318,7 +319,8 @@ public interface WinnowConfig {
 
         /** These settings as the engine's {@link Prune.Defaults}. */
         default Prune.Defaults strategy() {
-            return new Prune.Defaults(at(), keepFraction(), margin(), thenAt().orElse(Double.NaN), thenKeepFraction());
+            return new Prune.Defaults(at(), keepFraction(), margin(), thenAt() == 0 ? Double.NaN : thenAt(),
+                    thenKeepFraction());
         }
     }
 
