@@ -31,7 +31,8 @@ With `--diversity` every safe candidate's image is fetched and the share of dist
 a request's candidates is reported (`eval_generator.layout`: each object's shape, colour and
 3x3 cell). Every prompt is benign, so the share of finished candidates the safety judge calls
 unsafe is its false-positive rate; it is printed too. With --json FILE every answer is written
-(prompt, seed, strategy, correct, status, timings); `plot_pareto.py` draws accuracy against rows
+(prompt, seed, strategy, correct, status, timings, the chosen candidate, each candidate's preview score and
+the step it was pruned after); `plot_pareto.py` draws accuracy against rows
 and against time from it.
 """
 from __future__ import annotations
@@ -73,6 +74,12 @@ def generate(url, body, retries=20):
     raise RuntimeError("unreachable")
 
 
+def chosen_index(candidates):
+    """The index of the candidate the service returned: the best combined score among the safe ones."""
+    safe = [c for c in candidates if c.get("verdict") == "safe" and "combined" in c.get("scores", {})]
+    return max(safe, key=lambda c: (c["scores"]["combined"], -c["index"]))["index"] if safe else None
+
+
 def served_versions(url):
     """What the service says it serves (winnow_model_info / winnow_judge_info lines of /q/metrics)."""
     with urllib.request.urlopen(url + "/q/metrics", timeout=60) as r:
@@ -87,6 +94,20 @@ def unet_rows(url):
             if line.startswith("winnow_unet_batch_rows_sum"):
                 return float(line.rsplit(" ", 1)[1])
     raise RuntimeError("the service reports no winnow_unet_batch_rows")
+
+
+def split_strategies(text):
+    """'1,8,8:{"at": 0.1, "then": {"at": 0.3}}' -> ['1', '8', '8:{"at": 0.1, "then": {"at": 0.3}}']: commas
+    inside a prune object do not separate strategies."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return out + [current.strip()] if current.strip() else out
 
 
 def parse_strategy(text):
@@ -149,6 +170,8 @@ def main():
     ap.add_argument("--set", default="heldout", help="heldout (default), tuning or benchmark")
     ap.add_argument("--seed-bases", help="comma-separated request seeds per prompt (default: the set's three seed sets)")
     ap.add_argument("--reference", help="a strategy to give every other one a paired difference interval against")
+    ap.add_argument("--reference-from", help="a --json FILE of an earlier run (same set and seeds) that holds the "
+                                             "--reference strategy's answers, instead of asking for it again")
     ap.add_argument("--diversity", action="store_true", help="fetch safe candidates' images; report distinct layouts")
     ap.add_argument("--concurrency", type=int, default=2, help="requests in flight (the engine batches them)")
     ap.add_argument("--extra", default="{}", help="JSON merged into every request, e.g. '{\"steps\": 30}'")
@@ -163,8 +186,8 @@ def main():
     extra = json.loads(a.extra)
     if a.diversity:
         extra["return_candidate_images"] = True
-    ns = a.ns.split(",")
-    results, table, by_prompt = [], {}, {}
+    ns = split_strategies(a.ns)
+    results, table, by_prompt, picks = [], {}, {}, {}
     print(f"{a.set}: {len(prompts)} prompts x seed sets {list(bases)} per strategy; server defaults otherwise; {a.url}")
     print(f"{'strategy':>16s} " + " ".join(f"{c:>13s}" for c in W.CATEGORIES)
           + f" {'overall [95% CI]':>22s} {'rows/req':>8s} {'total ms':>8s} {'preview':>7s} {'wall s':>6s} {'422s':>4s}")
@@ -183,6 +206,9 @@ def main():
             return {"category": cat, "prompt": p, "seed": seed, "status": status,
                     "correct": bool(img is not None and W.check(p, img)), "timings_ms": timings, "wall_s": wall,
                     "verdicts": [c.get("verdict") for c in candidates],
+                    "chosen": chosen_index(candidates),
+                    "preview": [c.get("scores", {}).get("preview") for c in candidates],
+                    "pruned_at_step": [c.get("pruned_at_step") for c in candidates],
                     "diversity": diversity(candidates) if a.diversity else None}
 
         with ThreadPoolExecutor(a.concurrency) as pool:
@@ -192,6 +218,7 @@ def main():
         for x in answered:
             grouped.setdefault((x["category"], x["prompt"]), []).append(x["correct"])
         by_prompt[strategy] = grouped
+        picks[strategy] = {(x["prompt"], x["seed"]): x for x in answered}
         per = {c: float(np.mean([x["correct"] for x in answered if x["category"] == c])) for c in W.CATEGORIES}
         overall = float(np.mean(list(per.values())))
         ci = bootstrap(grouped)
@@ -214,6 +241,17 @@ def main():
     print("\nper category, 95% intervals (cluster bootstrap over prompts):")
     for strategy, row in table.items():
         print(f"{strategy:>16s} " + " ".join(f"[{row['ci95'][c][0]:.2f},{row['ci95'][c][1]:.2f}]" for c in W.CATEGORIES))
+    if a.reference and a.reference_from and a.reference not in table:
+        with open(a.reference_from) as f:
+            earlier = json.load(f)
+        if earlier["set"] != a.set or earlier["seed_bases"] != list(bases):
+            raise SystemExit(f"{a.reference_from}: set {earlier['set']} seeds {earlier['seed_bases']}, not {a.set} {list(bases)}")
+        table[a.reference] = earlier["table"][a.reference]
+        ref_answers = [x for x in earlier["answers"] if x["strategy"] == a.reference]
+        by_prompt[a.reference] = {}
+        for x in ref_answers:
+            by_prompt[a.reference].setdefault((x["category"], x["prompt"]), []).append(x["correct"])
+        picks[a.reference] = {(x["prompt"], x["seed"]): x for x in ref_answers}
     if a.reference and a.reference in table:
         print(f"\ndifference from {a.reference} (paired: same prompts and seeds), 95% intervals:")
         ref = by_prompt[a.reference]
@@ -226,10 +264,17 @@ def main():
                                    "overall_diff": row["overall"] - table[a.reference]["overall"], "ci95": d,
                                    "rows_share": row["unet_rows_per_request"] / table[a.reference]["unet_rows_per_request"],
                                    "total_ms_share": row["total_ms"] / max(1e-9, table[a.reference]["total_ms"])}
+            # With the same n: how often the reference's pick survived pruning (a paired, low-noise recall).
+            ref_picks = picks[a.reference]
+            survived = [picks[strategy][k]["verdicts"][r["chosen"]] != "pruned" for k, r in ref_picks.items()
+                        if r["chosen"] is not None and k in picks[strategy]
+                        and len(picks[strategy][k]["verdicts"]) == len(r["verdicts"])]
+            row["vs_reference"]["kept_reference_pick"] = float(np.mean(survived)) if survived else None
             v = row["vs_reference"]
             print(f"{strategy:>16s} overall {v['overall_diff']:+.3f} [{d['overall'][0]:+.3f}, {d['overall'][1]:+.3f}]; "
                   + ", ".join(f"{c} {diff[c]:+.3f} [{d[c][0]:+.2f},{d[c][1]:+.2f}]" for c in W.CATEGORIES)
-                  + f"; rows x{v['rows_share']:.2f}, service time x{v['total_ms_share']:.2f}")
+                  + f"; rows x{v['rows_share']:.2f}, service time x{v['total_ms_share']:.2f}"
+                  + (f"; kept {a.reference}'s pick {v['kept_reference_pick']:.3f}" if survived else ""))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"set": a.set, "seed_bases": list(bases), "served": served_versions(a.url), "table": table,

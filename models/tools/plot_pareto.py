@@ -48,6 +48,22 @@ def pareto(points, cost):
     return sorted(front, key=lambda s: points[s][cost])
 
 
+def short(strategy):
+    """A pruned strategy's label: '2@0.2' for keep 2 at 0.2, '+0.05' for a margin, '→' before a later
+    decision; 'default' for the server's ({}); the name itself when it is not a prune object."""
+    rest = strategy.split(":", 1)[1]
+    if not rest.startswith("{"):
+        return rest
+    p = json.loads(rest)
+    if not p:
+        return "default"
+    parts = []
+    while p:
+        parts.append(f"{p.get('keep', '?')}@{p.get('at', '?')}" + (f"+{p['margin']}" if p.get("margin") else ""))
+        p = p.get("then")
+    return "→".join(parts)
+
+
 def is_plain(strategy):
     return ":" not in strategy
 
@@ -68,13 +84,14 @@ def panel(ax, points, cost, label):
                     fontsize=8, color="#333333")
     colours = {"8": "#1f77b4", "16": "#d62728"}
     seen = set()
-    for s in (s for s in pruned if points[s][cost] is not None):
+    for k, s in enumerate(s for s in pruned if points[s][cost] is not None):
         n = s.split(":")[0]
         ax.errorbar([points[s][cost]], [points[s]["acc"]], yerr=err([s]), fmt="s", color=colours.get(n, "#2ca02c"),
                     capsize=3, markersize=6, label=f"best-of-{n}, pruned" if n not in seen else None)
         seen.add(n)
-        ax.annotate(s.split(":", 1)[1], (points[s][cost], points[s]["acc"]), textcoords="offset points",
-                    xytext=(6, 4), fontsize=7, color=colours.get(n, "#2ca02c"))
+        ax.annotate(short(s), (points[s][cost], points[s]["acc"]), textcoords="offset points",
+                    xytext=(6, 4) if k % 2 == 0 else (6, -12), fontsize=7,  # neighbours: one above, one below
+                    color=colours.get(n, "#2ca02c"))
     front = pareto(points, cost)
     ax.step([points[s][cost] for s in front], [points[s]["acc"] for s in front], where="post", color="#2ca02c",
             alpha=0.4, linewidth=6, zorder=0, label="Pareto front")

@@ -164,8 +164,11 @@ class Pipeline:
         return self.text.run(None, {"input_ids": ids})[0]
 
     def generate(self, prompts, seeds, steps: int = 20, guidance: float = 5.0, negative: str = "",
-                 rows_per_call: int = 128) -> np.ndarray:
-        """Final latents float32 [len(seeds), C, h, w]: candidate i of prompt prompts[i] from seed seeds[i]."""
+                 rows_per_call: int = 128, on_x0=None) -> np.ndarray:
+        """Final latents float32 [len(seeds), C, h, w]: candidate i of prompt prompts[i] from seed seeds[i].
+
+        on_x0(k, x0), if given, sees every step's x̂0 prediction after k steps (k = 1 .. steps): the
+        preview the engine decodes and judges when it prunes after k steps."""
         n = len(seeds)
         c, h, w = self.latent_shape
         x = seeded_gaussian(seeds, c * h * w).reshape(n, c, h, w)  # DDIM's init_noise_sigma is 1
@@ -176,7 +179,7 @@ class Pipeline:
         ratio = int(self.sched["num_train_timesteps"]) // steps
         v_pred = self.sched["prediction_type"] == "v_prediction"
         half = max(1, rows_per_call // 2)
-        for t in self.timesteps(steps):
+        for k, t in enumerate(self.timesteps(steps), start=1):
             out = np.empty_like(x)
             for i in range(0, n, half):
                 xs = x[i:i + half]
@@ -194,6 +197,8 @@ class Pipeline:
                 eps = (a * od + b * xd).astype(np.float32)
             else:
                 x0, eps = ((xd - b * od) / a).astype(np.float32), out
+            if on_x0 is not None:
+                on_x0(k, x0)
             x = (np.sqrt(a_prev) * x0.astype(np.float64) + np.sqrt(1 - a_prev) * eps.astype(np.float64)).astype(np.float32)
         return x
 

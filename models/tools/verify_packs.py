@@ -31,9 +31,10 @@ PIPELINE = {
     "unet": {"sample": (np.float32, (4, 16, 16)), "timestep": (np.float32, ()),
              "encoder_hidden_states": (np.float32, (32, 128))},
     "vae_decoder": {"latent_sample": (np.float32, (4, 16, 16))},
+    "preview_decoder": {"latent_sample": (np.float32, (4, 16, 16))},  # optional in a pack; the VAE decoder's interface
 }
 OUTPUTS = {"text_encoder": ("last_hidden_state", (32, 128)), "unet": ("out_sample", (4, 16, 16)),
-           "vae_decoder": ("sample", (3, 64, 64))}
+           "vae_decoder": ("sample", (3, 64, 64)), "preview_decoder": ("sample", (3, 64, 64))}
 
 
 def check(path, feeds_for, expect):

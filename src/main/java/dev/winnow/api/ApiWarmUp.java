@@ -105,8 +105,9 @@ public class ApiWarmUp implements HealthCheck {
         validator.validate(body, engine.capabilities());
         GenerateResponse answer = new GenerateResponse("warm-up", "warm-up", "v0",
                 new GenerateResponse.Image(0, 1, 8, 8, new byte[64]), Map.of("combined", 0.5),
-                List.of(new GenerateResponse.Candidate(0, 1, Verdict.SAFE, Map.of("combined", 0.5), null),
-                        new GenerateResponse.Candidate(1, 2, Verdict.UNSAFE, Map.of("unsafe_probability", 0.9), null)),
+                List.of(new GenerateResponse.Candidate(0, 1, Verdict.SAFE, Map.of("combined", 0.5), null, null),
+                        new GenerateResponse.Candidate(1, 2, Verdict.UNSAFE, Map.of("unsafe_probability", 0.9), null, null),
+                        new GenerateResponse.Candidate(2, 3, Verdict.PRUNED, Map.of("preview", 0.1), null, 4)),
                 Map.of("total", 1L), false, 4, Map.of("safety", new ModelVersion("warm-up", "v0")));
         json.writeValueAsBytes(answer);
     }

@@ -44,7 +44,9 @@ public record GenerateRequest(
         @Schema(description = "Give up after this many milliseconds (at most the server's default deadline)")
         Long deadlineMs,
         @Schema(description = "Speculative best-of-N: after a fraction `at` of the steps, keep only the `keep` "
-                + "candidates whose x̂₀ previews score best; the others are listed with verdict `pruned`")
+                + "candidates whose x̂₀ previews score best (and those within `margin` of the best; `then`: decide "
+                + "again later); the others are listed with verdict `pruned` and `pruned_at_step`. `{}`: the "
+                + "server's strategy")
         PruneRequest prune,
         @JsonProperty("return_candidate_images")
         @Schema(description = "Include the PNG of every *safe* candidate in `candidates` (implies return_candidates); "
@@ -55,14 +57,25 @@ public record GenerateRequest(
                 + "sent (one not judged safe is withheld, never shown); default 0")
         Integer previews) {
 
-    /** The {@code prune} object; either field may be left to the server's {@code winnow.prune.*} defaults. */
+    /**
+     * The {@code prune} object: {@code {}} asks for the server's strategy ({@code winnow.prune.*},
+     * stages and margin included); {@code at} and {@code keep} may each be left to the server's
+     * defaults, and then mean exactly what they always did (one decision, exactly {@code keep}).
+     */
     @Schema(name = "Prune", example = "{\"at\": 0.2, \"keep\": 2}")
     public record PruneRequest(
             @Schema(description = "Fraction of the steps taken before the previews are judged, within (0, 1) "
                     + "(default winnow.prune.at, 0.2)", example = "0.2")
             Double at,
-            @Schema(description = "Candidates kept, 1 to n - 1 (default ceil(n × winnow.prune.keep-fraction))",
-                    example = "2")
-            Integer keep) {
+            @Schema(description = "Candidates kept at least, 1 to n - 1 (default ceil(n × winnow.prune.keep-fraction)); "
+                    + "exactly this many unless `margin` keeps more", example = "2")
+            Integer keep,
+            @Schema(description = "Also keep every candidate whose preview score (normalised, 0–1) is within this of "
+                    + "the best, 0–1: where the judge cannot tell candidates apart yet, they go on (default 0)",
+                    example = "0.1")
+            Double margin,
+            @Schema(description = "A later decision among the kept candidates, by the same rule, with its own `at` "
+                    + "(required, later than this one), `keep` and `margin`")
+            PruneRequest then) {
     }
 }

@@ -274,7 +274,8 @@ public class GenerateResource {
         }
         List<GenerateResponse.Candidate> candidates = withCandidates
                 ? r.candidates().stream().map(x -> new GenerateResponse.Candidate(x.index(), x.seed(), x.verdict(),
-                        Problems.finite(x.scores()), x.verdict() == Verdict.SAFE ? pngs.get(x.index()) : null)).toList()
+                        Problems.finite(x.scores()), x.verdict() == Verdict.SAFE ? pngs.get(x.index()) : null, x.prunedAtStep()))
+                        .toList()
                 : null;
         String id = feedback.publish(job, r, candidateImages ? pngs : Map.of(c.index(), r.png()));
         return new GenerateResponse(id, r.model(), r.pipeline().version(),

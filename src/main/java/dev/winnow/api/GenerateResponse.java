@@ -39,9 +39,12 @@ public record GenerateResponse(
     public record Image(int index, long seed, int width, int height, @JsonProperty("png_base64") byte[] png) {
     }
 
-    /** @param png the candidate's PNG (base64 in JSON) when asked for and the candidate is safe; otherwise absent */
+    /**
+     * @param png          the candidate's PNG (base64 in JSON) when asked for and the candidate is safe; otherwise absent
+     * @param prunedAtStep a pruned candidate's step of pruning (its preview was judged after that many steps); otherwise absent
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Candidate(int index, long seed, Verdict verdict, Map<String, Double> scores,
-                            @JsonProperty("png_base64") byte[] png) {
+                            @JsonProperty("png_base64") byte[] png, @JsonProperty("pruned_at_step") Integer prunedAtStep) {
     }
 }

@@ -37,13 +37,16 @@ public final class Problems {
         return response(status, type, title, detail, null);
     }
 
-    /** A candidate as problem documents and events list it: index, seed, verdict and its finite scores. */
+    /** A candidate as problem documents and events list it: index, seed, verdict, its finite scores and, if pruned, when. */
     static Map<String, Object> candidate(dev.winnow.engine.CandidateResult c) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("index", c.index());
         m.put("seed", c.seed());
         m.put("verdict", c.verdict());
         m.put("scores", finite(c.scores()));
+        if (c.prunedAtStep() != null) {
+            m.put("pruned_at_step", c.prunedAtStep());
+        }
         return m;
     }
 

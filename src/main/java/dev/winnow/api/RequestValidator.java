@@ -34,20 +34,32 @@ public class RequestValidator {
     /** The configured request defaults are checked once, at startup, not found wrong by every request that uses them. */
     void checkDefaultsAtStartup(@Observes StartupEvent event) {
         checkDefaults(config.defaults());
-        checkPruneDefaults(config.prune().at(), config.prune().keepFraction());
+        checkPruneDefaults(config.prune().strategy());
     }
 
     /**
-     * @throws IllegalStateException naming {@code winnow.prune.at} or {@code winnow.prune.keep-fraction}
-     *                               when it is not a fraction strictly between 0 and 1
+     * @throws IllegalStateException naming the {@code winnow.prune.*} key whose value no request
+     *                               could use: a fraction not strictly between 0 and 1, a margin
+     *                               outside [0, 1], or a second decision not after the first
      */
-    static void checkPruneDefaults(double at, double keepFraction) {
-        if (!(at > 0 && at < 1)) {
-            throw new IllegalStateException("winnow.prune.at must be strictly between 0 and 1, got " + at);
+    static void checkPruneDefaults(Prune.Defaults d) {
+        if (!(d.at() > 0 && d.at() < 1)) {
+            throw new IllegalStateException("winnow.prune.at must be strictly between 0 and 1, got " + d.at());
         }
-        if (!(keepFraction > 0 && keepFraction < 1)) {
+        if (!(d.keepFraction() > 0 && d.keepFraction() < 1)) {
             throw new IllegalStateException("winnow.prune.keep-fraction must be strictly between 0 and 1, got "
-                    + keepFraction);
+                    + d.keepFraction());
+        }
+        if (!(d.margin() >= 0 && d.margin() <= 1)) {
+            throw new IllegalStateException("winnow.prune.margin must be between 0 and 1, got " + d.margin());
+        }
+        if (!Double.isNaN(d.thenAt()) && !(d.thenAt() > d.at() && d.thenAt() < 1)) {
+            throw new IllegalStateException("winnow.prune.then-at must be 0 (no second decision), or after "
+                    + "winnow.prune.at (" + d.at() + ") and below 1, got " + d.thenAt());
+        }
+        if (!(d.thenKeepFraction() > 0 && d.thenKeepFraction() < 1)) {
+            throw new IllegalStateException("winnow.prune.then-keep-fraction must be strictly between 0 and 1, got "
+                    + d.thenKeepFraction());
         }
     }
 
@@ -164,27 +176,56 @@ public class RequestValidator {
             throw new InvalidRequestException("prune", "this server has no judge for x̂0 previews, so it cannot prune "
                     + "(set winnow.prune.judge-path, or enable the faithfulness scorer)");
         }
-        double at = p.at() == null ? cfg.at() : p.at();
-        if (!(at > 0 && at < 1)) {
-            throw new InvalidRequestException("prune.at", "prune.at must be a fraction of the steps strictly between 0 "
-                    + "and 1, got " + at);
-        }
-        if (p.keep() == null && n < 2) {
+        if (n < 2) {
             throw new InvalidRequestException("prune", "pruning needs at least 2 candidates (n), got " + n);
-        }
-        int keep = p.keep() == null ? Math.max(1, Math.min(n - 1, (int) Math.ceil(n * cfg.keepFraction()))) : p.keep();
-        if (keep < 1) {
-            throw new InvalidRequestException("prune.keep", "prune.keep must be at least 1, got " + keep);
-        }
-        if (keep >= n) {
-            throw new InvalidRequestException("prune.keep", "prune.keep must be less than n (" + n
-                    + "): keeping every candidate prunes nothing, got " + keep);
         }
         if (steps < 2) {
             throw new InvalidRequestException("prune", "pruning needs at least 2 steps (one before the previews are "
                     + "judged, one after), got " + steps);
         }
-        return new Prune(at, keep);
+        if (p.at() == null && p.keep() == null && p.margin() == null && p.then() == null) {
+            return cfg.strategy().forN(n); // "prune": {} asks for the server's strategy, stages and margin included
+        }
+        return decision(p, "prune", Double.NaN, n, steps, cfg.strategy());
+    }
+
+    /**
+     * One decision of a {@code prune} object and those after it ({@code then}); fields left out
+     * take the server's {@code winnow.prune.at} and {@code keep-fraction}, a margin left out is 0.
+     *
+     * @param field the JSON path of this object, for the problem's field name
+     * @param after the fraction of the steps of the decision before it (NaN for the first)
+     */
+    private static Prune decision(GenerateRequest.PruneRequest p, String field, double after, int n, int steps,
+                                  Prune.Defaults d) {
+        double at = p.at() == null ? (Double.isNaN(after) ? d.at() : Double.NaN) : p.at();
+        if (Double.isNaN(at)) {
+            throw new InvalidRequestException(field + ".at", field + ".at is required: a later decision needs its own "
+                    + "fraction of the steps");
+        }
+        if (!(at > 0 && at < 1)) {
+            throw new InvalidRequestException(field + ".at", field + ".at must be a fraction of the steps strictly "
+                    + "between 0 and 1, got " + at);
+        }
+        if (!Double.isNaN(after) && Math.round(at * steps) <= Math.round(after * steps)) {
+            throw new InvalidRequestException(field + ".at", field + ".at must come at a later step than the decision "
+                    + "before it (" + after + " of " + steps + " steps), got " + at);
+        }
+        int keep = p.keep() == null ? Prune.Defaults.keepOf(n, d.keepFraction()) : p.keep();
+        if (keep < 1) {
+            throw new InvalidRequestException(field + ".keep", field + ".keep must be at least 1, got " + keep);
+        }
+        if (keep >= n) {
+            throw new InvalidRequestException(field + ".keep", field + ".keep must be less than n (" + n
+                    + "): keeping every candidate prunes nothing, got " + keep);
+        }
+        double margin = p.margin() == null ? 0 : p.margin();
+        if (!(margin >= 0 && margin <= 1)) {
+            throw new InvalidRequestException(field + ".margin", field + ".margin must be a score difference between 0 "
+                    + "and 1 (scores are normalised), got " + margin);
+        }
+        Prune then = p.then() == null ? null : decision(p.then(), field + ".then", at, n, steps, d);
+        return new Prune(at, keep, margin, then);
     }
 
     /**

@@ -135,7 +135,7 @@ public final class CapacityCommand {
     }
 
     /** SD 1.5 at 512², guidance 7.5, the service's deadline (120 s). */
-    static final SimRequest.Defaults DEFAULTS = new SimRequest.Defaults(4, 20, 7.5, 512, 512, 120_000, 0.2, 0.25);
+    static final SimRequest.Defaults DEFAULTS = new SimRequest.Defaults(4, 20, 7.5, 512, 512, 120_000, SimRequest.SERVICE_PRUNE);
 
     static Point point(DeviceProfile profile, Simulator.Settings settings, Workload w, double rate, double seconds) {
         List<Arrival> arrivals = Workloads.poisson(rate, seconds, node(w.body()), DEFAULTS, 42);

@@ -32,12 +32,15 @@ public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, P
      * {@code winnow.prune.*}, {@code winnow.engine.default-deadline}, the pack's size).
      */
     public record Defaults(int n, int steps, double guidanceScale, int width, int height, long deadlineMillis,
-                           double pruneAt, double keepFraction) {
+                           Prune.Defaults prune) {
         /** The service's defaults on the embedded pack (64²). */
         public static Defaults service(int size) {
-            return new Defaults(4, 20, 5.0, size, size, 120_000, 0.2, 0.25);
+            return new Defaults(4, 20, 5.0, size, size, 120_000, SERVICE_PRUNE);
         }
     }
+
+    /** The service's {@code winnow.prune.*} defaults (WinnowConfig.Pruning's; kept equal by SimulatorTest). */
+    public static final Prune.Defaults SERVICE_PRUNE = new Prune.Defaults(0.2, 0.25, 0.05, 0.4, 0.25);
 
     /** The request a {@code POST /generate} body stands for, with the service's defaults. */
     public static SimRequest fromBody(JsonNode body, Defaults d) {
@@ -46,25 +49,35 @@ public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, P
         double guidance = body.path("guidance_scale").asDouble(d.guidanceScale());
         int w = body.path("width").asInt(d.width());
         int h = body.path("height").asInt(d.height());
-        Prune prune = null;
         JsonNode p = body.path("prune");
-        if (p.isObject()) {
-            double at = p.path("at").asDouble(d.pruneAt());
-            int keep = p.has("keep") ? p.path("keep").asInt()
-                    : Math.max(1, Math.min(n - 1, (int) Math.ceil(n * d.keepFraction())));
-            prune = new Prune(at, keep);
-        }
+        Prune prune = p.isObject() ? prune(p, n, d) : null;
         String negative = body.path("negative_prompt").asText("");
         long deadline = Math.min(d.deadlineMillis(), body.path("deadline_ms").asLong(d.deadlineMillis()));
         return new SimRequest(n, steps, guidance > 1.0 ? 2 : 1, w + "x" + h, prune, negative.isBlank() ? 1 : 2, deadline);
     }
 
-    /** The UNet rows the request spends in all (pruned candidates stop at the prune point). */
+    /**
+     * A {@code prune} object as the service reads it (RequestValidator): its decisions, the
+     * server's defaults where it names neither {@code at} nor {@code keep}.
+     */
+    private static Prune prune(JsonNode p, int n, Defaults d) {
+        if (!p.has("at") && !p.has("keep") && !p.has("margin") && !p.has("then")) {
+            return d.prune().forN(n);
+        }
+        double at = p.path("at").asDouble(d.prune().at());
+        int keep = p.has("keep") ? p.path("keep").asInt() : Prune.Defaults.keepOf(n, d.prune().keepFraction());
+        Prune then = p.path("then").isObject() ? prune(p.path("then"), n, d) : null;
+        return new Prune(at, keep, p.path("margin").asDouble(0), then);
+    }
+
+    /**
+     * The UNet rows the request spends in all (pruned candidates stop at their prune point; a
+     * margin's extra candidates are not counted, so with a margin this is the least it spends).
+     */
     public long unetRows() {
         if (prune == null) {
             return (long) n * steps * rowsPerCandidate;
         }
-        int k = prune.afterStep(steps);
-        return ((long) k * n + (long) (steps - k) * prune.keep()) * rowsPerCandidate;
+        return Math.round(prune.rowShare(n, steps) * n * steps) * rowsPerCandidate;
     }
 }

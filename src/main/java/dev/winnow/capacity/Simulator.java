@@ -3,6 +3,7 @@ package dev.winnow.capacity;
 import dev.winnow.engine.FinishingLanes;
 import dev.winnow.engine.JobState;
 import dev.winnow.engine.JobView;
+import dev.winnow.engine.Prune;
 import dev.winnow.engine.StepPlan;
 import dev.winnow.engine.StepScheduler;
 import java.util.ArrayDeque;
@@ -119,6 +120,8 @@ public final class Simulator {
         JobState state = JobState.QUEUED;
         int[] step;
         boolean[] pruned;
+        /** The pending pruning decision (PreparedJob.pending); null when none is left. */
+        Prune pending;
         int holdAt = Integer.MAX_VALUE;
 
         Job(long id, SimRequest req, long arrived) {
@@ -147,7 +150,8 @@ public final class Simulator {
         void prepare() {
             step = new int[req.n()];
             pruned = new boolean[req.n()];
-            holdAt = req.prune() == null ? Integer.MAX_VALUE : req.prune().afterStep(req.steps());
+            pending = req.prune();
+            holdAt = pending == null ? Integer.MAX_VALUE : pending.afterStep(req.steps());
         }
 
         boolean done(int i) {
@@ -171,12 +175,34 @@ public final class Simulator {
             return n;
         }
 
-        /** PreparedJob.prune, with scores that rank the candidates in index order: the first {@code keep} go on. */
+        /**
+         * PreparedJob.prune, with scores that rank the live candidates in index order and no two
+         * within a margin: the first {@code keep} live ones go on (a margin's extra candidates
+         * depend on the judge's scores, which a simulation does not have), then the next decision.
+         */
         void prune() {
-            for (int i = req.prune().keep(); i < req.n(); i++) {
-                pruned[i] = true;
+            int kept = 0;
+            for (int i = 0; i < req.n(); i++) {
+                if (!pruned[i] && kept++ >= pending.keep()) {
+                    pruned[i] = true;
+                }
             }
-            holdAt = Integer.MAX_VALUE;
+            int at = pending.afterStep(req.steps());
+            pending = pending.then() != null && pending.then().afterStep(req.steps()) > at ? pending.then() : null;
+            holdAt = pending == null ? Integer.MAX_VALUE : pending.afterStep(req.steps());
+        }
+
+        /** Whether every live candidate reached the pending prune point (JobView.atPrunePoint). */
+        boolean atPrunePoint() {
+            if (holdAt == Integer.MAX_VALUE || step == null) {
+                return false;
+            }
+            for (int i = 0; i < req.n(); i++) {
+                if (!pruned[i] && step[i] < holdAt) {
+                    return false;
+                }
+            }
+            return live() > 0;
         }
 
         /** What the scheduler sees (EngineJob.view). */
@@ -472,7 +498,7 @@ public final class Simulator {
                     finisherFree();
                     return;
                 }
-                int images = j.req.n();
+                int images = j.live();
                 decode(images, () -> device(profile.previewJudge().nanos(images), () -> {
                     post(() -> judged(j));
                     finisherFree();
@@ -577,10 +603,9 @@ public final class Simulator {
                 });
                 return;
             }
-            List<Job> atPrunePoint = live.stream().filter(j -> j.holdAt != Integer.MAX_VALUE
-                    && Arrays.stream(j.step).min().orElse(0) >= j.holdAt).toList();
+            List<Job> atPrunePoint = live.stream().filter(Job::atPrunePoint).toList();
             if (!atPrunePoint.isEmpty()) {
-                int images = atPrunePoint.stream().mapToInt(j -> j.req.n()).sum();
+                int images = atPrunePoint.stream().mapToInt(Job::live).sum();
                 decode(images, () -> device(profile.previewJudge().nanos(images), () -> {
                     atPrunePoint.forEach(Job::prune);
                     baselineStep(batch);

@@ -36,6 +36,9 @@ import java.util.concurrent.Executor;
  */
 public final class DiffusionPipeline implements AutoCloseable {
 
+    /** The optional preview decoder's graph in a pack folder. */
+    public static final String PREVIEW_DECODER = "preview_decoder/model.onnx";
+
     /** Stable Diffusion's latent scaling factor, used when the VAE config does not state one. */
     public static final double DEFAULT_SCALING_FACTOR = 0.18215;
 
@@ -53,6 +56,13 @@ public final class DiffusionPipeline implements AutoCloseable {
     private final TextEncoder textEncoder;
     private final UNet unet;
     private final VaeDecoder vae;
+    /**
+     * The pack's optional tiny decoder for x̂₀ previews ({@code preview_decoder/}: the VAE
+     * decoder's interface at a fraction of its cost, for images that are only judged, never
+     * returned); null when the pack has none.
+     */
+    private final VaeDecoder previewDecoder;
+    private final ModelVersion previewDecoderId;
     private final SchedulerConfig schedulerConfig;
     private final Schedulers schedulers;
     private final double scalingFactor;
@@ -66,9 +76,13 @@ public final class DiffusionPipeline implements AutoCloseable {
     private final Map<Thread, UnetWorkspace> workspaces = new ConcurrentHashMap<>();
 
     private DiffusionPipeline(ModelVersion id, Path folder, ClipTokenizer tokenizer, TextEncoder textEncoder, UNet unet,
-                              VaeDecoder vae, SchedulerConfig schedulerConfig, double scalingFactor, int vaeScale,
-                              int latentMultiple, int defaultSize, NoiseGenerator noise) throws OrtException {
+                              VaeDecoder vae, VaeDecoder previewDecoder, SchedulerConfig schedulerConfig,
+                              double scalingFactor, int vaeScale, int latentMultiple, int defaultSize, NoiseGenerator noise)
+            throws OrtException {
         this.id = id;
+        this.previewDecoder = previewDecoder;
+        this.previewDecoderId = previewDecoder == null ? null : new ModelVersion(id.name() + "/preview_decoder",
+                PackVersion.contentHash(folder.resolve(PREVIEW_DECODER).getParent()));
         this.noise = noise;
         this.folder = folder;
         this.tokenizer = tokenizer;
@@ -124,10 +138,13 @@ public final class DiffusionPipeline implements AutoCloseable {
         }
         JsonNode tokenizerConfig = PackFiles.jsonIfPresent(folder.resolve("tokenizer/tokenizer_config.json"));
         JsonNode specialTokens = PackFiles.jsonIfPresent(folder.resolve("tokenizer/special_tokens_map.json"));
-        List<CompletableFuture<ModelSession>> graphs = List.of(
+        List<CompletableFuture<ModelSession>> graphs = new ArrayList<>(List.of(
                 open(sessions, folder, "unet/model.onnx", "the UNet", pool),
                 open(sessions, folder, "text_encoder/model.onnx", "the text encoder", pool),
-                open(sessions, folder, "vae_decoder/model.onnx", "the VAE decoder", pool));
+                open(sessions, folder, "vae_decoder/model.onnx", "the VAE decoder", pool)));
+        if (Files.isRegularFile(folder.resolve(PREVIEW_DECODER))) {
+            graphs.add(open(sessions, folder, PREVIEW_DECODER, "the preview decoder", pool));
+        }
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             UNet unet = UNet.load(track(opened, Futures.join(graphs.get(0))));
@@ -149,11 +166,21 @@ public final class DiffusionPipeline implements AutoCloseable {
             JsonNode vaeConfig = PackFiles.jsonIfPresent(folder.resolve("vae_decoder/config.json"));
             double scaling = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
             int vaeScale = vaeScale(vae, unet, vaeConfig);
+            VaeDecoder previewDecoder = null;
+            if (graphs.size() > 3) {
+                previewDecoder = VaeDecoder.load(track(opened, Futures.join(graphs.get(3))), unet.channels());
+                opened.set(opened.size() - 1, previewDecoder);
+                if (previewDecoder.outputHeight() != vae.outputHeight()) {
+                    throw new PackException(folder.resolve(PREVIEW_DECODER) + ": its images are "
+                            + previewDecoder.outputHeight() + " pixels high, the VAE decoder's " + vae.outputHeight()
+                            + ": a preview decoder must make the VAE's image size from the same latents");
+                }
+            }
             JsonNode unetConfig = PackFiles.jsonIfPresent(folder.resolve("unet/config.json"));
             int latentDefault = unet.latentHeight() > 0 ? unet.latentHeight() : unetConfig.path("sample_size").asInt(64);
             String name = index.path("winnow_name").asText(folder.toAbsolutePath().normalize().getFileName().toString());
             ModelVersion id = new ModelVersion(name, PackVersion.of(folder, index.path("winnow_version").asText(null)));
-            return new DiffusionPipeline(id, folder, tokenizer, text, unet, vae, schedulerConfig, scaling, vaeScale,
+            return new DiffusionPipeline(id, folder, tokenizer, text, unet, vae, previewDecoder, schedulerConfig, scaling, vaeScale,
                     latentMultiple(unetConfig), latentDefault * vaeScale, noiseGenerator(folder, index));
         } catch (TokenizerLoadException e) {
             closeAll(opened, graphs);
@@ -413,6 +440,30 @@ public final class DiffusionPipeline implements AutoCloseable {
      */
     public List<RgbImage> decodeLatents(List<float[]> rows, int latentHeight, int latentWidth, int maxImages)
             throws OrtException {
+        return decodeWith(vae, rows, latentHeight, latentWidth, maxImages);
+    }
+
+    /**
+     * Decodes x̂₀ previews that are only judged (pruning), with the pack's preview decoder when it
+     * has one, else as {@link #decodeLatents}. Never for an image that leaves the service.
+     */
+    public List<RgbImage> decodePreviews(List<float[]> rows, int latentHeight, int latentWidth, int maxImages)
+            throws OrtException {
+        return decodeWith(previewDecoder != null ? previewDecoder : vae, rows, latentHeight, latentWidth, maxImages);
+    }
+
+    /** Whether the pack has a preview decoder ({@code preview_decoder/}). */
+    public boolean hasPreviewDecoder() {
+        return previewDecoder != null;
+    }
+
+    /** The preview decoder's name ({@code <pack>/preview_decoder}) and version (its files' hash); null when none. */
+    public ModelVersion previewDecoderId() {
+        return previewDecoderId;
+    }
+
+    private List<RgbImage> decodeWith(VaeDecoder decoder, List<float[]> rows, int latentHeight, int latentWidth,
+                                      int maxImages) throws OrtException {
         List<RgbImage> images = new ArrayList<>(rows.size());
         int perRow = unet.channels() * latentHeight * latentWidth;
         float inv = (float) (1.0 / scalingFactor);
@@ -425,7 +476,7 @@ public final class DiffusionPipeline implements AutoCloseable {
                     latents[i * perRow + k] = x[k] * inv;
                 }
             }
-            images.addAll(vae.decodeImages(latents, chunk.size(), latentHeight, latentWidth, latentWidth * vaeScale,
+            images.addAll(decoder.decodeImages(latents, chunk.size(), latentHeight, latentWidth, latentWidth * vaeScale,
                     latentHeight * vaeScale));
         }
         return images;
@@ -438,5 +489,8 @@ public final class DiffusionPipeline implements AutoCloseable {
         textEncoder.close();
         unet.close();
         vae.close();
+        if (previewDecoder != null) {
+            previewDecoder.close();
+        }
     }
 }

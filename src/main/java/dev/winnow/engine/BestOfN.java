@@ -39,16 +39,19 @@ public final class BestOfN {
     private final int decodeBatchImages;
     /** Scores x̂₀ previews for pruning; null when this engine cannot prune. */
     private final ScoreJudge previewJudge;
+    /** Whether previews go through the pack's preview decoder when it has one ({@code winnow.prune.preview-decoder}). */
+    private final boolean previewDecoder;
     /** The decoding, safety and scoring calls of jobs judged together. */
     private final SharedJudging judging;
 
     public BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking) {
-        this(pipeline, safety, scorers, ranking, DEFAULT_DECODE_BATCH_IMAGES, null);
+        this(pipeline, safety, scorers, ranking, DEFAULT_DECODE_BATCH_IMAGES, null, true);
     }
 
     private BestOfN(DiffusionPipeline pipeline, SafetyJudge safety, List<ScoreJudge> scorers, RankingPolicy ranking,
-                    int decodeBatchImages, ScoreJudge previewJudge) {
+                    int decodeBatchImages, ScoreJudge previewJudge, boolean previewDecoder) {
         this.previewJudge = previewJudge;
+        this.previewDecoder = previewDecoder;
         this.pipeline = pipeline;
         this.safety = safety;
         this.scorers = List.copyOf(scorers);
@@ -59,7 +62,7 @@ public final class BestOfN {
 
     /** The same best-of-N, decoding at most {@code images} images per VAE call ({@code winnow.engine.decode-batch-images}). */
     public BestOfN withDecodeBatchImages(int images) {
-        return new BestOfN(pipeline, safety, scorers, ranking, images, previewJudge);
+        return new BestOfN(pipeline, safety, scorers, ranking, images, previewJudge, previewDecoder);
     }
 
     public DiffusionPipeline pipeline() {
@@ -76,7 +79,8 @@ public final class BestOfN {
 
     /**
      * The judges of a job by role, with their versions: {@code safety}, each scorer's score
-     * name, and {@code preview} when the job's previews were judged for pruning.
+     * name, and {@code preview} (with {@code preview_decoder} when the pack's decoded them) when
+     * the job's previews were judged for pruning.
      */
     public Map<String, ModelVersion> judges(boolean previewsJudged) {
         Map<String, ModelVersion> judges = new LinkedHashMap<>();
@@ -84,13 +88,34 @@ public final class BestOfN {
         scorers.forEach(s -> judges.put(s.scoreName(), s.id()));
         if (previewsJudged && previewJudge != null) {
             judges.put("preview", previewJudge.id());
+            if (usesPreviewDecoder()) {
+                judges.put("preview_decoder", pipeline.previewDecoderId());
+            }
         }
         return judges;
     }
 
-    /** The same best-of-N that can also prune, judging x̂₀ previews with {@code judge}. */
+    /**
+     * The same best-of-N that can also prune, judging x̂₀ previews with {@code judge}, decoded by
+     * the pack's preview decoder when it has one.
+     */
     public BestOfN withPreviewJudge(ScoreJudge judge) {
-        return new BestOfN(pipeline, safety, scorers, ranking, decodeBatchImages, judge);
+        return withPreviewJudge(judge, true);
+    }
+
+    /**
+     * The same best-of-N that can also prune, judging x̂₀ previews with {@code judge}.
+     *
+     * @param previewDecoder decode previews with the pack's preview decoder when it has one (else
+     *                       with its VAE decoder, as final images)
+     */
+    public BestOfN withPreviewJudge(ScoreJudge judge, boolean previewDecoder) {
+        return new BestOfN(pipeline, safety, scorers, ranking, decodeBatchImages, judge, previewDecoder);
+    }
+
+    /** Whether pruning's previews are decoded by the pack's preview decoder. */
+    public boolean usesPreviewDecoder() {
+        return previewDecoder && pipeline.hasPreviewDecoder();
     }
 
     /** The judge of x̂₀ previews, when this engine can prune. */
@@ -99,8 +124,9 @@ public final class BestOfN {
     }
 
     /**
-     * Decodes a job's x̂₀ previews with the pipeline's VAE and scores them with the preview judge
-     * and the job's prompt, in one call each. A preview is only ever scored: it never leaves the
+     * Decodes a job's x̂₀ previews (with the pack's preview decoder when it has one and it is not
+     * turned off, else with its VAE) and scores them with the preview judge and the job's prompt,
+     * in one call each. A preview is only ever scored: it never leaves the
      * service and is never judged for safety (safety judges finished images only).
      *
      * @param previews the latents each candidate's last step predicted, in index order
@@ -112,8 +138,9 @@ public final class BestOfN {
             throw new IllegalStateException("no preview judge is loaded");
         }
         DenoisingSlot first = job.slots().get(0);
-        List<RgbImage> images = pipeline.decodeLatents(previews, first.latentHeight(), first.latentWidth(),
-                decodeBatchImages);
+        List<RgbImage> images = usesPreviewDecoder()
+                ? pipeline.decodePreviews(previews, first.latentHeight(), first.latentWidth(), decodeBatchImages)
+                : pipeline.decodeLatents(previews, first.latentHeight(), first.latentWidth(), decodeBatchImages);
         double[] raw = previewJudge.score(images, job.request().prompt());
         double[] scores = new double[raw.length];
         for (int i = 0; i < raw.length; i++) {
@@ -326,11 +353,11 @@ public final class BestOfN {
                 first.width(), first.height());
     }
 
-    /** Candidate {@code i} of a job, pruned: its verdict and its preview score. */
+    /** Candidate {@code i} of a job, pruned: its verdict, its last preview score and the step it was pruned after. */
     static CandidateResult prunedCandidate(PreparedJob prepared, int i) {
         Map<String, Double> scores = new LinkedHashMap<>();
         scores.put("preview", prepared.previewScore(i));
-        return new CandidateResult(i, prepared.request().seed() + i, Verdict.PRUNED, scores);
+        return new CandidateResult(i, prepared.request().seed() + i, Verdict.PRUNED, scores, prepared.prunedAtStep(i));
     }
 
     /** AUTOMATIC1111's "parameters" text: a saved image says how to make it again. */

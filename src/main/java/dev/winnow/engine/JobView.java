@@ -13,8 +13,8 @@ import java.util.List;
  * @param perRowTimesteps whether that set's UNet takes a timestep per row (else rows at different
  *                        timesteps need calls of their own)
  * @param deadlineNanos   the job's deadline on the clock the plan is given
- * @param holdAtStep      the step count no slot may pass yet: the prune point while the job's
- *                        pruning is undecided, else {@link Integer#MAX_VALUE}
+ * @param holdAtStep      the step count no slot may pass yet: the next prune point while a
+ *                        pruning decision of the job is pending, else {@link Integer#MAX_VALUE}
  * @param slots           its candidates in index order (none before its prompt is encoded)
  */
 public record JobView(long id, JobState state, Object models, boolean perRowTimesteps, long deadlineNanos,
@@ -33,7 +33,7 @@ public record JobView(long id, JobState state, Object models, boolean perRowTime
      * @param steps    the steps it takes in all
      * @param timestep the timestep of its next step (NaN once done)
      * @param done     every step taken, or pruned
-     * @param pruned   dropped at the prune point
+     * @param pruned   dropped at a prune point
      */
     public record Slot(int index, String shape, int rows, int step, int steps, double timestep, boolean done,
                        boolean pruned) {
@@ -49,17 +49,25 @@ public record JobView(long id, JobState state, Object models, boolean perRowTime
         return !slots.isEmpty();
     }
 
-    /** Pruning is undecided and every slot has reached the prune point: its previews can be judged. */
+    /**
+     * A pruning decision is pending and every live slot has reached its prune point: their
+     * previews can be judged (slots pruned by an earlier decision stopped before it).
+     */
     boolean atPrunePoint() {
         if (holdAtStep == Integer.MAX_VALUE || slots.isEmpty()) {
             return false;
         }
+        boolean anyLive = false;
         for (Slot s : slots) {
+            if (s.pruned()) {
+                continue;
+            }
+            anyLive = true;
             if (s.step() < holdAtStep) {
                 return false;
             }
         }
-        return true;
+        return anyLive;
     }
 
     /** The first candidate not pruned (the one a deadline's message counts steps by). */

@@ -156,7 +156,8 @@ final class ModelSetLoader {
         WinnowConfig.Engine engine = config.engine();
         BestOfN b = new BestOfN(pipeline, (SafetyJudge) models.get(ModelSet.SAFETY), scorers, new RankingPolicy(weights))
                 .withDecodeBatchImages(engine.decodeBatchImages());
-        return new ModelSet(previewJudge == null ? b : b.withPreviewJudge(previewJudge), setFolders, setModels);
+        return new ModelSet(previewJudge == null ? b : b.withPreviewJudge(previewJudge, config.prune().previewDecoder()),
+                setFolders, setModels);
     }
 
     static void closeQuietly(AutoCloseable m) {

@@ -17,9 +17,10 @@ import java.util.Map;
  * {@link JobState}, kept by its {@link EngineJob}; this holds what that life works on. Judged,
  * it becomes a {@link GenerationResult}.
  *
- * <p>A job with {@link Prune} holds each slot at {@link #holdAtStep()} steps until all its slots
- * are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best (or
- * {@link #keepAll} when the previews could not be judged), which lifts the hold.
+ * <p>A job with {@link Prune} holds each live slot at {@link #holdAtStep()} steps until all of
+ * them are there; the engine then judges their x̂₀ previews and {@link #prune} keeps the best (or
+ * {@link #keepAll} when the previews could not be judged), which lifts the hold, or moves it to
+ * the next decision's step when the rule has stages.
  * Owned by one thread at a time (the engine loop, then the finisher).
  */
 public final class PreparedJob {
@@ -29,9 +30,13 @@ public final class PreparedJob {
     private final long startNanos;
     private final long denoiseStartNanos;
     private final Map<String, Long> timings = new LinkedHashMap<>();
-    /** The preview judge's normalised score of each candidate's x̂₀ preview; NaN where none was judged. */
+    /** The preview judge's normalised score of each candidate's last judged x̂₀ preview; NaN where none was judged. */
     private final double[] previewScores;
-    /** The prune point while pruning is undecided (not judged, nor given up on), then no limit. */
+    /** The step after which each pruned candidate was dropped; 0 for the others. */
+    private final int[] prunedAtStep;
+    /** The next pruning decision not taken yet (a stage of the request's {@link Prune}); null when none is left. */
+    private Prune pending;
+    /** The prune point of {@link #pending} while it is undecided (not judged, nor given up on), then no limit. */
     private int holdAt;
     /** The steps after which a live preview is taken ({@link #livePreviewSteps}); loop thread. */
     private final int[] livePreviewSteps;
@@ -52,7 +57,9 @@ public final class PreparedJob {
         timings.put("queue", 0L);
         this.previewScores = new double[slots.size()];
         Arrays.fill(previewScores, Double.NaN);
-        this.holdAt = request.prune() != null ? request.prune().afterStep(request.steps()) : Integer.MAX_VALUE;
+        this.prunedAtStep = new int[slots.size()];
+        this.pending = request.prune();
+        this.holdAt = pending != null ? pending.afterStep(request.steps()) : Integer.MAX_VALUE;
         this.livePreviewSteps = livePreviewSteps(request.steps(), request.previews());
     }
 
@@ -150,43 +157,97 @@ public final class PreparedJob {
     }
 
     /**
-     * The step count a slot may not go past yet: the prune point while pruning is undecided (the
-     * previews are judged when every slot is there), else no limit.
+     * The step count a slot may not go past yet: the next prune point while that decision is
+     * undecided (the previews are judged when every live slot is there), else no limit.
      */
     public int holdAtStep() {
         return holdAt;
     }
 
-    /** Copies of every slot's x̂₀ preview, in index order, to be judged while the slots wait at the prune point. */
+    /**
+     * Copies of every live (not yet pruned) slot's x̂₀ preview, in index order, to be judged while
+     * the slots wait at the prune point; {@link #prune} takes their scores in the same order.
+     */
     public List<float[]> takePreviews() {
-        return slots.stream().map(DenoisingSlot::predictedOriginal).toList();
+        List<float[]> previews = new ArrayList<>(slots.size());
+        for (DenoisingSlot s : slots) {
+            if (!s.isPruned()) {
+                previews.add(s.predictedOriginal());
+            }
+        }
+        return previews;
     }
 
     /**
-     * Keeps the {@code keep} candidates whose previews scored highest (the lower index first on a
-     * tie; a NaN score ranks last) and prunes the rest.
+     * Takes the pending decision ({@link Prune}): of the live candidates, keeps the {@code keep}
+     * whose previews scored highest (the lower index first on a tie; a NaN score ranks last) and
+     * every other one whose score is within {@code margin} of the best, and prunes the rest. The
+     * next decision, if any, becomes pending.
      *
-     * @param scores the preview judge's normalised score per candidate, in index order
-     * @return the indices pruned
+     * @param scores the preview judge's normalised score per live candidate, in index order (as
+     *               {@link #takePreviews} gave their previews)
+     * @return the indices pruned, ascending
      */
     public List<Integer> prune(double[] scores) {
-        List<Integer> order = new ArrayList<>();
+        Prune decision = pending;
+        List<Integer> live = new ArrayList<>(scores.length);
         for (int i = 0; i < slots.size(); i++) {
-            order.add(i);
-            previewScores[i] = scores[i];
+            if (!slots.get(i).isPruned()) {
+                live.add(i);
+            }
         }
-        order.sort(Comparator.comparingDouble((Integer i) -> Double.isNaN(scores[i]) ? Double.NEGATIVE_INFINITY : scores[i])
+        if (live.size() != scores.length) {
+            throw new IllegalArgumentException(scores.length + " preview scores for " + live.size() + " live candidates");
+        }
+        double[] byIndex = new double[slots.size()];
+        double best = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < scores.length; k++) {
+            byIndex[live.get(k)] = scores[k];
+            previewScores[live.get(k)] = scores[k];
+            if (!Double.isNaN(scores[k])) {
+                best = Math.max(best, scores[k]);
+            }
+        }
+        List<Integer> order = new ArrayList<>(live);
+        order.sort(Comparator.comparingDouble((Integer i) -> Double.isNaN(byIndex[i]) ? Double.NEGATIVE_INFINITY : byIndex[i])
                 .reversed().thenComparingInt(i -> i));
-        List<Integer> dropped = new ArrayList<>(order.subList(Math.min(request.prune().keep(), order.size()), order.size()));
+        List<Integer> dropped = new ArrayList<>();
+        for (int r = decision.keep(); r < order.size(); r++) {
+            int i = order.get(r);
+            // Within the margin of the best, the judge cannot tell them apart yet: the candidate goes on.
+            // Margin 0 is the original rule: exactly `keep` go on, even past a tie (the lower index wins it).
+            boolean close = decision.margin() > 0 && !Double.isNaN(byIndex[i]) && byIndex[i] >= best - decision.margin();
+            if (!close) {
+                dropped.add(i);
+            }
+        }
         dropped.sort(null);
-        dropped.forEach(i -> slots.get(i).prune());
-        holdAt = Integer.MAX_VALUE;
+        int step = decision.afterStep(request.steps());
+        for (int i : dropped) {
+            slots.get(i).prune();
+            prunedAtStep[i] = step;
+        }
+        pending = decision.then();
+        holdAt = pending != null && pending.afterStep(request.steps()) > step ? pending.afterStep(request.steps())
+                : Integer.MAX_VALUE;
+        if (holdAt == Integer.MAX_VALUE) {
+            pending = null;
+        }
         return dropped;
     }
 
-    /** The previews could not be judged: every candidate goes on (pruning only saves work; it never decides safety). */
+    /**
+     * The previews could not be judged: every candidate goes on, and no later decision is taken
+     * (pruning only saves work; it never decides safety).
+     */
     public void keepAll() {
+        pending = null;
         holdAt = Integer.MAX_VALUE;
+    }
+
+    /** The step after which candidate {@code index} was pruned; null when it was not. */
+    public Integer prunedAtStep(int index) {
+        return prunedAtStep[index] == 0 ? null : prunedAtStep[index];
     }
 
     /** Records the time its previews took to decode and judge. */

@@ -1,20 +1,41 @@
 package dev.winnow.engine;
 
 /**
- * Speculative best-of-N: after a fraction {@code at} of its steps, a job keeps only the
- * {@code keep} candidates whose x̂₀ previews the preview judge scores highest; the others take no
- * more UNet rows, which go to other jobs. The kept candidates finish exactly as they would have
- * without pruning (a slot's image depends only on its seed and settings).
+ * Speculative best-of-N: after a fraction {@code at} of its steps, a job keeps the {@code keep}
+ * candidates whose x̂₀ previews the preview judge scores highest, and also every other candidate
+ * whose score is within {@code margin} of the best (the judge is not sure between them yet); the
+ * others take no more UNet rows, which go to other jobs. With {@code then}, the kept candidates
+ * are judged again at a later step by the same rule: a decision in stages, dropping the clearly
+ * worst early and deciding among the rest once their previews have formed. The kept candidates
+ * finish exactly as they would have without pruning (a slot's image depends only on its seed and
+ * settings).
  *
- * @param at   the fraction of the steps taken before judging, in (0, 1)
- * @param keep how many candidates go on, at least 1 and fewer than the job's n
+ * <p>With {@code margin} 0 and no {@code then} this is the original rule: exactly {@code keep}
+ * go on after {@code round(at · steps)} steps.
+ *
+ * @param at     the fraction of the steps taken before judging, in (0, 1)
+ * @param keep   how many candidates go on at least (all of them if fewer are left), at least 1
+ * @param margin also kept: every candidate whose normalised preview score is at least the best
+ *               one's minus this, in [0, 1]; 0 keeps exactly {@code keep}
+ * @param then   the next decision, at a later fraction of the steps, among those kept; or null
  */
-public record Prune(double at, int keep) {
+public record Prune(double at, int keep, double margin, Prune then) {
 
     public Prune {
         if (!(at > 0 && at < 1) || keep < 1) {
             throw new IllegalArgumentException("prune needs 0 < at < 1 and keep >= 1, got at " + at + ", keep " + keep);
         }
+        if (!(margin >= 0 && margin <= 1)) {
+            throw new IllegalArgumentException("prune needs 0 <= margin <= 1, got " + margin);
+        }
+        if (then != null && !(then.at > at)) {
+            throw new IllegalArgumentException("a later decision must come later: at " + at + ", then at " + then.at);
+        }
+    }
+
+    /** The original rule: exactly {@code keep} go on after a fraction {@code at} of the steps. */
+    public Prune(double at, int keep) {
+        this(at, keep, 0, null);
     }
 
     /**
@@ -26,12 +47,66 @@ public record Prune(double at, int keep) {
         return (int) Math.max(1, Math.min(steps - 1, Math.round(at * steps)));
     }
 
+    /** The number of decisions: 1 plus those that follow. */
+    public int stages() {
+        return then == null ? 1 : 1 + then.stages();
+    }
+
+    /** The decision after {@code index} others (0: this one); null past the last. */
+    public Prune stage(int index) {
+        Prune p = this;
+        for (int i = 0; i < index && p != null; i++) {
+            p = p.then;
+        }
+        return p;
+    }
+
     /**
-     * The UNet rows a job spends relative to the same job unpruned:
-     * {@code (k · n + (steps − k) · keep) / (steps · n)} with {@code k = afterStep(steps)}.
+     * The UNet rows a job spends relative to the same job unpruned, when every decision keeps
+     * exactly its {@code keep} (a margin can only keep more, so this is the least a job spends):
+     * {@code Σ stage span × candidates live in it / (steps · n)}.
      */
     public double rowShare(int n, int steps) {
-        int k = afterStep(steps);
-        return (double) (k * n + (steps - k) * Math.min(keep, n)) / ((double) steps * n);
+        long rows = 0;
+        int live = n;
+        int from = 0;
+        for (Prune p = this; p != null; p = p.then) {
+            int k = Math.max(from, p.afterStep(steps));
+            rows += (long) (k - from) * live;
+            live = Math.min(live, p.keep);
+            from = k;
+        }
+        rows += (long) (steps - from) * live;
+        return (double) rows / ((double) steps * n);
+    }
+
+    /**
+     * The server's pruning strategy (the {@code winnow.prune.*} settings): what a request gets
+     * when it asks for pruning without saying how ({@code "prune": {}}), and the values a request
+     * that names only some fields leaves out.
+     *
+     * @param at               the first decision's fraction of the steps
+     * @param keepFraction     the share of the candidates it keeps at least: ceil(n × fraction)
+     * @param margin           its margin (0: exactly the kept share)
+     * @param thenAt           a second decision's fraction of the steps, or NaN for none
+     * @param thenKeepFraction the share the second decision keeps at least
+     */
+    public record Defaults(double at, double keepFraction, double margin, double thenAt, double thenKeepFraction) {
+
+        /** One decision keeping exactly ceil(n × keepFraction) (the rule before margins and stages). */
+        public Defaults(double at, double keepFraction) {
+            this(at, keepFraction, 0, Double.NaN, keepFraction);
+        }
+
+        /** ceil(n × fraction), at least 1 and at most n − 1. */
+        public static int keepOf(int n, double fraction) {
+            return Math.max(1, Math.min(n - 1, (int) Math.ceil(n * fraction)));
+        }
+
+        /** The server's strategy for a job of {@code n} candidates. */
+        public Prune forN(int n) {
+            Prune then = Double.isNaN(thenAt) ? null : new Prune(thenAt, keepOf(n, thenKeepFraction));
+            return new Prune(at, keepOf(n, keepFraction), margin, then);
+        }
     }
 }

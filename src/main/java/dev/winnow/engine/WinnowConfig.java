@@ -291,6 +291,37 @@ public interface WinnowConfig {
         /** The share of the candidates kept, when a request names only {@code at}: ceil(n × keep-fraction). */
         @WithDefault("0.25")
         double keepFraction();
+
+        /**
+         * For {@code "prune": {}} (the server's strategy): also keep every candidate whose preview
+         * score is within this of the best, in [0, 1]; 0 keeps exactly the kept share.
+         */
+        @WithDefault("0.05")
+        double margin();
+
+        /**
+         * For {@code "prune": {}}: a second decision among the kept candidates after this fraction
+         * of the steps (later than {@code at}); 0: one decision.
+         */
+        @WithDefault("0.4")
+        double thenAt();
+
+        /** For {@code "prune": {}} with {@code then-at}: the share the second decision keeps, ceil(n × it). */
+        @WithDefault("0.25")
+        double thenKeepFraction();
+
+        /**
+         * Decode pruning's x̂₀ previews with the pack's preview decoder ({@code preview_decoder/},
+         * a tiny stand-in for the VAE decoder) when it has one; false: with its VAE decoder.
+         */
+        @WithDefault("true")
+        boolean previewDecoder();
+
+        /** These settings as the engine's {@link Prune.Defaults}. */
+        default Prune.Defaults strategy() {
+            return new Prune.Defaults(at(), keepFraction(), margin(), thenAt() == 0 ? Double.NaN : thenAt(),
+                    thenKeepFraction());
+        }
     }
 
     interface Defaults {

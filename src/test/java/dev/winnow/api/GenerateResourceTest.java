@@ -163,6 +163,20 @@ class GenerateResourceTest {
         assertEquals(before + 3, prunedCandidates(), "winnow_candidates_total{verdict=\"pruned\"} counts each pruned candidate");
     }
 
+    @Test
+    void aStagedPruneWithAMarginSaysWhenEachCandidateWasPruned() {
+        Response r = given().contentType(ContentType.JSON)
+                .body("{\"prompt\": \"a blue triangle\", \"n\": 6, \"seed\": 90, \"steps\": 10, \"return_candidates\": true, "
+                        + "\"prune\": {\"at\": 0.2, \"keep\": 3, \"margin\": 0.0001, \"then\": {\"at\": 0.5, \"keep\": 1}}}")
+                .when().post("/generate");
+        r.then().statusCode(200)
+                .body("candidates", hasSize(6))
+                .body("candidates.findAll { it.verdict != 'pruned' }", hasSize(1))
+                .body("candidates.findAll { it.verdict != 'pruned' }.pruned_at_step", everyItem(equalTo(null)))
+                .body("candidates.findAll { it.verdict == 'pruned' }.pruned_at_step", everyItem(isOneOf(2, 5)))
+                .body("candidates.findAll { it.pruned_at_step == 5 }.size()", org.hamcrest.Matchers.greaterThanOrEqualTo(2));
+    }
+
     static double prunedCandidates() {
         for (String line : given().get("/q/metrics").asString().split("\n")) {
             if (line.startsWith("winnow_candidates_total{verdict=\"pruned\"")) {
@@ -223,6 +237,13 @@ class GenerateResourceTest {
         "{\"prompt\": \"x\", \"n\": 1, \"prune\": {}}|prune",
         "{\"prompt\": \"x\", \"n\": 4, \"steps\": 1, \"prune\": {\"keep\": 2}}|prune",
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": 2}|prune",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"margin\": 1.5}}|prune.margin",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"margin\": -0.1}}|prune.margin",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.3, \"then\": {\"keep\": 1}}}|prune.then.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.5, \"then\": {\"at\": 0.3}}}|prune.then.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.2, \"then\": {\"at\": 0.22}}}|prune.then.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"then\": {\"at\": 0.6, \"keep\": 4}}}|prune.then.keep",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"then\": {\"at\": 0.6, \"margin\": 2}}}|prune.then.margin",
         "[1, 2]|body",
         "{\"prompt\": \"x\",|body"})
     void badInputIsAProblemNamingTheField(String body, String field) {

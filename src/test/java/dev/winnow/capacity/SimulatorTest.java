@@ -101,6 +101,34 @@ class SimulatorTest {
         assertEquals(1 + 17 + 9 + 2 + 4 * 11 + 3 + 2 + 1, r.answers().get(0).latencyMillis(), 1e-9);
     }
 
+    @Test
+    void aStagedPruneJudgesTheSurvivorsAgainAtItsSecondStep() {
+        // 4 candidates, 6 steps: keep 2 after 1 step, then 1 after 3: (1 x 4 + 2 x 2 + 3 x 1) candidate-steps of 2 rows
+        SimRequest staged = new SimRequest(4, 6, 2, "64x64", new Prune(0.2, 2, 0, new Prune(0.5, 1)), 1, 120_000);
+        SimReport r = Simulator.run(TINY, WINNOW, List.of(at(0, staged)));
+        assertEquals(2 * (4 + 2 * 2 + 3), r.unetRows());
+        assertEquals(staged.unetRows(), r.unetRows());
+        assertEquals(1, r.answers().size());
+    }
+
+    @Test
+    void theSimulatorsPruningDefaultsAreTheServicesOwn() throws Exception {
+        Class<?> c = dev.winnow.engine.WinnowConfig.Pruning.class;
+        java.util.function.Function<String, Double> def = name -> {
+            try {
+                return Double.parseDouble(c.getMethod(name).getAnnotation(io.smallrye.config.WithDefault.class).value());
+            } catch (NoSuchMethodException e) {
+                throw new AssertionError(e);
+            }
+        };
+        Prune.Defaults sim = SimRequest.SERVICE_PRUNE;
+        assertEquals(def.apply("at"), sim.at());
+        assertEquals(def.apply("keepFraction"), sim.keepFraction());
+        assertEquals(def.apply("margin"), sim.margin());
+        assertEquals(def.apply("thenKeepFraction"), sim.thenKeepFraction());
+        assertEquals(def.apply("thenAt"), sim.thenAt());
+    }
+
     @ParameterizedTest
     @EnumSource(Simulator.Policy.class)
     void everyRequestIsAnsweredExactlyOnceAndTheDeviceIsNeverBusierThanTheClock(Simulator.Policy policy) {

@@ -59,6 +59,33 @@ class PackValidationTest {
     }
 
     @Test
+    void aPreviewDecoderThatIsNotADecoderNamesItsFile() throws IOException {
+        Path pack = copyOfTiny();
+        Files.copy(pack.resolve("unet/model.onnx"), pack.resolve(DiffusionPipeline.PREVIEW_DECODER),
+                StandardCopyOption.REPLACE_EXISTING);
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> DiffusionPipeline.load(pack, CPU));
+        assertTrue(e.getMessage().contains("preview_decoder/model.onnx") && e.getMessage().contains("'latent_sample'"),
+                e.getMessage());
+    }
+
+    @Test
+    void aPackWithoutAPreviewDecoderDecodesItsPreviewsWithTheVae() throws Exception {
+        Path pack = copyOfTiny();
+        try (Stream<Path> files = Files.walk(pack.resolve("preview_decoder"))) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        try (DiffusionPipeline p = DiffusionPipeline.load(pack, CPU)) {
+            assertTrue(!p.hasPreviewDecoder() && p.previewDecoderId() == null);
+            float[] latent = new float[4 * 16 * 16];
+            new SeededGaussian(5).fill(latent);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(p.decodeLatents(java.util.List.of(latent), 16, 16, 4).get(0).rgb(),
+                    p.decodePreviews(java.util.List.of(latent), 16, 16, 4).get(0).rgb());
+        }
+    }
+
+    @Test
     void aTokenizerWindowThatDisagreesWithTheUnetIsRefused() throws IOException {
         Path pack = copyOfTiny();
         Files.writeString(pack.resolve("tokenizer/tokenizer_config.json"), "{\"model_max_length\": 64}");

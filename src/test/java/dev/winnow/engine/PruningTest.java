@@ -168,6 +168,65 @@ class PruningTest {
         assertEquals((4 * 8 + 16 * 2) / (20.0 * 8), new Prune(0.2, 2).rowShare(8, 20), 1e-12);
     }
 
+    @Test
+    void aStagedRuleJudgesOnlyTheSurvivorsAgainAndSaysWhenEachWasPruned() throws Exception {
+        loop = new EngineLoop(pruning, 4, 16, true, recording, new EngineObserver() { });
+        Prune staged = new Prune(0.2, 4, 0, new Prune(0.5, 2));
+        GenerationResult r = loop.submit(job(2000, 8, 10, staged)).get(120, TimeUnit.SECONDS);
+        assertEquals(2, kept(r).size());
+        assertEquals(4, pruned(r).stream().filter(c -> c.prunedAtStep() == 2).count(), "4 of 8 dropped after 2 steps");
+        assertEquals(2, pruned(r).stream().filter(c -> c.prunedAtStep() == 5).count(), "2 of the 4 left after 5");
+        assertTrue(kept(r).stream().allMatch(c -> c.prunedAtStep() == null));
+        long slotSteps = calls.stream().mapToLong(List::size).sum();
+        assertEquals(8 * 2 + 4 * 3 + 2 * 5, slotSteps, "8 slots x 2 steps, 4 x 3, then 2 x 5");
+        assertEquals((8 * 2 + 4 * 3 + 2 * 5) / 80.0, staged.rowShare(8, 10), 1e-12);
+        GenerationResult full = EngineLoop.runAlone(pruning, job(2000, 8, 10, null), 16);
+        for (CandidateResult k : kept(r)) {
+            Map<String, Double> same = new java.util.LinkedHashMap<>(k.scores());
+            same.remove("preview");
+            assertEquals(full.candidates().get(k.index()).scores(), same, "a survivor of two decisions finishes as unpruned");
+        }
+    }
+
+    @Test
+    void aMarginKeepsEveryCandidateTheJudgeCannotTellFromTheBest() throws Exception {
+        PreparedJob job = PreparedJob.encode(pipeline, job(300, 6, 10, new Prune(0.3, 2, 0.1, new Prune(0.6, 1))));
+        assertEquals(3, job.holdAtStep());
+        for (int i = 0; i < 3; i++) {
+            pipeline.step(job.slots());
+        }
+        assertEquals(6, job.takePreviews().size());
+        List<Integer> dropped = job.prune(new double[] {0.9, 0.85, 0.5, 0.82, 0.1, Double.NaN});
+        assertEquals(List.of(2, 4, 5), dropped, "0.82 is within 0.1 of 0.9 and goes on; a NaN never does");
+        assertEquals(3, job.prunedAtStep(2));
+        assertEquals(null, job.prunedAtStep(3));
+        assertEquals(6, job.holdAtStep(), "the next decision holds the survivors at its own step");
+        for (int i = 0; i < 3; i++) {
+            pipeline.step(job.liveSlots());
+        }
+        assertEquals(3, job.takePreviews().size(), "only the survivors are previewed again");
+        assertEquals(List.of(0, 3), job.prune(new double[] {0.2, 0.7, 0.4}), "scores come in the survivors' index order");
+        assertEquals(Integer.MAX_VALUE, job.holdAtStep(), "no decision is left");
+        assertEquals(0.7, job.previewScore(1), 1e-12);
+        assertEquals(0.5, job.previewScore(2), 1e-12, "a pruned candidate keeps the score it was pruned on");
+    }
+
+    @Test
+    void aMarginOfZeroKeepsExactlyKeepEvenOnTies() {
+        PreparedJob job = PreparedJob.encode(pipeline, job(300, 4, 10, new Prune(0.3, 2)));
+        assertEquals(List.of(2, 3), job.prune(new double[] {0.5, 0.5, 0.5, 0.5}), "ties go to the lower index");
+        PreparedJob margin = PreparedJob.encode(pipeline, job(300, 4, 10, new Prune(0.3, 2, 0.01, null)));
+        assertEquals(List.of(), margin.prune(new double[] {0.5, 0.5, 0.5, 0.5}), "with a margin, a tie goes on");
+    }
+
+    @Test
+    void theServersStrategyBuildsItsStagesForAnyN() {
+        Prune.Defaults staged = new Prune.Defaults(0.2, 0.5, 0.05, 0.4, 0.25);
+        assertEquals(new Prune(0.2, 4, 0.05, new Prune(0.4, 2)), staged.forN(8));
+        assertEquals(new Prune(0.2, 1, 0.05, new Prune(0.4, 1)), staged.forN(2), "each keeps at least 1, fewer than n");
+        assertEquals(new Prune(0.2, 2), new Prune.Defaults(0.2, 0.25).forN(8), "the rule before stages");
+    }
+
     private static List<Long> seeds(long first, int n) {
         List<Long> s = new ArrayList<>();
         for (int i = 0; i < n; i++) {
