@@ -207,7 +207,7 @@ public class RequestValidator {
             throw new InvalidRequestException(field + ".at", field + ".at must be a fraction of the steps strictly "
                     + "between 0 and 1, got " + at);
         }
-        if (!Double.isNaN(after) && Math.round(at * steps) <= Math.round(after * steps)) {
+        if (!Double.isNaN(after) && Prune.stepOf(at, steps) <= Prune.stepOf(after, steps)) {
             throw new InvalidRequestException(field + ".at", field + ".at must come at a later step than the decision "
                     + "before it (" + after + " of " + steps + " steps), got " + at);
         }

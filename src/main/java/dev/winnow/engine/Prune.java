@@ -44,6 +44,11 @@ public record Prune(double at, int keep, double margin, Prune then) {
      * after the last step would save nothing).
      */
     public int afterStep(int steps) {
+        return stepOf(at, steps);
+    }
+
+    /** The step after which a decision at fraction {@code at} of {@code steps} steps is taken ({@link #afterStep}). */
+    public static int stepOf(double at, int steps) {
         return (int) Math.max(1, Math.min(steps - 1, Math.round(at * steps)));
     }
 

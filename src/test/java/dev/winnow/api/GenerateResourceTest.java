@@ -242,6 +242,7 @@ class GenerateResourceTest {
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.3, \"then\": {\"keep\": 1}}}|prune.then.at",
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.5, \"then\": {\"at\": 0.3}}}|prune.then.at",
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.2, \"then\": {\"at\": 0.22}}}|prune.then.at",
+        "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"at\": 0.96, \"then\": {\"at\": 0.99}}}|prune.then.at",
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"then\": {\"at\": 0.6, \"keep\": 4}}}|prune.then.keep",
         "{\"prompt\": \"x\", \"n\": 4, \"prune\": {\"then\": {\"at\": 0.6, \"margin\": 2}}}|prune.then.margin",
         "[1, 2]|body",
