@@ -187,8 +187,7 @@ public final class Simulator {
                     pruned[i] = true;
                 }
             }
-            int at = pending.afterStep(req.steps());
-            pending = pending.then() != null && pending.then().afterStep(req.steps()) > at ? pending.then() : null;
+            pending = pending.next(req.steps());
             holdAt = pending == null ? Integer.MAX_VALUE : pending.afterStep(req.steps());
         }
 

@@ -138,7 +138,7 @@ public final class BestOfN {
             throw new IllegalStateException("no preview judge is loaded");
         }
         DenoisingSlot first = job.slots().get(0);
-        List<RgbImage> images = usesPreviewDecoder()
+        List<RgbImage> images = previewDecoder // decodePreviews falls back to the VAE when the pack has none
                 ? pipeline.decodePreviews(previews, first.latentHeight(), first.latentWidth(), decodeBatchImages)
                 : pipeline.decodeLatents(previews, first.latentHeight(), first.latentWidth(), decodeBatchImages);
         double[] raw = previewJudge.score(images, job.request().prompt());

@@ -227,12 +227,8 @@ public final class PreparedJob {
             slots.get(i).prune();
             prunedAtStep[i] = step;
         }
-        pending = decision.then();
-        holdAt = pending != null && pending.afterStep(request.steps()) > step ? pending.afterStep(request.steps())
-                : Integer.MAX_VALUE;
-        if (holdAt == Integer.MAX_VALUE) {
-            pending = null;
-        }
+        pending = decision.next(request.steps());
+        holdAt = pending == null ? Integer.MAX_VALUE : pending.afterStep(request.steps());
         return dropped;
     }
 

@@ -52,18 +52,13 @@ public record Prune(double at, int keep, double margin, Prune then) {
         return (int) Math.max(1, Math.min(steps - 1, Math.round(at * steps)));
     }
 
-    /** The number of decisions: 1 plus those that follow. */
-    public int stages() {
-        return then == null ? 1 : 1 + then.stages();
-    }
-
-    /** The decision after {@code index} others (0: this one); null past the last. */
-    public Prune stage(int index) {
-        Prune p = this;
-        for (int i = 0; i < index && p != null; i++) {
-            p = p.then;
-        }
-        return p;
+    /**
+     * The decision that follows this one in a job of {@code steps} steps: {@code then} when it
+     * comes at a later step; null when there is none, or when rounding puts it at this one's step
+     * (a decision at the same step would judge the same previews again).
+     */
+    public Prune next(int steps) {
+        return then != null && then.afterStep(steps) > afterStep(steps) ? then : null;
     }
 
     /**
