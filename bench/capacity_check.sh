@@ -60,4 +60,13 @@ for share in $SHARES; do
 done
 kill $SERVICE; wait $SERVICE 2>/dev/null || true
 echo "load average at end: $(cat /proc/loadavg)" | tee -a "$OUT/load.txt"
+# Beside each prediction, the same trace on the same curves with a one-call-at-a-time device (the
+# profile without its measured overlap): what the overlap model changes.
+for share in $SHARES; do
+  PROFILE="$OUT/profile.json"
+  [ "$PROFILE_EACH" = 1 ] && PROFILE="$OUT/profile-$share.json"
+  python3 -c "import json,sys; p=json.load(open(sys.argv[1])); p.pop('overlap', None); json.dump(p, open(sys.argv[2], 'w'))" \
+      "$PROFILE" "$OUT/profile-serial-$share.json"
+  sim --profile "$OUT/profile-serial-$share.json" --trace "$OUT/trace-$share.jsonl" --json "$OUT/sim-serial-$share.json" > /dev/null
+done
 python3 bench/capacity_compare.py "$OUT" $SHARES

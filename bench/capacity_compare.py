@@ -4,6 +4,7 @@
 usage: bench/capacity_compare.py OUT_DIR SHARE...
 """
 import json
+import os
 import sys
 
 out, shares = sys.argv[1], sys.argv[2:]
@@ -20,5 +21,12 @@ for share in shares:
           f"| {sim['rejected']} | {sim['mean_depth']:.2f} |")
     print(f"| | measured | {real['throughput']:.3f} | {real['p50_ms']:.0f} | {real['p95_ms']:.0f} | {real['p99_ms']:.0f} "
           f"| {real['rejected']} | {real_depth:.2f} (1 s samples) |")
-    err = lambda k: 100 * (sim[k] - real[k]) / real[k]
-    print(f"| | error | {err('throughput'):+.1f}% | {err('p50_ms'):+.1f}% | {err('p95_ms'):+.1f}% | {err('p99_ms'):+.1f}% | | |")
+    err = lambda s, k: 100 * (s[k] - real[k]) / real[k]
+    print(f"| | error | {err(sim, 'throughput'):+.1f}% | {err(sim, 'p50_ms'):+.1f}% | {err(sim, 'p95_ms'):+.1f}% "
+          f"| {err(sim, 'p99_ms'):+.1f}% | | |")
+    serial_file = f"{out}/sim-serial-{share}.json"
+    if os.path.exists(serial_file):  # the same trace on a one-call-at-a-time device
+        ser = json.load(open(serial_file))
+        print(f"| | one call at a time | {ser['throughput']:.3f} ({err(ser, 'throughput'):+.1f}%) "
+              f"| {ser['p50_ms']:.0f} ({err(ser, 'p50_ms'):+.1f}%) | {ser['p95_ms']:.0f} ({err(ser, 'p95_ms'):+.1f}%) "
+              f"| {ser['p99_ms']:.0f} ({err(ser, 'p99_ms'):+.1f}%) | {ser['rejected']} | {ser['mean_depth']:.2f} |")

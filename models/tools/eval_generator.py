@@ -1,11 +1,14 @@
 """The alignment loop's offline evaluation: does a pack's single sample get closer to its best-of-8?
 
-    python models/tools/eval_generator.py PACK [PACK ...] [--out results.json] [--bases 21000,22000,23000]
+    python models/tools/eval_generator.py PACK [PACK ...] [--out results.json] [--set heldout|tuning]
+        [--bases 21000,22000,23000]
 
 Every pack is sampled as the service samples it (service_twin.Pipeline: its seeded noise, DDIM 20,
 guidance 5) on scenes_world.heldout_prompts() (never trained on), at each base seed of
 scenes_world.SEED_SETS["heldout"], with candidates base .. base+7, judged and ranked as the service
-does (service_twin.Judges), and the reference checker (scenes_world.check, evaluation only) says
+does (service_twin.Judges). `--set tuning` uses scenes_world.tuning_prompts() and the tuning seed sets
+instead: candidate versions are screened there, and only the chosen one is measured on the held-out
+set (a version picked by its held-out figures would carry a selection effect), and the reference checker (scenes_world.check, evaluation only) says
 which images are right. Per category, and overall as the mean of the categories (GenEval's):
 
   single     N = 1: the candidate at the base seed is right (and safe: the service returns no
@@ -44,12 +47,16 @@ def layout(img) -> tuple:
     return tuple(sorted((o.shape, o.colour, min(2, int(o.cx * 3)), min(2, int(o.cy * 3))) for o in seen))
 
 
-def sample_pack(pack: str, bases, threads: int, steps: int, guidance: float, batch: int) -> dict:
+PROMPT_SETS = {"heldout": W.heldout_prompts, "tuning": W.tuning_prompts}
+
+
+def sample_pack(pack: str, bases, threads: int, steps: int, guidance: float, batch: int,
+                prompt_set: str = "heldout") -> dict:
     """Raw per-group results: for each (prompt, base seed), the candidates' checker verdicts,
     safety verdicts, layouts and the judges' choice."""
     pipe = Pipeline(pack, threads)
     judges = Judges(JUDGES, RANKING_WEIGHTS, threads)
-    groups = [(cat, p, base) for base in bases for cat, p in W.heldout_prompts()]
+    groups = [(cat, p, base) for base in bases for cat, p in PROMPT_SETS[prompt_set]()]
     out, t0 = [], time.time()
     for i in range(0, len(groups), batch):
         chunk = groups[i:i + batch]
@@ -117,17 +124,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("packs", nargs="+", help="pipeline packs; the first is the baseline")
     ap.add_argument("--out", help="JSON results (reused per pack when version and settings match)")
-    ap.add_argument("--bases", default=",".join(map(str, W.SEED_SETS["heldout"])),
-                    help="base seeds (default: the held-out seed sets; one of them for a quicker, noisier look)")
+    ap.add_argument("--set", dest="prompt_set", choices=sorted(PROMPT_SETS), default="heldout",
+                    help="the prompts and seed sets: heldout to report, tuning to screen versions on")
+    ap.add_argument("--bases", help="base seeds (default: all of the set's seed sets; one of them for a quicker, noisier look)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--batch", type=int, default=8, help="prompts sampled together")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    bases = [int(b) for b in a.bases.split(",")]
-    if not set(bases) <= set(W.SEED_SETS["heldout"]):
-        ap.error(f"--bases must come from the held-out seed sets {W.SEED_SETS['heldout']}")
-    key = f"heldout prompts, base seeds {bases} x {N}, DDIM {a.steps}, guidance {a.guidance}"
+    allowed = W.SEED_SETS[a.prompt_set]
+    bases = [int(b) for b in a.bases.split(",")] if a.bases else list(allowed)
+    if not set(bases) <= set(allowed):
+        ap.error(f"--bases must come from the {a.prompt_set} seed sets {allowed}")
+    key = f"{a.prompt_set} prompts, base seeds {bases} x {N}, DDIM {a.steps}, guidance {a.guidance}"
     results = {}
     if a.out and os.path.exists(a.out):
         with open(a.out) as f:
@@ -138,7 +147,7 @@ def main():
         version = Pipeline(pack, 1).version
         kept = results.get(name)
         if not (kept and kept.get("version") == version and kept.get("key") == key):
-            kept = dict(sample_pack(pack, bases, a.threads, a.steps, a.guidance, a.batch), key=key, pack=os.path.abspath(pack))
+            kept = dict(sample_pack(pack, bases, a.threads, a.steps, a.guidance, a.batch, a.prompt_set), key=key, pack=os.path.abspath(pack))
             kept["summary"] = summarise(kept["groups"])
             results[name] = kept
             if a.out:

@@ -23,6 +23,12 @@ SD's scaled_linear schedule, v prediction, t uniform over the 1000 training step
   --method raft  RAFT (Dong et al. 2023, "RAFT: Reward rAnked FineTuning"): the pack's own loss,
                  min-SNR-5 weighted v-prediction MSE, on the chosen latents only (each candidate
                  once, SFT-only rows included).
+  --t-range LO,HI  draws the training timestep t uniformly from [LO, HI) instead of all 1000 (both
+                 methods). A layout is settled in the first, noisiest steps of sampling (the pruning
+                 work reads it from x0 previews at a fifth of the steps), and a pair of whole
+                 latents that differ in layout differs most in what the UNet must predict there;
+                 at low noise both sides are merely reconstructed, which spends the batch on
+                 nothing the judges preferred.
   --sft-weight W with dpo: adds W times the RAFT loss on the batch's chosen latents, which keeps
                  the chosen samples likely while DPO widens the gap (DPO alone can lower both).
 
@@ -148,18 +154,24 @@ def captions(idx, data, p_uncond, g):
     return data.states[torch.where(drop, torch.zeros_like(idx), idx)]
 
 
-def raft_loss(unet, x0, ctx, acp, snr, g):
-    t = torch.randint(T_TRAIN, (len(x0),), generator=g)
+def timesteps(n, t_range, g):
+    """n training timesteps, uniform over [lo, hi) (the whole schedule by default)."""
+    lo, hi = t_range
+    return torch.randint(lo, hi, (n,), generator=g)
+
+
+def raft_loss(unet, x0, ctx, acp, snr, g, t_range=(0, T_TRAIN)):
+    t = timesteps(len(x0), t_range, g)
     xt, v = noised(x0, t, torch.randn(x0.shape, generator=g), acp)
     w = (torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)).view(-1, 1, 1, 1)
     return (w * (unet(xt, t.float(), ctx) - v) ** 2).mean()
 
 
-def dpo_loss(unet, ref, xw, xl, ctx, acp, beta, g):
+def dpo_loss(unet, ref, xw, xl, ctx, acp, beta, g, t_range=(0, T_TRAIN)):
     """Diffusion-DPO (eq. 14 with v errors); returns (loss, implicit accuracy: share of pairs whose
     chosen side the model fits better than the reference does, relative to the rejected side)."""
     b = len(xw)
-    t = torch.randint(T_TRAIN, (b,), generator=g).repeat(2)
+    t = timesteps(b, t_range, g).repeat(2)
     noise = torch.randn(xw.shape, generator=g).repeat(2, 1, 1, 1)
     xt, v = noised(torch.cat([xw, xl]), t, noise, acp)
     c = ctx.repeat(2, 1, 1)
@@ -210,15 +222,15 @@ def train(a, data, unet):
         if a.method == "dpo":
             w, l, cap, _ = items[torch.multinomial(weights, a.batch, replacement=True, generator=g)].T
             ctx = captions(cap, data, a.p_uncond, g)
-            loss, acc = dpo_loss(unet, ref, data.latents[w], data.latents[l], ctx, acp, a.beta, g)
+            loss, acc = dpo_loss(unet, ref, data.latents[w], data.latents[l], ctx, acp, a.beta, g, a.t_range)
             stats["dpo"] += loss.item(); stats["acc"] += acc.item()
             if a.sft_weight > 0:
-                sft = raft_loss(unet, data.latents[w], ctx, acp, snr, g)
+                sft = raft_loss(unet, data.latents[w], ctx, acp, snr, g, a.t_range)
                 stats["sft"] += sft.item()
                 loss = loss + a.sft_weight * sft
         else:
             x, cap, _ = items[torch.multinomial(weights, a.batch, replacement=True, generator=g)].T
-            loss = raft_loss(unet, data.latents[x], captions(cap, data, a.p_uncond, g), acp, snr, g)
+            loss = raft_loss(unet, data.latents[x], captions(cap, data, a.p_uncond, g), acp, snr, g, a.t_range)
             stats["sft"] += loss.item()
         opt.zero_grad()
         loss.backward()
@@ -292,6 +304,7 @@ def write_readme(a, data, steps, minutes, base_version, diff):
         f"- {steps} steps of batch {a.batch} ({'pairs' if a.method == 'dpo' else 'chosen latents'}), AdamW lr {a.lr:g} "
         f"(warm-up {a.warmup} steps, no weight decay), gradient clip 1.0, "
         + (f"EMA {a.ema:g} (the EMA weights are exported)" if a.ema > 0 else "no EMA") + f", seed {a.seed}",
+        f"- timesteps: t uniform over [{a.t_range[0]}, {a.t_range[1]}) of the {T_TRAIN} training steps",
         f"- sampling: {a.weighting} weighting"
         + (" (each generation weighs the same, whatever number of items it gave)" if a.weighting == "generation" else
            " (uniform over items)"),
@@ -334,6 +347,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--beta", type=float, default=2000.0, help="DPO's beta (KL strength; larger stays closer)")
     ap.add_argument("--sft-weight", type=float, default=0.0)
+    ap.add_argument("--t-range", default=f"0,{T_TRAIN}", metavar="LO,HI",
+                    help="training timesteps drawn uniformly from [LO, HI) (default: all)")
     ap.add_argument("--p-uncond", type=float, default=0.1)
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the exported weights (0: none)")
     ap.add_argument("--weighting", choices=["generation", "candidate"], default="generation",
@@ -346,6 +361,11 @@ def main():
     a = ap.parse_args()
     if a.sft_weight > 0 and a.method != "dpo":
         ap.error("--sft-weight goes with --method dpo (raft is the SFT loss alone)")
+    try:
+        a.t_range = tuple(int(x) for x in a.t_range.split(","))
+        assert len(a.t_range) == 2 and 0 <= a.t_range[0] < a.t_range[1] <= T_TRAIN
+    except (ValueError, AssertionError):
+        ap.error(f"--t-range must be LO,HI with 0 <= LO < HI <= {T_TRAIN}")
     a.work = a.work or os.path.normpath(a.out_pack) + ".work"
     os.makedirs(a.work, exist_ok=True)
     torch.set_num_threads(a.threads)

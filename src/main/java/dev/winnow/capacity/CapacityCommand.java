@@ -88,7 +88,10 @@ public final class CapacityCommand {
         }
         long t0 = System.nanoTime();
         SimReport r = Simulator.run(profile, settings, arrivals);
-        System.out.printf(Locale.ROOT, "profile: %s (%s)%nsettings: %s%n", profile.device(), profile.measured(), settings);
+        System.out.printf(Locale.ROOT, "profile: %s (%s), %s%nsettings: %s%n", profile.device(), profile.measured(),
+                profile.overlap() == null ? "one call at a time"
+                        : String.format(Locale.ROOT, "loop and finishing calls at once (slowdowns %.2f and %.2f)",
+                        profile.overlap().loopSlowdown(), profile.overlap().finishingSlowdown()), settings);
         System.out.println(r.summary());
         double every = Double.parseDouble(arg(args, "--depth-every", "0"));
         if (every > 0) {

@@ -25,7 +25,8 @@ import java.util.Map;
  *  "vae_decoder":  {"sizes": [1, 2, 4, 8], "ms": […]},             images per call
  *  "judges": {"safety": {…}, "aesthetic": {…}, "faithfulness": {…}, "preview": {…}},   images per call
  *  "host": {"step_ms": 0.05, "row_ms": 0.02, "job_ms": 0.3},
- *  "per_row_timesteps": true}
+ *  "per_row_timesteps": true,
+ *  "overlap": {"loop_slowdown": 1.3, "finishing_slowdown": 1.6}}   optional: see {@link Overlap}
  * </pre>
  *
  * @param device          the device, in words
@@ -40,9 +41,12 @@ import java.util.Map;
  * @param host            the engine's own costs outside the model calls
  * @param perRowTimesteps whether the UNet takes a timestep per row (else rows at different
  *                        timesteps take a call each)
+ * @param overlap         how the loop's calls and the finishing threads' calls share the device when
+ *                        they run at once; {@code null}: they do not run at once (one call at a time,
+ *                        first issued first served, as kernels from several threads share one GPU)
  */
 public record DeviceProfile(String device, String measured, String source, Curve textEncoder, Curve unet, Curve vaeDecoder,
-                            Map<String, Curve> judges, Host host, boolean perRowTimesteps) {
+                            Map<String, Curve> judges, Host host, boolean perRowTimesteps, Overlap overlap) {
 
     /** The format name a profile file carries. */
     public static final String FORMAT = "winnow-device-profile/1";
@@ -61,6 +65,32 @@ public record DeviceProfile(String device, String measured, String source, Curve
                 throw new IllegalArgumentException("host costs must be non-negative");
             }
         }
+    }
+
+    /**
+     * Two calls at once, one from the loop (text encoder, UNet) and one from a finishing thread
+     * (VAE, judges), each slower than alone by its factor: on a CPU both run on the cores at once,
+     * and a small model's call does not use every core, so together they finish sooner than one
+     * after the other (factors under 2), which a one-call-at-a-time device would not credit.
+     * {@link ProfileCommand} measures the factors: a UNet step timed while the finishing calls run
+     * beside it in a loop, and those calls timed beside the steps.
+     *
+     * @param loopSlowdown      a loop call's time beside a finishing call, over its time alone
+     * @param finishingSlowdown a finishing call's time beside a loop call, over its time alone
+     */
+    public record Overlap(double loopSlowdown, double finishingSlowdown) {
+        public Overlap {
+            if (!(loopSlowdown >= 1 && finishingSlowdown >= 1) || Double.isInfinite(loopSlowdown)
+                    || Double.isInfinite(finishingSlowdown)) {
+                throw new IllegalArgumentException("overlap slowdowns must be finite and at least 1 (a call is never faster beside another)");
+            }
+        }
+    }
+
+    /** The profile without overlap: for the curves of a device that runs one call at a time. */
+    public DeviceProfile(String device, String measured, String source, Curve textEncoder, Curve unet, Curve vaeDecoder,
+                         Map<String, Curve> judges, Host host, boolean perRowTimesteps) {
+        this(device, measured, source, textEncoder, unet, vaeDecoder, judges, host, perRowTimesteps, null);
     }
 
     public DeviceProfile {
@@ -88,7 +118,12 @@ public record DeviceProfile(String device, String measured, String source, Curve
 
     /** The same profile with other host costs. */
     public DeviceProfile withHost(Host h) {
-        return new DeviceProfile(device, measured, source, textEncoder, unet, vaeDecoder, judges, h, perRowTimesteps);
+        return new DeviceProfile(device, measured, source, textEncoder, unet, vaeDecoder, judges, h, perRowTimesteps, overlap);
+    }
+
+    /** The same profile with another overlap ({@code null}: one call at a time). */
+    public DeviceProfile withOverlap(Overlap o) {
+        return new DeviceProfile(device, measured, source, textEncoder, unet, vaeDecoder, judges, host, perRowTimesteps, o);
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -104,11 +139,15 @@ public record DeviceProfile(String device, String measured, String source, Curve
         Map<String, Curve> judges = new LinkedHashMap<>();
         root.path("judges").fields().forEachRemaining(e -> judges.put(e.getKey(), curve(e.getValue(), file, "judges." + e.getKey())));
         JsonNode h = root.path("host");
+        JsonNode o = root.path("overlap");
+        Overlap overlap = o.isObject()
+                ? new Overlap(o.path("loop_slowdown").asDouble(Double.NaN), o.path("finishing_slowdown").asDouble(Double.NaN))
+                : null;
         return new DeviceProfile(root.path("device").asText(""), root.path("measured").asText(""),
                 root.path("source").asText(""), curve(root.path("text_encoder"), file, "text_encoder"),
                 curve(root.path("unet"), file, "unet"), curve(root.path("vae_decoder"), file, "vae_decoder"), judges,
                 new Host(h.path("step_ms").asDouble(0), h.path("row_ms").asDouble(0), h.path("job_ms").asDouble(0)),
-                root.path("per_row_timesteps").asBoolean(true));
+                root.path("per_row_timesteps").asBoolean(true), overlap);
     }
 
     static Curve curve(JsonNode node, Path file, String name) throws IllegalArgumentException {
@@ -139,6 +178,11 @@ public record DeviceProfile(String device, String measured, String source, Curve
         h.put("row_ms", host.rowMs());
         h.put("job_ms", host.jobMs());
         root.put("per_row_timesteps", perRowTimesteps);
+        if (overlap != null) {
+            ObjectNode o = root.putObject("overlap");
+            o.put("loop_slowdown", Math.round(overlap.loopSlowdown() * 1000) / 1000.0);
+            o.put("finishing_slowdown", Math.round(overlap.finishingSlowdown() * 1000) / 1000.0);
+        }
         if (file.getParent() != null) {
             Files.createDirectories(file.getParent());
         }

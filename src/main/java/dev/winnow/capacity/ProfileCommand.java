@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Times the real pack and judges on the node it runs on, through Winnow's own model wrappers, and
@@ -33,16 +34,21 @@ import java.util.Properties;
  *
  * <pre>
  * ./mvnw -B -q compile exec:java -Pbench -Dbench.main=dev.winnow.capacity.ProfileCommand \
- *     -Dbench.args="--out target/capacity/cpu-profile.json [--device cpu|cuda] [--rounds 7] [--pack DIR]"
+ *     -Dbench.args="--out target/capacity/cpu-profile.json [--device cpu|cuda] [--rounds 7] [--pack DIR] [--no-overlap]"
  * </pre>
  *
  * The packs are those of {@code src/main/resources/application.properties} unless given
  * ({@code --pack}, {@code --safety}, {@code --aesthetic}, {@code --faithfulness}, {@code --preview}).
- * Each size is timed once per round, the sizes interleaved, after a warm-up round; a figure is the
- * median of the rounds (a busy machine drifts; interleaving spreads the drift over every size).
+ * Each call is timed in its turn: a warm-up call, then {@code --rounds} calls in a row, the median
+ * (what the engine's steady state makes: the same shapes step after step); {@code --interleaved}
+ * times every size once per round instead, after a warm-up round.
  * The UNet is timed as the engine calls it (a step of slots through its reused buffers and the
  * samplers), so its curve includes the host's cost per row; the VAE through the engine's decode.
  * Host costs: the scheduler's plan for 16 jobs (per step), the PNG and its base64 (per job).
+ * Then the overlap ({@link DeviceProfile.Overlap}; {@code --no-overlap} leaves it out): an 8-row
+ * UNet step timed while a finishing thread's work for a best-of-4 (decode 4, safety, aesthetic,
+ * faithfulness) runs beside it in a loop on another thread, and that work timed beside the steps,
+ * each over its time alone.
  */
 public final class ProfileCommand {
 
@@ -167,6 +173,24 @@ public final class ProfileCommand {
             Map<String, Double> ms = interleaved ? time(calls, rounds) : timeInTurn(calls, rounds);
             ms.forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-16s %9.3f ms%n", k, v));
 
+            DeviceProfile.Overlap overlap = null;
+            if (!List.of(args).contains("--no-overlap")) {
+                List<DenoisingSlot> four = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    four.add(p.newSlot(200 + i, prompt, "ddim", 20, 5.0, size, size));
+                }
+                List<RgbImage> judged = images.subList(0, 4);
+                Call finishing = () -> {
+                    p.decode(four, 4);
+                    safety.judge(judged);
+                    aesthetic.score(judged, PROMPT);
+                    faithful.score(judged, PROMPT);
+                };
+                overlap = overlap(calls.get("unet/8"), finishing, Math.max(rounds, 5));
+                System.out.printf(Locale.ROOT, "  overlap: a UNet step of 8 rows %.2fx its time alone beside a best-of-4's "
+                        + "finishing work, that work %.2fx beside the steps%n", overlap.loopSlowdown(), overlap.finishingSlowdown());
+            }
+
             Map<String, Curve> judges = new LinkedHashMap<>();
             judges.put("safety", curve(ms, "safety", JUDGE_IMAGES));
             judges.put("aesthetic", curve(ms, "aesthetic", JUDGE_IMAGES));
@@ -178,14 +202,81 @@ public final class ProfileCommand {
                     LocalDate.now().toString(),
                     "ProfileCommand: " + p.name() + " at " + size + "x" + size + " with " + safetyPath + ", " + aestheticPath + ", "
                             + faithfulPath + ", preview " + previewPath + "; medians of " + rounds
-                            + " interleaved rounds; UNet timed as the engine's step (host cost per row included, so row_ms 0;"
+                            + (interleaved ? " interleaved rounds;" : " calls in a row after a warm-up, each call in its turn;")
+                            + " UNet timed as the engine's step (host cost per row included, so row_ms 0;"
                             + " the raw 16-row call took " + String.format(Locale.ROOT, "%.2f", ms.get("raw_unet/16"))
-                            + " ms); load average at start " + loadAverage(),
+                            + " ms)" + (overlap == null ? "; no overlap measured (one call at a time)"
+                            : "; overlap: UNet step beside a best-of-4's finishing work and that work beside the steps, each over"
+                            + " its time alone") + "; load average at start " + loadAverage(),
                     curve(ms, "text_encoder", new int[] {1, 2}), curve(ms, "unet", UNET_ROWS), curve(ms, "vae_decoder", VAE_IMAGES),
-                    judges, new DeviceProfile.Host(stepMs, 0, ms.get("png")), p.unet().acceptsPerRowTimesteps());
+                    judges, new DeviceProfile.Host(stepMs, 0, ms.get("png")), p.unet().acceptsPerRowTimesteps(), overlap);
             profile.write(out);
             System.out.println("wrote " + out);
         }
+    }
+
+    /**
+     * How much slower the loop's call and the finisher's work are when they run at once (the
+     * engine's loop thread and a finishing thread do): each is timed alone ({@code rounds} times,
+     * the median), then both run together, the finishing work looping on its own thread (16 MB
+     * stack, like the profile's) while the loop call repeats until that work has run
+     * {@code rounds} times beside it; the first of each, which may start alone, is left out.
+     */
+    static DeviceProfile.Overlap overlap(Call loopCall, Call finishing, int rounds) throws Exception {
+        double loopAlone = median(loopCall, rounds);
+        double finishingAlone = median(finishing, rounds);
+        List<Double> finishingBeside = Collections.synchronizedList(new ArrayList<>());
+        Throwable[] failure = new Throwable[1];
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread beside = new Thread(null, () -> {
+            try {
+                while (!stop.get()) {
+                    long t0 = System.nanoTime();
+                    finishing.run();
+                    finishingBeside.add((System.nanoTime() - t0) / 1e6);
+                }
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        }, "winnow-profile-finishing", 16L << 20);
+        List<Double> loopBeside = new ArrayList<>();
+        beside.start();
+        try {
+            while ((finishingBeside.size() <= rounds || loopBeside.size() <= rounds) && failure[0] == null) {
+                long t0 = System.nanoTime();
+                loopCall.run();
+                loopBeside.add((System.nanoTime() - t0) / 1e6);
+            }
+        } finally {
+            stop.set(true);
+            beside.join();
+        }
+        if (failure[0] != null) {
+            throw new IllegalStateException("the finishing work failed beside the UNet", failure[0]);
+        }
+        List<Double> f;
+        synchronized (finishingBeside) {
+            f = new ArrayList<>(finishingBeside);
+        }
+        return new DeviceProfile.Overlap(Math.max(1, median(loopBeside.subList(1, loopBeside.size())) / loopAlone),
+                Math.max(1, median(f.subList(1, f.size())) / finishingAlone));
+    }
+
+    static double median(Call c, int rounds) throws Exception {
+        c.run();
+        List<Double> ms = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            long t0 = System.nanoTime();
+            c.run();
+            ms.add((System.nanoTime() - t0) / 1e6);
+        }
+        return median(ms);
+    }
+
+    static double median(List<Double> values) {
+        List<Double> v = new ArrayList<>(values);
+        Collections.sort(v);
+        return v.get(v.size() / 2);
     }
 
     /** 16 jobs of 4 guided candidates mid-way: what a busy engine's plan sees. */

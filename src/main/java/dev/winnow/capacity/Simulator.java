@@ -35,9 +35,11 @@ import java.util.PriorityQueue;
  *     on which); jobs judged together are decoded the same way, judged by the safety judge in
  *     one call and by each scorer in one call, and answered; the answer reaches its client after
  *     the host's per-job cost.</li>
- * <li><b>The device</b> runs one call at a time, first issued first served: the loop's calls and
- *     the finishing threads' calls queue for it, as kernels from several threads share one GPU.
- *     Its busy time is the sum of its calls, so it never exceeds the run's span.</li>
+ * <li><b>The device</b> ({@link SimDevice}) runs one call at a time, first issued first served:
+ *     the loop's calls and the finishing threads' calls queue for it, as kernels from several
+ *     threads share one GPU; or, when the profile measured an {@link DeviceProfile.Overlap} (a
+ *     CPU), a loop call and a finishing call at once, each slowed by its measured factor. Its busy
+ *     time never exceeds the run's span.</li>
  * </ul>
  * The two baselines ({@link Policy}) are other servers on the same device and the same
  * admission: their workers are written here, since they are not Winnow's scheduling.
@@ -232,9 +234,7 @@ public final class Simulator {
         long now;
         long seq;
         long nextId;
-        // the device
-        long deviceFreeAt;
-        long busy;
+        final SimDevice device;
         long unetCalls;
         long unetRows;
         // admission
@@ -260,6 +260,17 @@ public final class Simulator {
             this.capacity = new StepScheduler.Capacity(s.maxBatchRows(), true);
             this.lanes = new FinishingLanes<>(s.judgeBatchImages());
             this.freeFinishers = s.finishingThreads();
+            this.device = new SimDevice(new SimDevice.Clock() {
+                @Override
+                public long now() {
+                    return now;
+                }
+
+                @Override
+                public void at(long nanos, Runnable action) {
+                    Run.this.at(nanos, action);
+                }
+            }, profile.overlap());
         }
 
         SimReport go(List<Arrival> arrivals) {
@@ -275,8 +286,8 @@ public final class Simulator {
             for (SimReport.Answer a : answers) {
                 last = Math.max(last, Math.max(a.answeredNanos(), a.arrivedNanos()));
             }
-            last = Math.max(last, deviceFreeAt); // a call still running for a job answered meanwhile (expired)
-            return new SimReport(answers, depth, last, busy, unetCalls, unetRows);
+            last = Math.max(last, device.lastEndNanos()); // a call still running for a job answered meanwhile (expired)
+            return new SimReport(answers, depth, last, device.busyNanos(), unetCalls, unetRows);
         }
 
         void at(long t, Runnable r) {
@@ -287,12 +298,14 @@ public final class Simulator {
             at(now + nanos, r);
         }
 
-        /** One model call on the device: it starts when the device is free, first issued first served. */
-        void device(long nanos, Runnable then) {
-            long start = Math.max(now, deviceFreeAt);
-            deviceFreeAt = start + nanos;
-            busy += nanos;
-            at(deviceFreeAt, then);
+        /** A text-encoder or UNet call, issued by the loop (or a baseline's worker). */
+        void loopCall(long nanos, Runnable then) {
+            device.call(SimDevice.Lane.LOOP, nanos, then);
+        }
+
+        /** A VAE or judge call, issued by a finishing thread (or a baseline's worker: it has nothing beside it). */
+        void finishingCall(long nanos, Runnable then) {
+            device.call(SimDevice.Lane.FINISHING, nanos, then);
         }
 
         static long ms(double millis) {
@@ -393,7 +406,7 @@ public final class Simulator {
                 encode(ids, i + 1);
                 return;
             }
-            device(profile.textEncoder().nanos(j.req.prompts()), () -> {
+            loopCall(profile.textEncoder().nanos(j.req.prompts()), () -> {
                 j.prepare();
                 j.moveTo(JobState.DENOISING);
                 encode(ids, i + 1);
@@ -447,7 +460,7 @@ public final class Simulator {
                 return;
             }
             int r = rows;
-            after(ms(profile.host().rowMs() * rows), () -> device(profile.unet().nanos(r), () -> {
+            after(ms(profile.host().rowMs() * rows), () -> loopCall(profile.unet().nanos(r), () -> {
                 unetCalls++;
                 unetRows += r;
                 for (StepPlan.Part p : live) {
@@ -498,7 +511,7 @@ public final class Simulator {
                     return;
                 }
                 int images = j.live();
-                decode(images, () -> device(profile.previewJudge().nanos(images), () -> {
+                decode(images, () -> finishingCall(profile.previewJudge().nanos(images), () -> {
                     post(() -> judged(j));
                     finisherFree();
                 }));
@@ -523,7 +536,7 @@ public final class Simulator {
         /** Decode, safety, then each scorer, for the jobs' live candidates together (SharedJudging). */
         void judge(List<Job> batch, Runnable then) {
             int images = batch.stream().mapToInt(Job::live).sum();
-            decode(images, () -> device(profile.judges().get("safety").nanos(images), () -> score(0, images, then)));
+            decode(images, () -> finishingCall(profile.judges().get("safety").nanos(images), () -> score(0, images, then)));
         }
 
         void score(int k, int images, Runnable then) {
@@ -532,7 +545,7 @@ public final class Simulator {
                 then.run();
                 return;
             }
-            device(scorers.get(k).nanos(images), () -> score(k + 1, images, then));
+            finishingCall(scorers.get(k).nanos(images), () -> score(k + 1, images, then));
         }
 
         /** VAE calls of up to decodeBatchImages images each. */
@@ -542,7 +555,7 @@ public final class Simulator {
                 return;
             }
             int chunk = Math.min(images, s.decodeBatchImages());
-            device(profile.vaeDecoder().nanos(chunk), () -> decode(images - chunk, then));
+            finishingCall(profile.vaeDecoder().nanos(chunk), () -> decode(images - chunk, then));
         }
 
         // ---- the baselines' worker
@@ -575,7 +588,7 @@ public final class Simulator {
                 j.moveTo(JobState.ENCODING);
                 prompts += j.req.prompts();
             }
-            device(profile.textEncoder().nanos(prompts), () -> {
+            loopCall(profile.textEncoder().nanos(prompts), () -> {
                 for (Job j : batch) {
                     j.prepare();
                     j.moveTo(JobState.DENOISING);
@@ -605,7 +618,7 @@ public final class Simulator {
             List<Job> atPrunePoint = live.stream().filter(Job::atPrunePoint).toList();
             if (!atPrunePoint.isEmpty()) {
                 int images = atPrunePoint.stream().mapToInt(Job::live).sum();
-                decode(images, () -> device(profile.previewJudge().nanos(images), () -> {
+                decode(images, () -> finishingCall(profile.previewJudge().nanos(images), () -> {
                     atPrunePoint.forEach(Job::prune);
                     baselineStep(batch);
                 }));
@@ -618,7 +631,7 @@ public final class Simulator {
                 }
             }
             int r = rows;
-            after(ms(profile.host().stepMs() + profile.host().rowMs() * rows), () -> device(profile.unet().nanos(r), () -> {
+            after(ms(profile.host().stepMs() + profile.host().rowMs() * rows), () -> loopCall(profile.unet().nanos(r), () -> {
                 unetCalls++;
                 unetRows += r;
                 for (Job j : live) {

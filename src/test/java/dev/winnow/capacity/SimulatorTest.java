@@ -78,6 +78,28 @@ class SimulatorTest {
     }
 
     @Test
+    void withMeasuredOverlapTheFinisherJudgesBesideTheLoopsStepsAtTheSlowedRates() {
+        // The schedule above, with a CPU's overlap (both calls twice as slow while both run, so no
+        // faster in sum, only sooner for the first to finish). Until 39 nothing overlaps. At 39 B's
+        // decode (3 ms) and A's last step (11 ms) start together at half speed: the decode ends at 45
+        // (A's step has 8 ms left); B's safety (2) ends at 49 (A: 6 left), its aesthetic (1) at 51
+        // (A: 5 left): B answered at 51. A's step ends alone at 56; decode 56-59, safety 59-61,
+        // aesthetic 61-62.
+        DeviceProfile cpu = TINY.withOverlap(new DeviceProfile.Overlap(2, 2));
+        SimReport r = Simulator.run(cpu, WINNOW, List.of(at(0, guided(1, 4)), at(11.5, guided(1, 2))));
+        Map<Long, Double> done = answeredAtMs(r);
+        assertEquals(51.0, done.get(2L), 1e-6);
+        assertEquals(62.0, done.get(1L), 1e-6);
+        assertEquals(62_000_000L, r.busyNanos(), 1);
+        // Perfectly parallel lanes: B's decode, safety and aesthetic run 39-45 beside A's step (39-50).
+        SimReport free = Simulator.run(TINY.withOverlap(new DeviceProfile.Overlap(1, 1)), WINNOW,
+                List.of(at(0, guided(1, 4)), at(11.5, guided(1, 2))));
+        assertEquals(45.0, answeredAtMs(free).get(2L), 1e-6);
+        assertEquals(56.0, answeredAtMs(free).get(1L), 1e-6);
+        assertEquals(56_000_000L, free.busyNanos(), 1);
+    }
+
+    @Test
     void oneRequestAtATimeMakesTheSecondRequestWaitForTheFirstOnesAnswer() {
         // A: encode 0-1, 4 steps of 11 ms to 45, decode 48, safety 50, aesthetic 51.
         // B (arrived at 11.5): encode 51-52, 2 steps to 74, decode 77, safety 79, aesthetic 80.
@@ -146,14 +168,17 @@ class SimulatorTest {
                 throw new AssertionError(e);
             }
             arrivals.sort(java.util.Comparator.comparingLong(Arrival::atNanos));
-            SimReport r = Simulator.run(TINY, WINNOW.withPolicy(policy).withQueueCapacity(8), arrivals);
-            Set<Long> ids = new HashSet<>();
-            r.answers().forEach(a -> assertTrue(ids.add(a.job()), "answered twice: " + a));
-            assertEquals(arrivals.size(), r.answers().size(), "every request is answered");
-            assertTrue(r.busyNanos() <= r.wallNanos(), "busy " + r.busyNanos() + " > wall " + r.wallNanos());
-            assertTrue(r.answers().stream().allMatch(a -> a.answeredNanos() >= a.arrivedNanos()));
-            assertTrue(r.maxDepth() <= 8, "the queue never holds more than its capacity");
-            assertEquals(0, r.depth().get(r.depth().size() - 1).depth(), "nothing is left admitted at the end");
+            // one call at a time (a GPU), and two at once with measured slowdowns (a CPU)
+            for (DeviceProfile profile : List.of(TINY, TINY.withOverlap(new DeviceProfile.Overlap(1.3, 1.7)))) {
+                SimReport r = Simulator.run(profile, WINNOW.withPolicy(policy).withQueueCapacity(8), arrivals);
+                Set<Long> ids = new HashSet<>();
+                r.answers().forEach(a -> assertTrue(ids.add(a.job()), "answered twice: " + a));
+                assertEquals(arrivals.size(), r.answers().size(), "every request is answered");
+                assertTrue(r.busyNanos() <= r.wallNanos(), "busy " + r.busyNanos() + " > wall " + r.wallNanos());
+                assertTrue(r.answers().stream().allMatch(a -> a.answeredNanos() >= a.arrivedNanos()));
+                assertTrue(r.maxDepth() <= 8, "the queue never holds more than its capacity");
+                assertEquals(0, r.depth().get(r.depth().size() - 1).depth(), "nothing is left admitted at the end");
+            }
         }
     }
 
@@ -166,6 +191,10 @@ class SimulatorTest {
         assertEquals(TINY.unet(), back.unet());
         assertEquals(TINY.judges(), back.judges());
         assertEquals(TINY.host(), back.host());
+        assertEquals(null, back.overlap());
+        DeviceProfile cpu = TINY.withOverlap(new DeviceProfile.Overlap(1.25, 1.5));
+        cpu.write(file);
+        assertEquals(cpu.overlap(), DeviceProfile.read(file).overlap());
     }
 
     @Test
