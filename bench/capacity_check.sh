@@ -20,6 +20,9 @@ SHARES=${SHARES:-"0.5 0.8 1.3"}
 PORT=${PORT:-8089}
 ROUNDS=${ROUNDS:-7}
 PROFILE_EACH=${PROFILE_EACH:-0}
+# The service's JVM flags (the README's launch), for the profile too: the calls' Java side (the
+# samplers, image conversions, the judges' input) runs at the JIT level the service runs it at.
+JVM_FLAGS=${JVM_FLAGS:--XX:TieredStopAtLevel=1}
 mkdir -p "$OUT"
 
 [ -f target/quarkus-app/quarkus-run.jar ] || ./mvnw -B -q package -DskipTests
@@ -29,14 +32,14 @@ CP=target/classes:target/test-classes:$(cat target/capacity.classpath)
 sim() { java -cp "$CP" dev.winnow.capacity.CapacityCommand simulate "$@"; }
 
 echo "load average at start: $(cat /proc/loadavg)" | tee "$OUT/load.txt"
-java -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$OUT/profile.json" --rounds "$ROUNDS" | tee "$OUT/profile.txt"
+java $JVM_FLAGS -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$OUT/profile.json" --rounds "$ROUNDS" | tee "$OUT/profile.txt"
 
 # The predicted saturation: throughput with a full queue under heavy overload.
 sim --profile "$OUT/profile.json" --rate 50 --seconds 60 --body "$BODY" --json "$OUT/saturation.json" > /dev/null
 MU=$(python3 -c "import json; print(json.load(open('$OUT/saturation.json'))['throughput'])")
 echo "predicted saturation: $MU requests/s"
 
-java -XX:TieredStopAtLevel=1 -Dquarkus.http.port="$PORT" -jar target/quarkus-app/quarkus-run.jar > "$OUT/service.log" 2>&1 &
+java $JVM_FLAGS -Dquarkus.http.port="$PORT" -jar target/quarkus-app/quarkus-run.jar > "$OUT/service.log" 2>&1 &
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null || true' EXIT
 until curl -sf "localhost:$PORT/q/health/ready" > /dev/null; do sleep 0.5; done
@@ -50,7 +53,7 @@ for share in $SHARES; do
   PROFILE="$OUT/profile.json"
   if [ "$PROFILE_EACH" = 1 ]; then
     PROFILE="$OUT/profile-$share.json"
-    java -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$PROFILE" --rounds 5 > "$OUT/profile-$share.txt"
+    java $JVM_FLAGS -cp "$CP" dev.winnow.capacity.ProfileCommand --out "$PROFILE" --rounds 5 > "$OUT/profile-$share.txt"
   fi
   sim --profile "$PROFILE" --rate "$RATE" --seconds "$SECONDS_PER_RATE" --body "$BODY" --seed 7 \
       --write-trace "$OUT/trace-$share.jsonl" --json "$OUT/sim-$share.json" | sed -n 3,5p
