@@ -263,14 +263,7 @@ public final class ProfileCommand {
     }
 
     static double median(Call c, int rounds) throws Exception {
-        c.run();
-        List<Double> ms = new ArrayList<>();
-        for (int r = 0; r < rounds; r++) {
-            long t0 = System.nanoTime();
-            c.run();
-            ms.add((System.nanoTime() - t0) / 1e6);
-        }
-        return median(ms);
+        return timeInTurn(Map.of("call", c), rounds).get("call");
     }
 
     static double median(List<Double> values) {
@@ -307,8 +300,7 @@ public final class ProfileCommand {
                 e.getValue().run();
                 ms.add((System.nanoTime() - t0) / 1e6);
             }
-            Collections.sort(ms);
-            out.put(e.getKey(), ms.get(ms.size() / 2));
+            out.put(e.getKey(), median(ms));
         }
         return out;
     }
@@ -327,10 +319,7 @@ public final class ProfileCommand {
             }
         }
         Map<String, Double> out = new LinkedHashMap<>();
-        all.forEach((k, v) -> {
-            Collections.sort(v);
-            out.put(k, v.get(v.size() / 2));
-        });
+        all.forEach((k, v) -> out.put(k, median(v)));
         return out;
     }
 

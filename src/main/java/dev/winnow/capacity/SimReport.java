@@ -11,7 +11,7 @@ import java.util.Locale;
  * @param answers    one per request, in the order they were answered (rejected ones at arrival)
  * @param depth      the jobs admitted and not answered, at every change
  * @param wallNanos  the run's span: from its start to the last answer or the device's last call, whichever is later
- * @param busyNanos  the device's time inside model calls
+ * @param busyNanos  the device's time inside model calls (with a profile's overlap: while any call ran)
  * @param unetCalls  UNet calls made
  * @param unetRows   UNet rows in them
  */
