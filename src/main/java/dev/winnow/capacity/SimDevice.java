@@ -53,6 +53,7 @@ final class SimDevice {
     private final DeviceProfile.Overlap overlap;
     private final Queue loop;
     private final Queue finishing;
+    private final Queue[] lanes;
     private long freeAt;      // without overlap: when the last issued call ends
     private long lastUpdate;  // with overlap: when the lanes' remaining work was last brought up to date
     private long busy;
@@ -63,6 +64,7 @@ final class SimDevice {
         this.overlap = overlap;
         this.loop = new Queue(overlap == null ? 1 : overlap.loopSlowdown());
         this.finishing = new Queue(overlap == null ? 1 : overlap.finishingSlowdown());
+        this.lanes = new Queue[] {loop, finishing};
     }
 
     /** Issues a call of {@code nanos} (its time alone) from {@code lane}; {@code then} runs when it ends. */
@@ -76,12 +78,13 @@ final class SimDevice {
             clock.at(freeAt, then);
             return;
         }
-        advance(now);
         Queue q = lane == Lane.LOOP ? loop : finishing;
         q.waiting.add(new Call(nanos, then));
-        if (q.running == null) {
-            startNext(q);
+        if (q.running != null) {
+            return; // it waits its turn; no running call's rate changes
         }
+        advance(now);
+        startNext(q);
         reschedule(now);
     }
 
@@ -104,7 +107,7 @@ final class SimDevice {
         long dt = now - lastUpdate;
         if (dt > 0) {
             boolean both = both();
-            for (Queue q : new Queue[] {loop, finishing}) {
+            for (Queue q : lanes) {
                 if (q.running != null) {
                     q.remaining -= both ? dt / q.slowdown : dt;
                 }
@@ -124,7 +127,7 @@ final class SimDevice {
     /** Schedules each running call's end at the current rates; an earlier schedule of it goes stale. */
     private void reschedule(long now) {
         boolean both = both();
-        for (Queue q : new Queue[] {loop, finishing}) {
+        for (Queue q : lanes) {
             if (q.running != null) {
                 long token = ++q.token;
                 long end = now + (long) Math.ceil(Math.max(0, q.remaining) * (both ? q.slowdown : 1));
