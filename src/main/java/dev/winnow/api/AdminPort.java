@@ -16,6 +16,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletionException;
 import org.jboss.logging.Logger;
 
 /**
@@ -63,9 +64,25 @@ public class AdminPort {
                 case FAILED -> 422;
             }, status(r));
         }, false);
-        server = vertx.createHttpServer().requestHandler(router).listen(port, config.models().adminHost())
-                .toCompletionStage().toCompletableFuture().join();
+        server = listen(vertx.createHttpServer().requestHandler(router), port, config.models().adminHost());
         LOG.infof("admin port %s:%d: GET /models, POST /models/reload", config.models().adminHost(), server.actualPort());
+    }
+
+    /**
+     * Binds, or fails startup with a message that names the address and the setting. Why: the
+     * bare bind error ("Address already in use") does not say which of the service's two ports
+     * it was, and the usual cause is a second instance on one host, whose fix is this setting.
+     */
+    static HttpServer listen(HttpServer unbound, int port, String host) {
+        try {
+            return unbound.listen(port, host).toCompletionStage().toCompletableFuture().join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("the admin listener cannot bind " + host + ":" + port
+                    + " (winnow.models.admin-port): " + cause.getMessage()
+                    + "; another instance on this host holds it? Give each instance its own"
+                    + " winnow.models.admin-port, or -1 to turn the admin listener off", cause);
+        }
     }
 
     void onStop(@Observes ShutdownEvent event) {
