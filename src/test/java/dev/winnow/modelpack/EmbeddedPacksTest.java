@@ -87,7 +87,8 @@ class EmbeddedPacksTest {
 
     @Test
     void everyJudgeDeclaresTheInputsAndOutputsItsModelHas() throws OrtException {
-        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-scenes", "scenes-verifier", "scenes-verifier-preview"}) {
+        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-scenes", "aesthetic-scenes-people", "scenes-verifier",
+                "scenes-verifier-preview"}) {
             Path folder = MODELS.resolve("judges").resolve(judge);
             JudgeManifest m = JudgeManifests.read(folder);
             try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();

@@ -47,7 +47,8 @@ class PackVersionTest {
 
     @Test
     void theEmbeddedPacksAndJudgesDeclareTheirVersions() {
-        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-scenes", "scenes-verifier", "scenes-verifier-preview"}) {
+        for (String judge : new String[] {"nsfw-mobilenet-v2", "aesthetic-scenes", "aesthetic-scenes-people", "scenes-verifier",
+                "scenes-verifier-preview"}) {
             JudgeManifest m = JudgeManifests.read(Path.of("models/judges", judge));
             assertTrue(m.version() != null && !m.version().startsWith("sha256-"), judge + " declares a version: " + m.version());
         }
