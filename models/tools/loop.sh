@@ -12,12 +12,12 @@
 # from target/quarkus-app (built if missing) with live swaps on, and stopped at the end.
 #
 # Settings (environment; the defaults are the recipe of docs/QUALITY.md "The loop"):
-#   GENERATIONS=1500  requests of best-of-N on training prompts (loop_traffic.py)
+#   GENERATIONS=3000  requests of best-of-N on training prompts (loop_traffic.py)
 #   N=8               candidates per request
-#   PICKS=1500        picks by the scripted person through POST /feedback (annotator.py)
-#   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 1e-5 --batch 16 --ema 0.995" GEN_MINUTES=35
+#   PICKS=2500        picks by the scripted person through POST /feedback (annotator.py)
+#   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000" GEN_MINUTES=200 (--steps decides)
 #   PAIRS_ARGS="--top 8 --min-chosen 0.95"   which candidates are chosen and rejected (traffic_to_pairs.py)
-#   REWARD_ARGS="--steps 700 --batch 64 --lr 2e-3 --flip hv --members 3"
+#   REWARD_ARGS="--steps 1400 --batch 64 --lr 2e-3 --flip hv --members 3"
 #   MEASURE_ARGS=""   extra bench_scenes.py arguments (e.g. "--limit 1" for a quick look, not a result)
 #   REWARD_EVAL_ARGS=""  extra eval_reward.py collect arguments (e.g. "--limit 12")
 #   PORT=8097 ADMIN_PORT=9497 THREADS=2
@@ -30,14 +30,14 @@ WORK=${1:?usage: loop.sh WORK}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PY=${PYTHON:-python3}
-GENERATIONS=${GENERATIONS:-1500}
+GENERATIONS=${GENERATIONS:-3000}
 N=${N:-8}
-PICKS=${PICKS:-1500}
+PICKS=${PICKS:-2500}
 GEN_METHOD=${GEN_METHOD:-dpo}
-GEN_ARGS=${GEN_ARGS:---beta 1000 --lr 1e-5 --batch 16 --ema 0.995}
-GEN_MINUTES=${GEN_MINUTES:-35}
+GEN_ARGS=${GEN_ARGS:---beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000}
+GEN_MINUTES=${GEN_MINUTES:-200}
 PAIRS_ARGS=${PAIRS_ARGS:---top 8 --min-chosen 0.95}
-REWARD_ARGS=${REWARD_ARGS:---steps 700 --batch 64 --lr 2e-3 --flip hv --members 3}
+REWARD_ARGS=${REWARD_ARGS:---steps 1400 --batch 64 --lr 2e-3 --flip hv --members 3}
 MEASURE_ARGS=${MEASURE_ARGS:-}
 REWARD_EVAL_ARGS=${REWARD_EVAL_ARGS:-}
 PORT=${PORT:-8097}
