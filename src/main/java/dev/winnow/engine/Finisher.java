@@ -164,27 +164,14 @@ final class Finisher {
      */
     private void preview(LiveWork live) {
         EngineJob j = live.job();
-        Thread me = Thread.currentThread();
-        long t0 = System.nanoTime();
-        workingSince.put(me, t0);
-        RunBudget budget = budgets.openFor(List.of(j));
-        LivePreview preview = null;
-        try {
-            if (!j.isAnswered()) {
-                try (Served.Call call = j.served.call()) {
-                    preview = j.served.bestOfN.livePreview(j.prepared, live.work());
-                }
-            }
-        } catch (Throwable e) {
-            LOG.log(Level.FINE, "a live preview failed; it is withheld", e);
+        Timed<LivePreview> judged = underDeadline(j, job -> job.served.bestOfN.livePreview(job.prepared, live.work()));
+        LivePreview preview = judged.value();
+        if (judged.failure() != null) {
+            LOG.log(Level.FINE, "a live preview failed; it is withheld", judged.failure());
             preview = LivePreview.withheld(live.work().step(), live.work().steps(), "judging the previews failed");
-        } finally {
-            budgets.close(budget);
-            workingSince.remove(me);
-            long took = System.nanoTime() - t0;
-            j.prepared.livePreviewTook(took);
-            observer.stage("stream_preview", took);
         }
+        j.prepared.livePreviewTook(judged.nanos());
+        observer.stage("stream_preview", judged.nanos());
         try {
             // Two finishing threads may judge two of a job's previews at once: the later waits to
             // be told until the earlier is (it is running already), so the watcher hears them in order.
@@ -201,16 +188,37 @@ final class Finisher {
     /** Decodes and scores one job's previews, under the job's deadline, and tells the loop. */
     private void judge(PruneWork work) {
         EngineJob j = work.job();
+        Timed<double[]> scored = underDeadline(j,
+                job -> stages.previews().score(job.served.bestOfN, job.prepared, work.previews()));
+        previewed.accept(new Previewed(j, scored.value(), scored.failure(), scored.nanos()));
+    }
+
+    /** One job's preview work, as {@link #underDeadline} runs it. */
+    @FunctionalInterface
+    private interface PreviewCall<T> {
+        T run(EngineJob job) throws Exception;
+    }
+
+    /** What it gave: the value (null when the job was answered first, or on failure), the failure, the time. */
+    private record Timed<T>(T value, Throwable failure, long nanos) {}
+
+    /**
+     * Runs one job's preview work on this finishing thread, under the job's deadline and inside a
+     * call on its model set (so a live swap waits for it), watched by the stall detector; skipped
+     * when the job is already answered; never throws (the failure is returned: both callers fail
+     * closed in their own way).
+     */
+    private <T> Timed<T> underDeadline(EngineJob j, PreviewCall<T> work) {
         Thread me = Thread.currentThread();
         long t0 = System.nanoTime();
         workingSince.put(me, t0);
         RunBudget budget = budgets.openFor(List.of(j));
-        double[] scores = null;
+        T value = null;
         Throwable failure = null;
         try {
             if (!j.isAnswered()) {
                 try (Served.Call call = j.served.call()) {
-                    scores = stages.previews().score(j.served.bestOfN, j.prepared, work.previews());
+                    value = work.run(j);
                 }
             }
         } catch (Throwable e) {
@@ -219,7 +227,7 @@ final class Finisher {
             budgets.close(budget);
             workingSince.remove(me);
         }
-        previewed.accept(new Previewed(j, scores, failure, System.nanoTime() - t0));
+        return new Timed<>(value, failure, System.nanoTime() - t0);
     }
 
     /** Decodes, judges and ranks denoised jobs; always answers every one of them. */
