@@ -59,7 +59,8 @@ def main(argv=None) -> None:
     inp = manifest["image_input"]
     before_bytes = os.path.getsize(path)
     original = onnx.load(path)
-    model = onnx.load(path)
+    model = onnx.ModelProto()
+    model.CopyFrom(original)
     n = to_fp16_weights(model, a.min_elements)
     onnx.checker.check_model(model, full_check=True)
 

@@ -29,22 +29,13 @@ import numpy as np
 
 import scenes_world as W
 from service_twin import PACK, Pipeline
-
-
-def rows_of(traffic_dir: str):
-    folder = os.path.join(traffic_dir, "rankings")
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".jsonl"):
-            with open(os.path.join(folder, name)) as f:
-                for line in f:
-                    if line.strip():
-                        yield json.loads(line)
+from traffic_to_pairs import read_traffic
 
 
 def read_folder(traffic_dir: str, packs: dict, accept: float, limit: int, threads: int) -> list:
     """One record per generation: category, per safe candidate (verifier accepts, checker passes), the pick's."""
     pipes, out = {}, []
-    for row in rows_of(traffic_dir):
+    for row in read_traffic(traffic_dir).values():  # the part files' rows (a torn last line skipped)
         if limit and len(out) >= limit:
             break
         version = row["pipeline"]["version"]
