@@ -129,14 +129,14 @@ ARCH_TEXT = {"aesthetic": "`AestheticNet` (as `aesthetic-scenes`)",
 
 
 def init_from_onnx(model: torch.nn.Module, path: str) -> None:
-    """Loads AestheticNet weights from an exported judge (initializer names are the state_dict's)."""
+    """Loads the network's weights from an exported judge of the same network (initializer names are the state_dict's)."""
     import onnx
     from onnx import numpy_helper
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
     state = model.state_dict()
     missing = [k for k in state if k not in weights or tuple(weights[k].shape) != tuple(state[k].shape)]
     if missing:
-        raise SystemExit(f"{path} does not hold AestheticNet weights: {missing}")
+        raise SystemExit(f"{path} does not hold {type(model).__name__} weights (--init must match --arch): {missing}")
     model.load_state_dict({k: torch.as_tensor(weights[k].copy()) for k in state})
 
 
