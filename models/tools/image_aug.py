@@ -1,6 +1,6 @@
-"""Image helpers shared by the judges' training scripts: pixels in the judges' input range,
-a per-sample Gaussian blur, and the light augmentation that stands in for a VAE decoder's
-softer output."""
+"""Helpers shared by the judges' training scripts: pixels in the judges' input range, a
+per-sample Gaussian blur, the light augmentation that stands in for a VAE decoder's softer
+output, the reward models' Bradley-Terry loss, and the judge folder's writer."""
 from __future__ import annotations
 
 import numpy as np
@@ -47,6 +47,13 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     noise_std = torch.rand(n, 1, 1, 1, generator=gen) * 0.03
     x = x + noise_std * torch.randn(x.shape, generator=gen)
     return x.clamp(-1.0, 1.0)
+
+
+def bradley_terry_loss(margin: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """The reward models' loss: Bradley-Terry on each pair's score margin (preferred minus other;
+    -log sigmoid(margin) = softplus(-margin)), plus a tiny pull of every score towards 0 so the
+    scores' level, which the pairs leave free, stays put."""
+    return F.softplus(-margin).mean() + 1e-3 * (scores ** 2).mean()
 
 
 def blurred_uint8(imgs: np.ndarray, sigma: float) -> np.ndarray:

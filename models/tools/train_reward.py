@@ -34,12 +34,11 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 
 import feedback_to_pairs
-from image_aug import augment, to_pixel_values, write_score_judge
+from image_aug import augment, bradley_terry_loss, to_pixel_values, write_score_judge
 from train_scenes_aesthetic import AestheticNet
 
 S = 64
@@ -210,7 +209,7 @@ def fit(a, seed: int, imgs, x_all, train_pairs, val_pairs, label: str):
         x = flip(augment(x_all[torch.cat([ia, ib])], gen), gen, a.flip)
         s = model(x)
         margin = s[: a.batch] - s[a.batch:]
-        loss = F.softplus(-margin).mean() + 1e-3 * (s ** 2).mean()  # Bradley-Terry (+ tiny centring)
+        loss = bradley_terry_loss(margin, s)
         opt.zero_grad()
         loss.backward()
         opt.step()

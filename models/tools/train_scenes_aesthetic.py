@@ -17,10 +17,9 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import scenes_world as W
-from image_aug import blurred_uint8, gaussian_blur, to_pixel_values, write_score_judge
+from image_aug import blurred_uint8, bradley_terry_loss, gaussian_blur, to_pixel_values, write_score_judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "..", "judges", "aesthetic-scenes"))
@@ -172,7 +171,7 @@ def main() -> None:
         s = model(light_augment(to_pixel_values(train_x[torch.cat([ia, ib])]), gen))
         sa, sb = s[:PAIRS_PER_STEP], s[PAIRS_PER_STEP:]
         margin = torch.where(y > 0.5, sa - sb, sb - sa)
-        loss = F.softplus(-margin).mean() + 1e-3 * (s ** 2).mean()  # Bradley-Terry (+ tiny centring)
+        loss = bradley_terry_loss(margin, s)
         opt.zero_grad()
         loss.backward()
         opt.step()
