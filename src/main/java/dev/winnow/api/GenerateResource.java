@@ -11,7 +11,6 @@ import dev.winnow.judge.Verdict;
 import dev.winnow.tokenizer.Tokens;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -27,7 +26,6 @@ import jakarta.ws.rs.sse.Sse;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -83,14 +81,8 @@ public class GenerateResource {
         boolean png = wantsPng(headers);
         // the same tokenizer, on the same text, as the text encoder's: tells the client what the window cut off
         Tokens prompt = engine.tokenize(job.prompt());
-        CompletableFuture<GenerationResult> pending = engine.submit(job);
-        // A client that goes away cancels its job: its slots leave the batch at the next step.
-        http.response().closeHandler(closed -> pending.cancel(true));
-        // The answer is shaped (the PNG encoded) on a worker thread, not on the engine's finishing thread.
-        return Uni.createFrom().completionStage(pending)
-                .onCancellation().invoke(() -> pending.cancel(true))
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(result -> png ? pngResponse(result, job, prompt) : jsonResponse(result, job, candidateImages(body), prompt));
+        return ClientJobs.answer(engine, job, http,
+                result -> png ? pngResponse(result, job, prompt) : jsonResponse(result, job, candidateImages(body), prompt));
     }
 
     /**
@@ -138,16 +130,9 @@ public class GenerateResource {
                 events.send("preview", previewEvent(p, p.isSent() ? previewsSent++ : -1));
             }
         };
-        CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
-        http.response().closeHandler(closed -> pending.cancel(true));
-        pending.whenCompleteAsync((result, failure) -> {
-            try {
-                lastEvent(events, result, failure, job, candidateImages(body), prompt);
-            } finally {
-                events.end(); // whatever happened above: a stream never stays open without its end
-            }
-        }, Infrastructure.getDefaultWorkerPool()); // the PNG's base64 is made here, not on an engine thread
-        return events.multi(() -> pending.cancel(true));
+        boolean candidateImages = candidateImages(body);
+        return ClientJobs.stream(engine, job, watcher, events, http,
+                (result, failure) -> lastEvent(events, result, failure, job, candidateImages, prompt));
     }
 
     /**
@@ -175,15 +160,11 @@ public class GenerateResource {
 
     /**
      * The stream's last event: {@code result}, or {@code error} with the problem the plain call
-     * would get, also when shaping the result fails (500, logged); nothing when the client has gone.
+     * would get, also when shaping the result fails (500, logged).
      */
     private void lastEvent(EventStream events, GenerationResult result, Throwable failure, GenerationRequest job,
                            boolean candidateImages, Tokens prompt) {
-        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
-        if (cause instanceof java.util.concurrent.CancellationException) {
-            return; // cancelled: the client has gone
-        }
+        Throwable cause = failure;
         if (cause == null) {
             try {
                 events.send("result", toJson(result, job, candidateImages, prompt));

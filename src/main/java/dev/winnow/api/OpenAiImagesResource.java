@@ -10,7 +10,6 @@ import dev.winnow.engine.JobEvents;
 import dev.winnow.engine.LivePreview;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -27,9 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -71,12 +67,7 @@ public class OpenAiImagesResource {
     @Operation(summary = "OpenAI-compatible image generation (best-of-N underneath)")
     public Uni<Map<String, Object>> generate(OpenAiImageRequest body, RoutingContext http) {
         GenerationRequest job = admitted(body);
-        CompletableFuture<GenerationResult> pending = engine.submit(job);
-        http.response().closeHandler(closed -> pending.cancel(true));
-        return Uni.createFrom().completionStage(pending)
-                .onCancellation().invoke(() -> pending.cancel(true))
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(OpenAiImagesResource::answer);
+        return ClientJobs.answer(engine, job, http, OpenAiImagesResource::answer);
     }
 
     /**
@@ -115,29 +106,17 @@ public class OpenAiImagesResource {
                 }
             }
         };
-        CompletableFuture<GenerationResult> pending = engine.submit(job, watcher);
-        http.response().closeHandler(closed -> pending.cancel(true));
-        pending.whenCompleteAsync((result, failure) -> {
-            try {
-                lastEvents(events, result, failure, quality, promptTokens);
-            } finally {
-                events.end();
-            }
-        }, Infrastructure.getDefaultWorkerPool());
-        return events.multi(() -> pending.cancel(true));
+        return ClientJobs.stream(engine, job, watcher, events, http,
+                (result, failure) -> lastEvents(events, result, failure, quality, promptTokens));
     }
 
     static final String PARTIAL = "image_generation.partial_image";
     static final String COMPLETED = "image_generation.completed";
 
-    /** One completed event per returned image, best first; or the error event; nothing when the client has gone. */
+    /** One completed event per returned image, best first; or the error event. */
     private void lastEvents(EventStream events, GenerationResult result, Throwable failure, String quality,
                             int promptTokens) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
-        if (cause instanceof CancellationException) {
-            return;
-        }
+        Throwable cause = failure;
         if (cause == null) {
             try {
                 List<byte[]> pngs = new ArrayList<>();
