@@ -17,6 +17,9 @@
 #   PICKS=2500        picks by the scripted person through POST /feedback (annotator.py)
 #   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000" GEN_MINUTES=200 (--steps decides)
 #   PAIRS_ARGS="--top 8 --min-chosen 0.95"   which candidates are chosen and rejected (traffic_to_pairs.py)
+#   RELABEL=0         1: add relabel_pairs.py's binding pairs (the round's own traffic read again against
+#                     its two-object captions' siblings) to the judges' pairs; RELABEL_ARGS="" passes on
+#                     (tried once from v1: no gain on tuning prompts, QUALITY.md "Binding pairs")
 #   REWARD_ARGS="--steps 1400 --batch 64 --lr 2e-3 --flip hv --members 3"
 #   MEASURE_ARGS=""   extra bench_scenes.py arguments (e.g. "--limit 1" for a quick look, not a result)
 #   REWARD_EVAL_ARGS=""  extra eval_reward.py collect arguments (e.g. "--limit 12")
@@ -37,6 +40,8 @@ GEN_METHOD=${GEN_METHOD:-dpo}
 GEN_ARGS=${GEN_ARGS:---beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000}
 GEN_MINUTES=${GEN_MINUTES:-200}
 PAIRS_ARGS=${PAIRS_ARGS:---top 8 --min-chosen 0.95}
+RELABEL=${RELABEL:-0}
+RELABEL_ARGS=${RELABEL_ARGS:-}
 REWARD_ARGS=${REWARD_ARGS:---steps 1400 --batch 64 --lr 2e-3 --flip hv --members 3}
 MEASURE_ARGS=${MEASURE_ARGS:-}
 REWARD_EVAL_ARGS=${REWARD_EVAL_ARGS:-}
@@ -115,6 +120,13 @@ stage picks $PY annotator.py pick --url "$URL" --picks "$PICKS" --start $(( (rou
 
 # Pairs now, before the measurement's own requests (held-out prompts, which training would drop) are logged.
 stage pairs $PY traffic_to_pairs.py "$WORK/traffic" "$R/pairs" --pipeline-version "$pipeline_version" $PAIRS_ARGS
+train_pairs="$R/pairs/pairs.jsonl"
+if [ "$RELABEL" = 1 ]; then
+  stage relabel $PY relabel_pairs.py "$WORK/traffic" "$R/relabel" --pipeline-version "$pipeline_version" \
+    --pack-of "$pipeline_version=$(readlink -f "$WORK/pipeline")" --threads "$THREADS" $RELABEL_ARGS
+  train_pairs="$R/train-pairs.jsonl"
+  cat "$R/pairs/pairs.jsonl" "$R/relabel/pairs.jsonl" > "$train_pairs"
+fi
 
 # ---------------------------------------------------------------- 2. measured before
 stage measure-before $PY bench_scenes.py --url "$URL" --ns 1,8 --diversity --json "$R/before.json" $MEASURE_ARGS
@@ -122,7 +134,7 @@ stage reward-before $PY eval_reward.py collect --url "$URL" --out "$R/reward-bef
 
 # ---------------------------------------------------------------- 3. training
 new_pipeline="$WORK/versions/pipeline-r$round"
-stage train-generator $PY train_generator.py "$R/pairs/pairs.jsonl" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
+stage train-generator $PY train_generator.py "$train_pairs" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
   --name "r$round-$GEN_METHOD" --method "$GEN_METHOD" $GEN_ARGS --minutes "$GEN_MINUTES" --threads "$THREADS" --force
 old_judge=$(readlink -f "$WORK/aesthetic")
 new_judge="$WORK/versions/aesthetic-r$round"

@@ -3,7 +3,8 @@ verifier, against the captions that name the same objects differently; it is a c
 verifier accepts it and a rejected side where the verifier rejects it.
 
     python models/tools/relabel_pairs.py TRAFFIC_DIR [TRAFFIC_DIR ...] OUT_DIR
-        [--pack-of VERSION=PACK ...] [--accept 0.95] [--reject 0.05] [--per-caption 24] [--no-mirror]
+        [--pack-of VERSION=PACK ...] [--pipeline-version V] [--accept 0.95] [--reject 0.05]
+        [--per-caption 24] [--no-mirror]
 
 Why. The judges' pairs (traffic_to_pairs.py) contrast candidates of one request: for "a red circle
 to the left of a blue square" the chosen one is right and the rejected one is usually wrong in
@@ -19,8 +20,9 @@ in other words, "B to the right of A", or for a colour_attr prompt whose layout 
 is the chosen side.
 
 What is read. Every safe candidate whose `faithfulness` is at least --accept for its own prompt,
-of the color_attr and position categories (two coloured objects), from each TRAFFIC_DIR; its
-final latents are decoded with its pipeline's VAE (the pack of the row's pipeline version). With
+of the color_attr and position categories (two coloured objects), from each TRAFFIC_DIR (only
+--pipeline-version's generations, when given); its final latents are decoded with its pipeline's
+VAE (the pack of the row's pipeline version, v1 being models/shapes-scenes). With
 mirroring on (the default), each one's latents are also flipped left to right: the world's shapes
 (circle, square, upright triangle) are mirror-symmetric, so the mirrored picture is a candidate
 for the mirrored prompt (left and right swapped); the decoded mirror is read by the verifier like
@@ -100,6 +102,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dirs", nargs="+", help="TRAFFIC_DIR ... OUT_DIR")
     ap.add_argument("--pack-of", action="append", default=[], metavar="VERSION=PACK")
+    ap.add_argument("--pipeline-version", help="read only traffic made by this pipeline version")
     ap.add_argument("--verifier", default=VERIFIER)
     ap.add_argument("--accept", type=float, default=0.95)
     ap.add_argument("--reject", type=float, default=0.05)
@@ -127,6 +130,9 @@ def main(argv=None) -> None:
             if parsed is None:
                 continue
             version = row["pipeline"]["version"]
+            if a.pipeline_version and version != a.pipeline_version:
+                counts["generations of other versions skipped"] += 1
+                continue
             if version not in packs:
                 raise SystemExit(f"{d}: no pack given for pipeline version {version} (--pack-of {version}=DIR)")
             ok = [c for c in row["candidates"] if c["verdict"] == "safe" and c.get("latent_row") is not None
