@@ -52,14 +52,20 @@ from collections import Counter, defaultdict
 import numpy as np
 
 import scenes_world as W
-from service_twin import PACK, Pipeline, ScoreJudge
+from service_twin import Pipelines, ScoreJudge
 from traffic_to_pairs import read_traffic
 
 VERIFIER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "judges", "scenes-verifier")
-MIRRORED_RELATION = {"to the left of": "to the right of", "to the right of": "to the left of",
-                     "above": "above", "below": "below"}
-INVERSE_RELATION = {"to the left of": "to the right of", "to the right of": "to the left of",
-                    "above": "below", "below": "above"}
+SWAPPED_IN_A_MIRROR = {"to the left of": "to the right of", "to the right of": "to the left of"}
+
+
+def mirrored_prompt(prompt: str) -> str:
+    """The prompt a picture's left-right mirror shows: "left of" and "right of" swapped (the world's
+    shapes are mirror-symmetric, so nothing else changes)."""
+    for a, b in SWAPPED_IN_A_MIRROR.items():
+        if f" {a} " in prompt:
+            return prompt.replace(f" {a} ", f" {b} ", 1)
+    return prompt
 
 
 def two_objects(prompt: str):
@@ -114,11 +120,10 @@ def main(argv=None) -> None:
     *traffic_dirs, out_dir = a.dirs
     if not traffic_dirs:
         ap.error("give at least one TRAFFIC_DIR and the OUT_DIR")
-    packs = {"v1": PACK} | dict(p.split("=", 1) for p in a.pack_of)
+    pipes = Pipelines(a.pack_of, a.threads)
     held = {" ".join(p.lower().split()) for _, p in W.heldout_prompts()}
     os.makedirs(out_dir, exist_ok=True)
     verifier = ScoreJudge(a.verifier, a.threads)
-    pipes = {}
     counts = Counter()
 
     # 1. The pictures: accepted two-object candidates (and their mirrors), decoded, grouped.
@@ -133,13 +138,11 @@ def main(argv=None) -> None:
             if a.pipeline_version and version != a.pipeline_version:
                 counts["generations of other versions skipped"] += 1
                 continue
-            if version not in packs:
-                raise SystemExit(f"{d}: no pack given for pipeline version {version} (--pack-of {version}=DIR)")
             ok = [c for c in row["candidates"] if c["verdict"] == "safe" and c.get("latent_row") is not None
                   and (c["scores"].get("faithfulness") or 0) >= a.accept]
             if not ok:
                 continue
-            pipe = pipes.setdefault(version, Pipeline(packs[version], a.threads))
+            pipe = pipes.of(version, d)
             z = np.load(os.path.join(d, row["latents"]["file"]))[[c["latent_row"] for c in ok]]
             latent_file = os.path.abspath(os.path.join(d, row["latents"]["file"]))
             obj_a, obj_b, rel, bg = parsed
@@ -178,9 +181,10 @@ def main(argv=None) -> None:
             caps = [c for c in sibling_captions(first[0], first[1], first[3]) if c not in held]
             imgs = np.stack([m["image"] for m in members])
             for cap in caps:
+                kind = "position" if two_objects(cap)[2] else "color_attr"
                 s = verifier.normalised(imgs, [cap] * len(members))
-                chosen = [i for i in np.flatnonzero(s >= a.accept)]
-                rejected = [i for i in np.flatnonzero(s <= a.reject)]
+                chosen = list(np.flatnonzero(s >= a.accept))
+                rejected = list(np.flatnonzero(s <= a.reject))
                 if not chosen or not rejected:
                     counts["captions without a pair"] += 1
                     continue
@@ -196,7 +200,7 @@ def main(argv=None) -> None:
                         "settings": None, "chosen": w, "rejected": l,
                         "margin": float(s[i] - s[j])}) + "\n")
                     counts["pairs"] += 1
-                    by_kind["position" if two_objects(cap)[2] else "color_attr"] += 1
+                    by_kind[kind] += 1
                     counts["pairs with a mirrored side"] += bool(w["mirrored"] or l["mirrored"])
                     counts["pairs whose chosen side was made for another prompt"] += w["relabelled_from"] != cap
                 counts["captions with pairs"] += 1

@@ -209,6 +209,23 @@ class Pipeline:
                                for i in range(0, len(z), batch)])
 
 
+class Pipelines:
+    """Pipelines by version, for tools that read traffic made by several: v1 is the repository's pack,
+    the others come from `--pack-of VERSION=PACK` arguments; each is opened once, when first asked for."""
+
+    def __init__(self, pack_of: list, threads: int = 1):
+        self.packs = {"v1": PACK} | dict(p.split("=", 1) for p in pack_of)
+        self.threads = threads
+        self.open = {}
+
+    def of(self, version: str, where: str = "") -> "Pipeline":
+        if version not in self.packs:
+            raise SystemExit(f"{where}: no pack given for pipeline version {version} (--pack-of {version}=DIR)")
+        if version not in self.open:
+            self.open[version] = Pipeline(self.packs[version], self.threads)
+        return self.open[version]
+
+
 # ---------------------------------------------------------------- judges
 def _resize(planes: np.ndarray, out_w: int, out_h: int, mode: str) -> np.ndarray:
     """float32 [N, C, H, W] -> [N, C, out_h, out_w], as Resize.java's modes do it."""

@@ -1,6 +1,7 @@
 """Does a round teach the generator to please the verifier without being right? Read from its traffic.
 
-    python models/tools/verifier_gap.py TRAFFIC_DIR [TRAFFIC_DIR ...] [--pack-of VERSION=PACK ...] [--json OUT]
+    python models/tools/verifier_gap.py [TRAFFIC_DIR ...] [--pack-of VERSION=PACK ...] [--mirrored]
+        [--pairs PAIRS_JSONL --sample 600] [--json OUT]
 
 The loop's reward is the service's judges; its exam is the reference checker, which training never
 sees. A generator that learned the verifier's blind spots would make candidates the verifier
@@ -17,6 +18,16 @@ acceptance** rate P(checker fails | verifier accepts) and the false rejection ra
 checker's verdict on the judges' pick. A round that pleases the verifier without being right shows
 a false acceptance rate that rises while the verifier's acceptance rises faster than the
 checker's. Intervals: 95%, bootstrap over generations (2,000 resamples).
+
+--mirrored also reads every safe candidate a second time, as the verifier would see its left-right
+mirror against the prompt with left and right swapped (relabel_pairs.mirrored_prompt; the world is
+mirror-symmetric), and reports the false acceptance when both readings must accept: whether a
+second reading by the same verifier would keep its errors out of a pairs file's chosen sides.
+
+--pairs PAIRS_JSONL checks a pairs file's labels instead (traffic_to_pairs.py's or relabel_pairs.py's
+format, latents only): for --sample randomly drawn pairs, the share whose chosen side the checker
+passes and whose rejected side it fails, overall and for mirrored chosen sides (95% intervals,
+bootstrap over pairs). Evaluation only, like the rest: what it says must not choose a training set.
 """
 from __future__ import annotations
 
@@ -28,30 +39,72 @@ from collections import defaultdict
 import numpy as np
 
 import scenes_world as W
-from service_twin import PACK, Pipeline
+from service_twin import Pipelines
+from relabel_pairs import mirrored_prompt
+from service_twin import JUDGES, ScoreJudge
 from traffic_to_pairs import read_traffic
 
 
-def read_folder(traffic_dir: str, packs: dict, accept: float, limit: int, threads: int) -> list:
-    """One record per generation: category, per safe candidate (verifier accepts, checker passes), the pick's."""
-    pipes, out = {}, []
+def read_folder(traffic_dir: str, pipes: Pipelines, accept: float, limit: int, mirror_reader=None) -> list:
+    """One record per generation: category, per safe candidate (verifier accepts, checker passes, the
+    pick's), and with a mirror_reader (the verifier) whether it accepts each candidate's mirror."""
+    out = []
     for row in read_traffic(traffic_dir).values():  # the part files' rows (a torn last line skipped)
         if limit and len(out) >= limit:
             break
         version = row["pipeline"]["version"]
-        if version not in packs:
-            raise SystemExit(f"{traffic_dir}: no pack given for pipeline version {version} (--pack-of {version}=DIR)")
-        if version not in pipes:
-            pipes[version] = Pipeline(packs[version], threads)
+        pipe = pipes.of(version, traffic_dir)
         z = np.load(os.path.join(traffic_dir, row["latents"]["file"]))
         safe = [c for c in row["candidates"] if c.get("latent_row") is not None and c["verdict"] == "safe"]
         if not safe:
             continue
-        imgs = pipes[version].decode(z[[c["latent_row"] for c in safe]])
+        imgs = pipe.decode(z[[c["latent_row"] for c in safe]])
         cands = [(c["scores"]["faithfulness"] >= accept, W.check(row["prompt"], img), c["index"] == row["chosen"])
                  for c, img in zip(safe, imgs)]
-        out.append({"category": W.category_of(row["prompt"]), "version": version, "candidates": cands})
+        gen = {"category": W.category_of(row["prompt"]), "version": version, "candidates": cands}
+        if mirror_reader is not None:
+            flipped = np.ascontiguousarray(imgs[:, :, ::-1])
+            m = mirror_reader.normalised(flipped, [mirrored_prompt(row["prompt"])] * len(safe)) >= accept
+            gen["both_read"] = [(a and bool(b), r, p) for (a, r, p), b in zip(cands, m)]
+        out.append(gen)
     return out
+
+
+def both_readings(gens: list) -> list:
+    """The generations as if the verifier accepted only what both its readings accept."""
+    return [dict(g, candidates=g["both_read"]) for g in gens]
+
+
+def check_pairs(path: str, pipes: Pipelines, sample: int) -> dict:
+    """How right a pairs file's labels are by the checker, on a random sample of its pairs."""
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [r for r in rows if r["rejected"] is not None and "latent" in r["chosen"] and "latent" in r["rejected"]]
+    rng = np.random.default_rng(27)
+    rows = [rows[i] for i in rng.choice(len(rows), size=min(sample, len(rows)), replace=False)]
+    cache = {}
+
+    def picture(side, version):
+        path, k = side["latent"]
+        z = cache.setdefault(path, np.load(path, mmap_mode="r"))[int(k)]
+        return pipes.of(side.get("pipeline_version") or version or "v1", path).decode(np.asarray(z)[None])[0]
+
+    chosen_right = np.array([W.check(r["caption"], picture(r["chosen"], r.get("pipeline_version"))) for r in rows])
+    rejected_wrong = np.array([not W.check(r["caption"], picture(r["rejected"], r.get("pipeline_version"))) for r in rows])
+    mirrored = np.array([bool(r["chosen"].get("mirrored")) for r in rows])
+
+    def share(x):
+        if len(x) == 0:
+            return None
+        boots = [x[rng.integers(0, len(x), len(x))].mean() for _ in range(2000)]
+        return {"value": round(float(x.mean()), 4), "ci": [round(float(np.percentile(boots, q)), 4) for q in (2.5, 97.5)],
+                "pairs": int(len(x))}
+
+    return {"pairs_file": os.path.abspath(path), "sampled": len(rows),
+            "chosen_right": share(chosen_right), "rejected_wrong": share(rejected_wrong),
+            "both_right": share(chosen_right & rejected_wrong),
+            "chosen_right_mirrored": share(chosen_right[mirrored]),
+            "chosen_right_unmirrored": share(chosen_right[~mirrored])}
 
 
 def rates(gens: list) -> dict:
@@ -82,18 +135,24 @@ def rates(gens: list) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("traffic_dirs", nargs="+")
+    ap.add_argument("traffic_dirs", nargs="*")
     ap.add_argument("--pack-of", action="append", default=[], metavar="VERSION=PACK",
                     help="the pack of a pipeline version (v1 is models/shapes-scenes)")
     ap.add_argument("--accept", type=float, default=0.5, help="faithfulness at which the verifier accepts")
     ap.add_argument("--limit", type=int, default=0, help="first K generations per folder (0: all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--mirrored", action="store_true", help="also report a second, mirrored reading (above)")
+    ap.add_argument("--pairs", help="check this pairs.jsonl's labels (above)")
+    ap.add_argument("--sample", type=int, default=600, help="pairs checked with --pairs")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
-    packs = {"v1": PACK} | dict(p.split("=", 1) for p in a.pack_of)
+    if not a.traffic_dirs and not a.pairs:
+        ap.error("give TRAFFIC_DIRs, --pairs, or both")
+    pipes = Pipelines(a.pack_of, a.threads)
+    reader = ScoreJudge(JUDGES["faithfulness"], a.threads) if a.mirrored else None
     report = {}
     for d in a.traffic_dirs:
-        gens = read_folder(d, packs, a.accept, a.limit, a.threads)
+        gens = read_folder(d, pipes, a.accept, a.limit, reader)
         by_cat = defaultdict(list)
         for g in gens:
             by_cat[g["category"]].append(g)
@@ -109,6 +168,14 @@ def main(argv=None) -> None:
             print(f"  {c:14s} accepts {rc['verifier_accepts']['value']:.3f} passes {rc['checker_passes']['value']:.3f} "
                   f"false acceptance {rc['false_acceptance']['value']:.3f} {rc['false_acceptance']['ci']} "
                   f"pick right {rc['pick_right']['value']:.3f}")
+        if reader is not None:
+            both = report[d]["both_readings"] = rates(both_readings(gens))
+            print(f"  both readings (the picture and its mirror) must accept: accepts {both['verifier_accepts']['value']:.3f}, "
+                  f"false acceptance {both['false_acceptance']['value']:.3f} {both['false_acceptance']['ci']}, "
+                  f"false rejection {both['false_rejection']['value']:.3f}", flush=True)
+    if a.pairs:
+        report["pairs"] = check_pairs(a.pairs, pipes, a.sample)
+        print(json.dumps(report["pairs"], indent=1))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1)
