@@ -151,7 +151,6 @@ public class RequestValidator {
                 previews(r.previews(), "previews"));
     }
 
-    /** The request's pruning with the server's defaults filled in, or null when it asks for none. */
     /** A count of live previews, 0 to {@link GenerationRequest#MAX_PREVIEWS} (absent: 0); {@code field} names it. */
     static int previews(Integer count, String field) {
         if (count == null) {
@@ -164,6 +163,10 @@ public class RequestValidator {
         return count;
     }
 
+    /**
+     * The request's pruning with the server's defaults filled in ({@link Prune.Defaults#resolve},
+     * the reading the capacity simulator shares), or null when it asks for none.
+     */
     private Prune prune(GenerateRequest.PruneRequest p, int n, int steps, boolean canPrune) {
         if (p == null) {
             return null;
@@ -176,56 +179,15 @@ public class RequestValidator {
             throw new InvalidRequestException("prune", "this server has no judge for x̂0 previews, so it cannot prune "
                     + "(set winnow.prune.judge-path, or enable the faithfulness scorer)");
         }
-        if (n < 2) {
-            throw new InvalidRequestException("prune", "pruning needs at least 2 candidates (n), got " + n);
+        try {
+            return cfg.strategy().resolve(spec(p), n, steps);
+        } catch (Prune.InvalidField e) {
+            throw new InvalidRequestException(e.field(), e.getMessage());
         }
-        if (steps < 2) {
-            throw new InvalidRequestException("prune", "pruning needs at least 2 steps (one before the previews are "
-                    + "judged, one after), got " + steps);
-        }
-        if (p.at() == null && p.keep() == null && p.margin() == null && p.then() == null) {
-            return cfg.strategy().forN(n); // "prune": {} asks for the server's strategy, stages and margin included
-        }
-        return decision(p, "prune", Double.NaN, n, steps, cfg.strategy());
     }
 
-    /**
-     * One decision of a {@code prune} object and those after it ({@code then}); fields left out
-     * take the server's {@code winnow.prune.at} and {@code keep-fraction}, a margin left out is 0.
-     *
-     * @param field the JSON path of this object, for the problem's field name
-     * @param after the fraction of the steps of the decision before it (NaN for the first)
-     */
-    private static Prune decision(GenerateRequest.PruneRequest p, String field, double after, int n, int steps,
-                                  Prune.Defaults d) {
-        double at = p.at() == null ? (Double.isNaN(after) ? d.at() : Double.NaN) : p.at();
-        if (Double.isNaN(at)) {
-            throw new InvalidRequestException(field + ".at", field + ".at is required: a later decision needs its own "
-                    + "fraction of the steps");
-        }
-        if (!(at > 0 && at < 1)) {
-            throw new InvalidRequestException(field + ".at", field + ".at must be a fraction of the steps strictly "
-                    + "between 0 and 1, got " + at);
-        }
-        if (!Double.isNaN(after) && Prune.stepOf(at, steps) <= Prune.stepOf(after, steps)) {
-            throw new InvalidRequestException(field + ".at", field + ".at must come at a later step than the decision "
-                    + "before it (" + after + " of " + steps + " steps), got " + at);
-        }
-        int keep = p.keep() == null ? Prune.Defaults.keepOf(n, d.keepFraction()) : p.keep();
-        if (keep < 1) {
-            throw new InvalidRequestException(field + ".keep", field + ".keep must be at least 1, got " + keep);
-        }
-        if (keep >= n) {
-            throw new InvalidRequestException(field + ".keep", field + ".keep must be less than n (" + n
-                    + "): keeping every candidate prunes nothing, got " + keep);
-        }
-        double margin = p.margin() == null ? 0 : p.margin();
-        if (!(margin >= 0 && margin <= 1)) {
-            throw new InvalidRequestException(field + ".margin", field + ".margin must be a score difference between 0 "
-                    + "and 1 (scores are normalised), got " + margin);
-        }
-        Prune then = p.then() == null ? null : decision(p.then(), field + ".then", at, n, steps, d);
-        return new Prune(at, keep, margin, then);
+    private static Prune.Spec spec(GenerateRequest.PruneRequest p) {
+        return p == null ? null : new Prune.Spec(p.at(), p.keep(), p.margin(), spec(p.then()));
     }
 
     /**

@@ -50,24 +50,26 @@ public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, P
         int w = body.path("width").asInt(d.width());
         int h = body.path("height").asInt(d.height());
         JsonNode p = body.path("prune");
-        Prune prune = p.isObject() ? prune(p, n, d) : null;
+        Prune prune = p.isObject() ? prune(p, n, steps, d) : null;
         String negative = body.path("negative_prompt").asText("");
         long deadline = Math.min(d.deadlineMillis(), body.path("deadline_ms").asLong(d.deadlineMillis()));
         return new SimRequest(n, steps, guidance > 1.0 ? 2 : 1, w + "x" + h, prune, negative.isBlank() ? 1 : 2, deadline);
     }
 
     /**
-     * A {@code prune} object as the service reads it (RequestValidator): its decisions, the
-     * server's defaults where it names neither {@code at} nor {@code keep}.
+     * A {@code prune} object read as the service reads it ({@link Prune.Defaults#resolve}): a body
+     * the service would refuse is refused here too, with the same field and message.
      */
-    private static Prune prune(JsonNode p, int n, Defaults d) {
-        if (!p.has("at") && !p.has("keep") && !p.has("margin") && !p.has("then")) {
-            return d.prune().forN(n);
+    private static Prune prune(JsonNode p, int n, int steps, Defaults d) {
+        return d.prune().resolve(spec(p), n, steps);
+    }
+
+    private static Prune.Spec spec(JsonNode p) {
+        if (!p.isObject()) {
+            return null;
         }
-        double at = p.path("at").asDouble(d.prune().at());
-        int keep = p.has("keep") ? p.path("keep").asInt() : Prune.Defaults.keepOf(n, d.prune().keepFraction());
-        Prune then = p.path("then").isObject() ? prune(p.path("then"), n, d) : null;
-        return new Prune(at, keep, p.path("margin").asDouble(0), then);
+        return new Prune.Spec(p.has("at") ? p.path("at").asDouble() : null, p.has("keep") ? p.path("keep").asInt() : null,
+                p.has("margin") ? p.path("margin").asDouble() : null, spec(p.path("then")));
     }
 
     /**

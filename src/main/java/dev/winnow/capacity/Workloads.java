@@ -3,6 +3,7 @@ package dev.winnow.capacity;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.winnow.engine.Prune;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.file.Files;
@@ -59,8 +60,16 @@ public final class Workloads {
             if (!n.path("at_ms").isNumber() || !n.path("body").isObject()) {
                 throw new IOException(file + ":" + line + ": a trace line needs \"at_ms\" (a number) and \"body\" (an object)");
             }
-            out.add(new Arrival(Math.round(n.path("at_ms").asDouble() * 1e6), SimRequest.fromBody(n.path("body"), defaults),
-                    n.path("body").toString()));
+            SimRequest request;
+            try {
+                request = SimRequest.fromBody(n.path("body"), defaults);
+            } catch (Prune.InvalidField e) {
+                throw new IOException(file + ":" + line + ": body." + e.field() + ": " + e.getMessage()
+                        + " (the service would answer 400)", e);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ":" + line + ": " + e.getMessage(), e);
+            }
+            out.add(new Arrival(Math.round(n.path("at_ms").asDouble() * 1e6), request, n.path("body").toString()));
         }
         out.sort(java.util.Comparator.comparingLong(Arrival::atNanos));
         return out;

@@ -108,5 +108,86 @@ public record Prune(double at, int keep, double margin, Prune then) {
             Prune then = Double.isNaN(thenAt) ? null : new Prune(thenAt, keepOf(n, thenKeepFraction));
             return new Prune(at, keepOf(n, keepFraction), margin, then);
         }
+
+        /**
+         * A request's {@code prune} object for a job of {@code n} candidates and {@code steps} steps,
+         * with these defaults filled in: an empty object asks for the server's strategy
+         * ({@link #forN}, stages and margin included); otherwise a first decision's {@code at} left
+         * out is the server's {@code at}, a {@code keep} left out is ceil(n × keepFraction), a margin
+         * left out is 0, and a later decision ({@code then}) must name its own {@code at}. The one
+         * reading of a prune object, shared by the service's validation and the capacity simulator,
+         * so the simulator never plans a request the service would refuse.
+         *
+         * @throws InvalidField naming the JSON path of the first field no job can take
+         */
+        public Prune resolve(Spec spec, int n, int steps) {
+            if (n < 2) {
+                throw new InvalidField("prune", "pruning needs at least 2 candidates (n), got " + n);
+            }
+            if (steps < 2) {
+                throw new InvalidField("prune", "pruning needs at least 2 steps (one before the previews are judged, "
+                        + "one after), got " + steps);
+            }
+            return spec.isEmpty() ? forN(n) : decision(spec, "prune", Double.NaN, n, steps);
+        }
+
+        /** @param after the fraction of the steps of the decision before it (NaN for the first) */
+        private Prune decision(Spec p, String field, double after, int n, int steps) {
+            double at = p.at() == null ? (Double.isNaN(after) ? this.at : Double.NaN) : p.at();
+            if (Double.isNaN(at)) {
+                throw new InvalidField(field + ".at", field + ".at is required: a later decision needs its own "
+                        + "fraction of the steps");
+            }
+            if (!(at > 0 && at < 1)) {
+                throw new InvalidField(field + ".at", field + ".at must be a fraction of the steps strictly "
+                        + "between 0 and 1, got " + at);
+            }
+            if (!Double.isNaN(after) && stepOf(at, steps) <= stepOf(after, steps)) {
+                throw new InvalidField(field + ".at", field + ".at must come at a later step than the decision "
+                        + "before it (" + after + " of " + steps + " steps), got " + at);
+            }
+            int keep = p.keep() == null ? keepOf(n, keepFraction) : p.keep();
+            if (keep < 1) {
+                throw new InvalidField(field + ".keep", field + ".keep must be at least 1, got " + keep);
+            }
+            if (keep >= n) {
+                throw new InvalidField(field + ".keep", field + ".keep must be less than n (" + n
+                        + "): keeping every candidate prunes nothing, got " + keep);
+            }
+            double margin = p.margin() == null ? 0 : p.margin();
+            if (!(margin >= 0 && margin <= 1)) {
+                throw new InvalidField(field + ".margin", field + ".margin must be a score difference between 0 "
+                        + "and 1 (scores are normalised), got " + margin);
+            }
+            Prune then = p.then() == null ? null : decision(p.then(), field + ".then", at, n, steps);
+            return new Prune(at, keep, margin, then);
+        }
+    }
+
+    /**
+     * A {@code prune} object as a request writes it, before {@link Defaults#resolve}: any field may
+     * be left out (null).
+     */
+    public record Spec(Double at, Integer keep, Double margin, Spec then) {
+
+        /** {@code "prune": {}}: the server's strategy. */
+        public boolean isEmpty() {
+            return at == null && keep == null && margin == null && then == null;
+        }
+    }
+
+    /** A {@code prune} field no job can take; {@link #field} is its JSON path, e.g. {@code prune.then.keep}. */
+    public static final class InvalidField extends IllegalArgumentException {
+
+        private final String field;
+
+        public InvalidField(String field, String detail) {
+            super(detail);
+            this.field = field;
+        }
+
+        public String field() {
+            return field;
+        }
     }
 }

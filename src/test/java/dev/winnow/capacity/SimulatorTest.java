@@ -151,6 +151,27 @@ class SimulatorTest {
         assertEquals(def.apply("thenAt"), sim.thenAt());
     }
 
+    @Test
+    void aTraceRequestTheServiceWouldRefuseIsRefusedWithItsLineAndField(@TempDir Path dir) throws Exception {
+        Path trace = dir.resolve("trace.jsonl");
+        Files.writeString(trace, "{\"at_ms\": 0, \"body\": {\"prompt\": \"x\", \"n\": 8, \"prune\": {}}}\n"
+                + "{\"at_ms\": 5, \"body\": {\"prompt\": \"x\", \"n\": 8, "
+                + "\"prune\": {\"keep\": 4, \"then\": {\"keep\": 1}}}}\n");
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> Workloads.readTrace(trace, SimRequest.Defaults.service(64)));
+        assertTrue(e.getMessage().contains("trace.jsonl:2: body.prune.then.at"), e.getMessage());
+    }
+
+    @Test
+    void aTracePruneObjectTakesTheServersDefaultsWhereItIsSilent(@TempDir Path dir) throws Exception {
+        Path trace = dir.resolve("trace.jsonl");
+        Files.writeString(trace, "{\"at_ms\": 0, \"body\": {\"prompt\": \"x\", \"n\": 8, \"prune\": {}}}\n"
+                + "{\"at_ms\": 5, \"body\": {\"prompt\": \"x\", \"n\": 8, \"prune\": {\"keep\": 3}}}\n");
+        List<Arrival> arrivals = Workloads.readTrace(trace, SimRequest.Defaults.service(64));
+        assertEquals(SimRequest.SERVICE_PRUNE.forN(8), arrivals.get(0).request().prune());
+        assertEquals(new Prune(0.2, 3), arrivals.get(1).request().prune());
+    }
+
     @ParameterizedTest
     @EnumSource(Simulator.Policy.class)
     void everyRequestIsAnsweredExactlyOnceAndTheDeviceIsNeverBusierThanTheClock(Simulator.Policy policy) {
