@@ -2,7 +2,8 @@
 
     python models/tools/train_generator.py PAIRS_JSONL OUT_PACK --name NAME --method dpo|raft
         [--pack models/shapes-scenes] [--steps 1500 | --minutes 45] [--batch 32] [--lr 1e-5]
-        [--beta 2000] [--sft-weight 0] [--p-uncond 0.1] [--ema 0] [--work DIR] [--threads 2]
+        [--beta 2000] [--sft-weight 0] [--p-uncond 0.1] [--ema 0] [--category-weight CATEGORY=FACTOR ...]
+        [--work DIR] [--threads 2]
 
 PAIRS_JSONL is traffic_to_pairs.py's output. The UNet starts from --pack's ONNX graph
 (onnx_to_torch.py); the text encoder is frozen (its states are computed once per caption). Every
@@ -31,6 +32,10 @@ SD's scaled_linear schedule, v prediction, t uniform over the 1000 training step
                  nothing the judges preferred.
   --sft-weight W with dpo: adds W times the RAFT loss on the batch's chosen latents, which keeps
                  the chosen samples likely while DPO widens the gap (DPO alone can lower both).
+  --category-weight CATEGORY=FACTOR  draws items whose caption is of that benchmark category
+                 (scenes_world.category_of) FACTOR times as often, after the --weighting; with RAFT on
+                 every accepted candidate (traffic_to_pairs.py --accept) it spends the steps on the
+                 binding categories (position, color_attr) whose right candidates are rarest.
 
 Classifier-free guidance keeps working: each example's caption is replaced by the empty
 prompt with probability --p-uncond (0.1, as the pack was trained; both sides of a pair
@@ -108,6 +113,7 @@ class Data:
             return slot[key]
 
         captions = sorted({r["caption"] for r in rows})
+        self.captions = [""] + captions
         cap_index = {c: i + 1 for i, c in enumerate(captions)}  # 0 is the empty prompt
         with torch.no_grad():
             ids = torch.tensor([tok(c) for c in [""] + captions], dtype=torch.int32)
@@ -131,15 +137,23 @@ class Data:
                             "generations": len(self.generations), "captions": len(captions)})
 
 
-def item_weights(items: torch.Tensor, weighting: str) -> torch.Tensor:
-    """Sampling weights of training items (rows of data.pairs or data.sft, generation in the last
-    column): 'candidate' uniform over items; 'generation' each generation (request) weighs the same
-    however many items it gave, so a hard prompt's one right candidate counts as much as an easy
-    prompt's eight."""
+def item_weights(items: torch.Tensor, weighting: str, captions=None, category_weights=None) -> torch.Tensor:
+    """Sampling weights of training items (rows of data.pairs or data.sft, caption index second to
+    last, generation in the last column): 'candidate' uniform over items; 'generation' each
+    generation (request) weighs the same however many items it gave, so a hard prompt's one right
+    candidate counts as much as an easy prompt's eight. category_weights ({category: factor},
+    scenes_world.category_of of the caption, 1 for the rest) then tilts the draw towards the
+    categories a round is meant to teach."""
     if weighting == "candidate":
-        return torch.ones(len(items), dtype=torch.float64)
-    gen = items[:, -1]
-    return 1.0 / torch.bincount(gen).double()[gen]
+        w = torch.ones(len(items), dtype=torch.float64)
+    else:
+        gen = items[:, -1]
+        w = 1.0 / torch.bincount(gen).double()[gen]
+    if category_weights:
+        factor = torch.tensor([category_weights.get(W.category_of(c), 1.0) if c else 1.0 for c in captions],
+                              dtype=torch.float64)
+        w = w * factor[items[:, -2]]
+    return w
 
 
 def noised(x0, t, noise, acp):
@@ -205,7 +219,7 @@ def train(a, data, unet):
     items = data.pairs if a.method == "dpo" else data.sft
     if len(items) == 0:
         raise SystemExit(f"no {'pairs' if a.method == 'dpo' else 'chosen latents'} to train on")
-    weights = item_weights(items, a.weighting)
+    weights = item_weights(items, a.weighting, data.captions, a.category_weights)
     t0, last_save = time.time() - elapsed, time.time()
     cpu0 = time.process_time() - cpu_elapsed
 
@@ -308,6 +322,8 @@ def write_readme(a, data, steps, minutes, base_version, diff):
         f"- sampling: {a.weighting} weighting"
         + (" (each generation weighs the same, whatever number of items it gave)" if a.weighting == "generation" else
            " (uniform over items)"),
+        *([f"- category weights: " + ", ".join(f"{k} x{v:g}" for k, v in a.category_weights.items())
+           + " (scenes_world.category_of of the caption; the rest x1)"] if a.category_weights else []),
         f"- text encoder frozen; caption replaced by the empty prompt for {a.p_uncond:.0%} of examples "
         "(classifier-free guidance)",
         f"- {minutes:.0f} min wall ({a.cpu_minutes:.0f} CPU-min) on {a.threads} CPU threads; ONNX opset 17, "
@@ -353,6 +369,8 @@ def main():
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the exported weights (0: none)")
     ap.add_argument("--weighting", choices=["generation", "candidate"], default="generation",
                     help="how training items are drawn: each generation equally (default) or each item equally")
+    ap.add_argument("--category-weight", action="append", default=[], metavar="CATEGORY=FACTOR",
+                    help="draw the prompts of a category FACTOR times as often (repeatable; e.g. position=3)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="checkpoint and log folder (default OUT_PACK.work)")
     ap.add_argument("--resume", action="store_true")
@@ -366,6 +384,11 @@ def main():
         assert len(a.t_range) == 2 and 0 <= a.t_range[0] < a.t_range[1] <= T_TRAIN
     except (ValueError, AssertionError):
         ap.error(f"--t-range must be LO,HI with 0 <= LO < HI <= {T_TRAIN}")
+    try:
+        a.category_weights = {k: float(v) for k, v in (cw.split("=") for cw in a.category_weight)}
+        assert all(k in W.CATEGORIES and v > 0 for k, v in a.category_weights.items())
+    except (ValueError, AssertionError):
+        ap.error(f"--category-weight must be CATEGORY=FACTOR, FACTOR > 0, CATEGORY one of {', '.join(W.CATEGORIES)}")
     a.work = a.work or os.path.normpath(a.out_pack) + ".work"
     os.makedirs(a.work, exist_ok=True)
     torch.set_num_threads(a.threads)
