@@ -16,8 +16,8 @@ likes, with a utility `u = sum(weight * part)`:
 
 It is a moody, off-centre taste, and today's `aesthetic-scenes` judge was trained on a different
 person (contrast, a balanced centre of mass, room, crisp): on candidates of training prompts
-`measure` finds that judge agreeing with this taste's order on about half of the pairs (see
-/work/loop-work/reward/STATUS.md and the people's judge README for the measured figure).
+`measure` finds that judge agreeing with this taste's order on about half of the pairs (docs/QUALITY.md,
+"The reward model from people's picks", and the people's judge README give the measured figure).
 
 **The noise.** Shown k candidates with utilities u_1..u_k, the person picks i with probability
 `exp(u_i / T) / sum_j exp(u_j / T)`, T = 0.1 (multinomial logit; for two pictures it is exactly

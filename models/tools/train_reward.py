@@ -408,7 +408,8 @@ live, by pointing `winnow.judges.aesthetic.path` (a symlink) at this folder.
 
 ## Data (provenance)
 
-- Source: `{prov['feedback_dir']}` (every part's `metadata.jsonl`), {prov['picks']} picks on
+- Source: a feedback folder (`winnow.feedback.dir`; every part's `metadata.jsonl`; not committed: `annotator.py
+  pick` against a service with the versions below remakes it, as `loop.sh`'s picks stage does), {prov['picks']} picks on
   {prov['distinct_prompts']} distinct prompts, shown candidates per pick: {', '.join(f'{k} in {v} picks' for k, v in sorted(prov['shown_per_pick'].items(), reverse=True))}
   (categories: {cats}); seeds {prov['seed_range']}; picked {prov['time_range'][0]} .. {prov['time_range'][1]}.
 - Service versions the picks were made on (pipeline; judges as the rows name them):
@@ -444,7 +445,7 @@ The held-out evaluation (held-out prompts and seeds, the service before and afte
 
 ## Reproduce
 
-    python models/tools/train_reward.py {prov['feedback_dir']} OUT --version {a.version} --steps {a.steps} --batch {a.batch} --lr {a.lr} --flip {a.flip}{'' if a.arch == 'aesthetic' else ' --arch ' + a.arch}{'' if a.init == (DEFAULT_INIT if a.arch == 'aesthetic' else 'none') else ' --init ' + a.init} --seed {a.seed} --members {a.members}{f' --max-picks {a.max_picks}' if a.max_picks else ''}
+    python models/tools/train_reward.py FEEDBACK_DIR OUT --version {a.version} --steps {a.steps} --batch {a.batch} --lr {a.lr} --flip {a.flip}{'' if a.arch == 'aesthetic' else ' --arch ' + a.arch}{'' if a.init == (DEFAULT_INIT if a.arch == 'aesthetic' else 'none') else ' --init ' + a.init} --seed {a.seed} --members {a.members}{f' --max-picks {a.max_picks}' if a.max_picks else ''}
 
 License: MIT (trained by the Winnow project from synthetic data and scripted picks).
 """
