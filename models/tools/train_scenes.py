@@ -11,7 +11,11 @@ Stages (each can run alone; state lives in --work, default /tmp/scenes-work):
   unet       train the text encoder and UNet jointly: v prediction, SD's scaled_linear
              DDPM schedule, min-SNR-5 loss weights, 10% empty captions (classifier-free
              guidance), weight EMA; checkpoints every 5 minutes, --resume continues
-  export     write models/shapes-scenes/ (ONNX models + configs)
+  export     write models/shapes-scenes/ (ONNX models + configs; --out elsewhere, --version its winnow_version)
+Going on from a pack instead of from scratch: fit an encoder to its decoder (train_encoder.py --work DIR, which
+writes DIR/vae.pt), then `data --work DIR` (the pack's scaling factor is kept), `unet --work DIR --init-pack PACK`
+(its text encoder and UNet as the start; --lr, --warmup) and `export --work DIR --init-pack PACK --out NEW
+--version V` (NEW starts as PACK's copy, so the preview decoder comes along; its README says what it is).
 Fixed seeds throughout; with step counts the recipe is the same on every machine (float
 results can differ in the last bits between thread counts and CPUs).
 """
@@ -193,6 +197,10 @@ def encode_data(work, n):
     # diffusers' convention: latents are multiplied by scaling_factor = 1/std(latents)
     # so the diffusion model sees unit variance; the decoder gets latents / factor.
     scaling = float(1.0 / mean[:20000].float().std())
+    fitted_to = torch.load(os.path.join(work, "vae.pt"), weights_only=False).get("fitted_to")
+    if fitted_to:  # an encoder fitted to a pack's decoder (train_encoder.py) speaks that pack's latent space
+        with open(os.path.join(fitted_to, "vae_decoder", "config.json")) as f:
+            scaling = float(json.load(f)["scaling_factor"])
     torch.save({"mean": mean, "scaling_factor": scaling}, os.path.join(work, "latents.pt"))
     with open(os.path.join(work, "scenes.pkl"), "wb") as f:
         pickle.dump(scenes, f)
@@ -200,7 +208,9 @@ def encode_data(work, n):
 
 
 # ---------------------------------------------------------------- stage: unet
-def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000):
+def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None):
+    """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
+    instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py)."""
     torch.manual_seed(5)
     data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
     latents, scale = data["mean"], data["scaling_factor"]
@@ -209,6 +219,10 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     tok = ClipTokenizer(os.path.join(PACK, "tokenizer"), M.MAX_LEN)
     empty = torch.tensor(tok(""), dtype=torch.int32)
     text, unet = M.TextEncoder(len(tok.encoder)), M.UNet()
+    if init_pack:
+        from onnx_to_torch import load_pipeline as load_pack
+        text, unet, _, _, _ = load_pack(init_pack)
+        text.train(); unet.train()
     params = list(text.parameters()) + list(unet.parameters())
     print(f"text encoder {sum(p.numel() for p in text.parameters())/1e6:.2f}M, "
           f"UNet {sum(p.numel() for p in unet.parameters())/1e6:.2f}M parameters", flush=True)
@@ -279,8 +293,26 @@ def load_pipeline(work, pack=PACK):
     return text.eval(), unet.eval(), dec, st["step"]
 
 
-def export(work, out=PACK):
+def export(work, out=PACK, init_pack=None, version="v1"):
+    """The pack at `out`; with init_pack (a continued training) `out` starts as a copy of that pack,
+    so the parts this recipe does not make (preview decoder, READMEs) come along."""
+    if init_pack and os.path.abspath(out) != os.path.abspath(init_pack) and not os.path.exists(out):
+        import shutil
+        shutil.copytree(init_pack, out)
     text, unet, dec, steps = load_pipeline(work, out)
+    if init_pack:  # the training steps in all, and a README line saying what this copy is
+        with open(os.path.join(init_pack, "unet", "config.json")) as f:
+            before = int(json.load(f).get("winnow_training_steps", 0))
+        with open(os.path.join(init_pack, "model_index.json")) as f:
+            base = json.load(f).get("winnow_version")
+        readme = os.path.join(out, "README.md")
+        old = open(readme).read() if os.path.exists(readme) else ""
+        with open(readme, "w") as f:
+            f.write(f"> **Version {version}**: `{os.path.basename(os.path.normpath(init_pack))}` {base} with its text "
+                    f"encoder and UNet trained {steps} steps more by `train_scenes.py unet --init-pack` on rendered "
+                    f"scenes encoded by an encoder fitted to its decoder (`train_encoder.py`); {before + steps} steps "
+                    "in all. The rest of this README describes the pack it started from.\n\n" + old)
+        steps += before
     scale = torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
     b, L = 2, M.LATENT_SIZE
     jobs = [
@@ -299,10 +331,10 @@ def export(work, out=PACK):
         torch.onnx.export(model, args, path, input_names=ins, output_names=outs, dynamic_axes=axes,
                           opset_version=17, dynamo=False)
         print("wrote", path, os.path.getsize(path))
-    write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps)
+    write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps, version)
 
 
-def write_configs(out, vocab, scale, steps):
+def write_configs(out, vocab, scale, steps, version="v1"):
     def dump(rel, obj):
         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
         with open(os.path.join(out, rel), "w") as f:
@@ -315,7 +347,7 @@ def write_configs(out, vocab, scale, steps):
         "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["optimum", "ORTModelTextEncoder"],
         "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["optimum", "ORTModelUnet"],
         "vae_decoder": ["optimum", "ORTModelVaeDecoder"], "winnow_name": NAME,
-        "winnow_version": "v1"})
+        "winnow_version": version})
     dump("scheduler/scheduler_config.json", {
         "_class_name": "DDIMScheduler", "_diffusers_version": "0.30.0", "num_train_timesteps": T_TRAIN,
         "beta_start": BETA_START, "beta_end": BETA_END, "beta_schedule": "scaled_linear",
@@ -346,6 +378,12 @@ if __name__ == "__main__":
     ap.add_argument("--scenes", type=int, default=400000)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init-pack", help="unet: go on from this pack's text encoder and UNet (with an encoder fitted "
+                                        "to its decoder: train_encoder.py); export: start --out as its copy")
+    ap.add_argument("--lr", type=float, default=5e-4, help="unet: AdamW learning rate")
+    ap.add_argument("--warmup", type=int, default=1000, help="unet: linear warm-up steps")
+    ap.add_argument("--out", default=PACK, help="export: the pack folder to write")
+    ap.add_argument("--version", default="v1", help="export: model_index.json's winnow_version")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.work, exist_ok=True)
@@ -356,6 +394,7 @@ if __name__ == "__main__":
     if a.stage in ("data", "all"):
         encode_data(a.work, a.scenes)
     if a.stage in ("unet", "all"):
-        train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps)
+        train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps,
+                   lr=a.lr, warmup=a.warmup, init_pack=a.init_pack)
     if a.stage in ("export", "all"):
-        export(a.work)
+        export(a.work, a.out, a.init_pack, a.version)
