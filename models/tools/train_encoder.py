@@ -47,7 +47,7 @@ import scenes_world as W
 from image_aug import from_pixel_values, to_pixel_values
 from onnx_to_torch import load_pipeline
 from service_twin import PACK, Pipeline
-from train_scenes import edge_weights, render_scenes, save
+from train_scenes import psnr, recon_loss, render_scenes, save
 
 
 def traffic_latents(dirs):
@@ -70,20 +70,20 @@ def decode_uint8(pack, z_unet, threads):
 
 
 @torch.no_grad()
-def validate(enc, dec, scale, val_imgs, val_z, scene_imgs, check_prompts):
+def validate(enc, dec, scale, val_imgs, val_z, scene_imgs, check_scenes):
     enc.eval()
     pred = torch.cat([enc(to_pixel_values(val_imgs[i:i + 512]))[0] for i in range(0, len(val_imgs), 512)]) * scale
-    unexplained = float(((pred - val_z) ** 2).mean() / val_z.var())
-    x = to_pixel_values(scene_imgs)
-    y = dec(enc(x)[0]).clamp(-1, 1)
-    psnr = float(10 * np.log10(1.0 / torch.mean(((y - x) / 2) ** 2).item()))
-    per = {}
-    for cat, prompt, img in check_prompts:
-        back = from_pixel_values(dec(enc(to_pixel_values(img[None]))[0]))[0]
-        per.setdefault(cat, []).append(bool(W.check(prompt, back)))
+    out = {"latent_unexplained_variance": round(float(((pred - val_z) ** 2).mean() / val_z.var()), 5),
+           "render_round_trip_psnr_db": round(psnr(enc, dec, scene_imgs), 2)}
+    if check_scenes:
+        x = to_pixel_values(np.stack([img for _, _, img in check_scenes]))
+        back = from_pixel_values(torch.cat([dec(enc(x[i:i + 256])[0]) for i in range(0, len(x), 256)]))
+        per = {}
+        for (cat, prompt, _), img in zip(check_scenes, back):
+            per.setdefault(cat, []).append(bool(W.check(prompt, img)))
+        out["checker_on_round_trips"] = {c: round(float(np.mean(v)), 3) for c, v in per.items()}
     enc.train()
-    return {"latent_unexplained_variance": round(unexplained, 5), "render_round_trip_psnr_db": round(psnr, 2),
-            "checker_on_round_trips": {c: round(float(np.mean(v)), 3) for c, v in per.items()}}
+    return out
 
 
 def checker_scenes(n_per_prompt=4, seed=11):
@@ -144,8 +144,7 @@ def main():
         loss = reg
         if a.recon_every and step % a.recon_every == 0:
             x = to_pixel_values(renders[rng.integers(len(renders), size=a.recon_batch)])
-            y = dec(enc(x)[0])
-            rec = (edge_weights(x) * ((y - x) ** 2 + 0.5 * (y - x).abs())).mean()
+            rec = recon_loss(x, dec(enc(x)[0]))
             loss = reg + rec
         opt.zero_grad()
         loss.backward()

@@ -27,6 +27,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import time
 
 import numpy as np
@@ -116,6 +117,11 @@ def edge_weights(x):
     return 1 + 4 * F.max_pool2d(edge, 3, 1, 1)
 
 
+def recon_loss(x, y):
+    """The autoencoder's reconstruction loss: MSE + half L1, each pixel weighted by edge_weights(x)."""
+    return (edge_weights(x) * ((y - x) ** 2 + 0.5 * (y - x).abs())).mean()
+
+
 def train_vae(work, minutes, max_steps=None, batch=32, resume=False):
     torch.manual_seed(0)
     _, train = render_scenes(1, 40000)
@@ -140,9 +146,8 @@ def train_vae(work, minutes, max_steps=None, batch=32, resume=False):
         mean, logvar = enc(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
         y = dec(z)
-        wgt = edge_weights(x)
         kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1 - logvar)
-        loss = (wgt * ((y - x) ** 2 + 0.5 * (y - x).abs())).mean() + 1e-6 * kl
+        loss = recon_loss(x, y) + 1e-6 * kl
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -297,7 +302,6 @@ def export(work, out=PACK, init_pack=None, version="v1"):
     """The pack at `out`; with init_pack (a continued training) `out` starts as a copy of that pack,
     so the parts this recipe does not make (preview decoder, READMEs) come along."""
     if init_pack and os.path.abspath(out) != os.path.abspath(init_pack) and not os.path.exists(out):
-        import shutil
         shutil.copytree(init_pack, out)
     text, unet, dec, steps = load_pipeline(work, out)
     if init_pack:  # the training steps in all, and a README line saying what this copy is

@@ -162,9 +162,8 @@ public class GenerateResource {
      * The stream's last event: {@code result}, or {@code error} with the problem the plain call
      * would get, also when shaping the result fails (500, logged).
      */
-    private void lastEvent(EventStream events, GenerationResult result, Throwable failure, GenerationRequest job,
+    private void lastEvent(EventStream events, GenerationResult result, Throwable cause, GenerationRequest job,
                            boolean candidateImages, Tokens prompt) {
-        Throwable cause = failure;
         if (cause == null) {
             try {
                 events.send("result", toJson(result, job, candidateImages, prompt));

@@ -114,9 +114,8 @@ public class OpenAiImagesResource {
     static final String COMPLETED = "image_generation.completed";
 
     /** One completed event per returned image, best first; or the error event. */
-    private void lastEvents(EventStream events, GenerationResult result, Throwable failure, String quality,
+    private void lastEvents(EventStream events, GenerationResult result, Throwable cause, String quality,
                             int promptTokens) {
-        Throwable cause = failure;
         if (cause == null) {
             try {
                 List<byte[]> pngs = new ArrayList<>();

@@ -50,20 +50,14 @@ public record SimRequest(int n, int steps, int rowsPerCandidate, String shape, P
         int w = body.path("width").asInt(d.width());
         int h = body.path("height").asInt(d.height());
         JsonNode p = body.path("prune");
-        Prune prune = p.isObject() ? prune(p, n, steps, d) : null;
+        // read as the service reads it (Prune.Defaults.resolve): a body the service would refuse is refused here too
+        Prune prune = p.isObject() ? d.prune().resolve(spec(p), n, steps) : null;
         String negative = body.path("negative_prompt").asText("");
         long deadline = Math.min(d.deadlineMillis(), body.path("deadline_ms").asLong(d.deadlineMillis()));
         return new SimRequest(n, steps, guidance > 1.0 ? 2 : 1, w + "x" + h, prune, negative.isBlank() ? 1 : 2, deadline);
     }
 
-    /**
-     * A {@code prune} object read as the service reads it ({@link Prune.Defaults#resolve}): a body
-     * the service would refuse is refused here too, with the same field and message.
-     */
-    private static Prune prune(JsonNode p, int n, int steps, Defaults d) {
-        return d.prune().resolve(spec(p), n, steps);
-    }
-
+    /** A {@code prune} object's fields as the body names them (null where it leaves one out). */
     private static Prune.Spec spec(JsonNode p) {
         if (!p.isObject()) {
             return null;
