@@ -389,9 +389,10 @@ def sample_scene(rng, S_unused=None) -> Scene:
     return make_scene(rng, bg, specs, relation)
 
 
-def caption_for(scene: Scene, rng, detail: float | None = None) -> str:
+def caption_for(scene: Scene, rng, detail: float | None = None, relation_share: float = 0.55) -> str:
     """A random caption that is true of the scene: every object is counted exactly; colours,
-    sizes, the background and articles may be left out (partial descriptions)."""
+    sizes, the background and articles may be left out (partial descriptions). A pair is captioned
+    by a relation that holds with probability relation_share (when one does)."""
     objs = list(scene.objects)
     n = len(objs)
     r = rng.random()
@@ -410,7 +411,7 @@ def caption_for(scene: Scene, rng, detail: float | None = None) -> str:
         return noun_phrase(o.shape, o.colour if with_colour else None, size_word(o), 1, article or "", size_first)
 
     text = None
-    if n == 2 and r < 0.55:
+    if n == 2 and r < relation_share:
         for rel in rng.permutation(RELATIONS):
             for a, b in ((0, 1), (1, 0)):
                 if relation_holds(objs[a], objs[b], rel, 0.18, 0.04):

@@ -213,7 +213,8 @@ def encode_data(work, n):
 
 
 # ---------------------------------------------------------------- stage: unet
-def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None):
+def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None,
+               relation_share=0.55):
     """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
     instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py)."""
     torch.manual_seed(5)
@@ -252,7 +253,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
             grp["lr"] = lr * min(1.0, (step + 1) / warmup)
         idx = torch.randint(n, (batch,), generator=g)
         ids = torch.stack([empty if rng.random() < 0.1 else  # empty caption: the unconditional model
-                           torch.tensor(tok(W.caption_for(scenes[i], rng)), dtype=torch.int32) for i in idx.tolist()])
+                           torch.tensor(tok(W.caption_for(scenes[i], rng, relation_share=relation_share)), dtype=torch.int32) for i in idx.tolist()])
         x0 = latents[idx].float() * scale
         t = torch.randint(T_TRAIN, (batch,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
@@ -386,6 +387,9 @@ if __name__ == "__main__":
                                         "to its decoder: train_encoder.py); export: start --out as its copy")
     ap.add_argument("--lr", type=float, default=5e-4, help="unet: AdamW learning rate")
     ap.add_argument("--warmup", type=int, default=1000, help="unet: linear warm-up steps")
+    ap.add_argument("--relation-captions", type=float, default=0.55, metavar="P",
+                    help="unet: how often a two-object scene whose pair a relation holds for is captioned by it "
+                         "(the benchmark's position category asks for relations)")
     ap.add_argument("--out", default=PACK, help="export: the pack folder to write")
     ap.add_argument("--version", default="v1", help="export: model_index.json's winnow_version")
     a = ap.parse_args()
@@ -399,6 +403,7 @@ if __name__ == "__main__":
         encode_data(a.work, a.scenes)
     if a.stage in ("unet", "all"):
         train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps,
-                   lr=a.lr, warmup=a.warmup, init_pack=a.init_pack)
+                   lr=a.lr, warmup=a.warmup, init_pack=a.init_pack,
+                   relation_share=a.relation_captions)
     if a.stage in ("export", "all"):
         export(a.work, a.out, a.init_pack, a.version)
