@@ -51,9 +51,9 @@ class SwapMemoryBudgetTest {
                 .statusCode(409)
                 .body("outcome", equalTo("refused"))
                 .body("detail", containsString("winnow.models.memory-budget"))
-                .body("serving.pipeline.version", equalTo("v1"));
+                .body("serving.pipeline.version", equalTo("v2"));
         given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
-                .post("/generate").then().statusCode(200).body("model_version", equalTo("v1"));
+                .post("/generate").then().statusCode(200).body("model_version", equalTo("v2"));
         given().get("/q/metrics").then().body(containsString("winnow_model_swaps_total{outcome=\"refused\"} 1.0"));
     }
 }
