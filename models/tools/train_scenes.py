@@ -252,8 +252,9 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         for grp in opt.param_groups:
             grp["lr"] = lr * min(1.0, (step + 1) / warmup)
         idx = torch.randint(n, (batch,), generator=g)
+        caption = lambda i: W.caption_for(scenes[i], rng, relation_share=relation_share)
         ids = torch.stack([empty if rng.random() < 0.1 else  # empty caption: the unconditional model
-                           torch.tensor(tok(W.caption_for(scenes[i], rng, relation_share=relation_share)), dtype=torch.int32) for i in idx.tolist()])
+                           torch.tensor(tok(caption(i)), dtype=torch.int32) for i in idx.tolist()])
         x0 = latents[idx].float() * scale
         t = torch.randint(T_TRAIN, (batch,), generator=g)
         noise = torch.randn(x0.shape, generator=g)

@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import dev.winnow.testing.EmbeddedPack;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -91,7 +92,7 @@ class FeedbackTest {
         assertEquals(shown.get(1).intValue(), row.get("chosen").asInt());
         assertEquals(List.of(shown.get(0)), JSON.convertValue(row.get("rejected"), List.class));
         assertEquals("two green triangles", row.get("prompt").asText());
-        assertEquals("v2", row.get("model_version").asText(), "a pick names the version that made what was picked");
+        assertEquals(EmbeddedPack.VERSION, row.get("model_version").asText(), "a pick names the version that made what was picked");
         assertEquals("scenes-verifier", row.at("/judges/faithfulness/name").asText());
         assertEquals(8, row.get("settings").get("steps").asInt());
         assertEquals(row.get("shown_files").get(shown.get(1).toString()).asText(), row.get("file_name").asText(),

@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import dev.winnow.testing.EmbeddedPack;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -174,13 +175,13 @@ class LiveSwapTest {
         assertTrue(metric("winnow_model_swaps_total{outcome=\"swapped\"}") >= swapsBefore + 1, "the swap happened");
         for (Answer a : answers) {
             assertEquals(200, a.status(), "no request failed during the swap");
-            assertTrue(List.of("v2", "v2-test").contains(a.pipeline()), "every answer names its version: " + a.pipeline());
+            assertTrue(List.of(EmbeddedPack.VERSION, "v2-test").contains(a.pipeline()), "every answer names its version: " + a.pipeline());
             if (a.startedNanos() > swappedNanos) {
                 assertEquals("v2-test", a.pipeline(), "a request sent after the swap is served by the new pipeline");
                 assertEquals("v2-test", a.aesthetic(), "and judged by the new judge");
             }
         }
-        assertTrue(answers.stream().anyMatch(a -> "v2".equals(a.pipeline())), "requests were served before the swap too");
+        assertTrue(answers.stream().anyMatch(a -> EmbeddedPack.VERSION.equals(a.pipeline())), "requests were served before the swap too");
         assertTrue(given().get("/q/health/ready").statusCode() == 200, "readiness stayed UP");
         // the old version's models close once its last job is answered
         until = System.currentTimeMillis() + 10_000;
@@ -222,13 +223,13 @@ class LiveSwapTest {
         assertEquals(200, r.statusCode(), r.asString());
         // at once, without waiting for a poll (unless a poll that saw the flip settle got there first)
         assertTrue(List.of("swapped", "unchanged").contains(r.jsonPath().getString("outcome")), r.asString());
-        assertEquals("v2", r.jsonPath().getString("serving.pipeline.version"));
+        assertEquals(EmbeddedPack.VERSION, r.jsonPath().getString("serving.pipeline.version"));
         Response again = given().baseUri(base).port(admin.port()).when().post("/models/reload");
         assertEquals("unchanged", again.jsonPath().getString("outcome"));
         given().baseUri(base).port(admin.port()).when().get("/models").then().statusCode(200)
                 .body("serving.safety.name", org.hamcrest.Matchers.equalTo("nsfw-mobilenet-v2"));
         given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
-                .post("/generate").then().statusCode(200).body("model_version", org.hamcrest.Matchers.equalTo("v2"));
+                .post("/generate").then().statusCode(200).body("model_version", org.hamcrest.Matchers.equalTo(EmbeddedPack.VERSION));
         given().when().post("/models/reload").then().statusCode(org.hamcrest.Matchers.not(200)); // not on the public port
     }
 }

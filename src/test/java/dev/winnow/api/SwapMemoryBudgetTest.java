@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import dev.winnow.testing.EmbeddedPack;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -51,9 +52,9 @@ class SwapMemoryBudgetTest {
                 .statusCode(409)
                 .body("outcome", equalTo("refused"))
                 .body("detail", containsString("winnow.models.memory-budget"))
-                .body("serving.pipeline.version", equalTo("v2"));
+                .body("serving.pipeline.version", equalTo(EmbeddedPack.VERSION));
         given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
-                .post("/generate").then().statusCode(200).body("model_version", equalTo("v2"));
+                .post("/generate").then().statusCode(200).body("model_version", equalTo(EmbeddedPack.VERSION));
         given().get("/q/metrics").then().body(containsString("winnow_model_swaps_total{outcome=\"refused\"} 1.0"));
     }
 }

@@ -1,5 +1,6 @@
 package dev.winnow.api;
 
+import dev.winnow.testing.EmbeddedPack;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -105,7 +106,7 @@ class TrafficLogTest {
         assertEquals("a red circle to the left of a blue square", row.get("prompt").asText());
         assertEquals(r.get("model").asText(), row.at("/pipeline/name").asText());
         assertEquals(r.get("model_version").asText(), row.at("/pipeline/version").asText());
-        assertEquals("v2", row.at("/pipeline/version").asText(), "the embedded pack declares v2");
+        assertEquals(EmbeddedPack.VERSION, row.at("/pipeline/version").asText(), "the version the embedded pack declares");
         assertEquals(r.at("/judges/safety/version").asText(), row.at("/judges/safety/version").asText());
         assertEquals(r.at("/judges/faithfulness/name").asText(), row.at("/judges/faithfulness/name").asText());
         assertEquals(4, row.at("/settings/n").asInt());
@@ -144,10 +145,10 @@ class TrafficLogTest {
     void theVersionsOfTheModelsTravelWithEveryAnswer() {
         given().contentType(ContentType.JSON).accept("image/png").body("{\"prompt\": \"a red circle\", \"n\": 2, \"steps\": 2}")
                 .when().post("/generate").then().statusCode(200)
-                .header("X-Winnow-Model", "shapes-scenes").header("X-Winnow-Model-Version", "v2")
-                .body(org.hamcrest.Matchers.containsString("Model: shapes-scenes, Model version: v2"));
+                .header("X-Winnow-Model", "shapes-scenes").header("X-Winnow-Model-Version", EmbeddedPack.VERSION)
+                .body(org.hamcrest.Matchers.containsString("Model: shapes-scenes, Model version: " + EmbeddedPack.VERSION));
         String metrics = given().get("/q/metrics").asString();
-        assertTrue(metrics.matches("(?s).*winnow_model_info\\{[^}]*pipeline=\"shapes-scenes\"[^}]*version=\"v2\"[^}]*\\} 1\\.0.*"),
+        assertTrue(metrics.matches("(?s).*winnow_model_info\\{[^}]*pipeline=\"shapes-scenes\"[^}]*version=\"" + EmbeddedPack.VERSION + "\"[^}]*\\} 1\\.0.*"),
                 "winnow_model_info names the version");
         assertTrue(metrics.matches("(?s).*winnow_judge_info\\{[^}]*judge=\"nsfw-mobilenet-v2\"[^}]*role=\"safety\"[^}]*version=\"v1\".*"),
                 "winnow_judge_info names each judge's version");
