@@ -17,9 +17,9 @@ import java.util.logging.Logger;
 
 /**
  * The model calls that judge the candidates of jobs finishing together, shared between the jobs:
- * the VAE decodes up to {@code decodeBatchImages} images a call, the safety judge judges all the
- * jobs' images in one call and each scorer scores all their safe images in one call (each with
- * its own job's prompt). A shared call that fails is made again job by job, so a failure stays
+ * the VAE decodes up to {@code decodeBatchImages} images a call and the safety judge judges all the
+ * jobs' images in one call; each scorer scores each job's safe images in a call of their own
+ * (see {@link #scoreAll}). A shared call that fails is made again job by job, so a failure stays
  * with the job that caused it and each job gets exactly what it would get judged alone.
  * {@link BestOfN} ranks what these calls return. Stateless apart from the models.
  */
@@ -145,70 +145,40 @@ final class SharedJudging {
 
     /**
      * Each job's normalised scores per scorer (NaN for candidates that are not safe, 0 for all of
-     * a job's candidates when a scorer fails on them): one call per scorer for the safe images of
-     * all the jobs, each with its own job's prompt; a shared call that fails is made again job by job.
+     * a job's candidates when a scorer fails on them): one call per scorer per job, for that job's
+     * safe images with its prompt. Not one call for all the jobs: a scorer's rows are not
+     * independent of the batch they are in (the scenes verifier's result moves by a float ulp
+     * between a batch of 1 and of 6 in ONNX Runtime's CPU kernels), and a job's scores, and so its
+     * choice, must not depend on which other jobs finished with it (docs/DETERMINISM.md).
      */
     List<Map<String, double[]>> scoreAll(List<PreparedJob> jobs, List<List<RgbImage>> images,
                                                  List<List<SafetyVerdict>> verdicts) {
         List<Map<String, double[]>> out = new ArrayList<>();
-        List<RgbImage> safeImages = new ArrayList<>();
-        List<String> prompts = new ArrayList<>();
-        List<int[]> owners = new ArrayList<>(); // {job, candidate} of each safe image
         for (int j = 0; j < jobs.size(); j++) {
-            out.add(new LinkedHashMap<>());
+            Map<String, double[]> mine = new LinkedHashMap<>();
+            out.add(mine);
             if (images.get(j) == null) {
                 continue;
             }
+            List<RgbImage> safeImages = new ArrayList<>();
+            List<Integer> safeIndex = new ArrayList<>();
             for (int i = 0; i < images.get(j).size(); i++) {
                 if (verdicts.get(j).get(i).isSafe()) {
                     safeImages.add(images.get(j).get(i));
-                    prompts.add(jobs.get(j).request().prompt());
-                    owners.add(new int[] {j, i});
+                    safeIndex.add(i);
                 }
             }
-        }
-        for (ScoreJudge s : scorers) {
-            for (int j = 0; j < jobs.size(); j++) {
-                if (images.get(j) != null) {
-                    double[] none = new double[images.get(j).size()];
-                    Arrays.fill(none, Double.NaN);
-                    out.get(j).put(s.scoreName(), none);
-                }
-            }
-            if (safeImages.isEmpty()) {
-                continue;
-            }
-            double[] raw = null;
-            try {
-                raw = s.score(safeImages, prompts);
-            } catch (Exception e) {
-                if (jobs.size() == 1) {
-                    failedScorer(s, e, out.get(0).get(s.scoreName()));
+            for (ScoreJudge s : scorers) {
+                double[] scores = new double[images.get(j).size()];
+                Arrays.fill(scores, Double.NaN);
+                mine.put(s.scoreName(), scores);
+                if (safeImages.isEmpty()) {
                     continue;
                 }
-                LOG.fine("scorer " + s.scoreName() + " failed on " + jobs.size() + " jobs' images; scoring them job by job");
-            }
-            if (raw != null) {
-                for (int k = 0; k < raw.length; k++) {
-                    out.get(owners.get(k)[0]).get(s.scoreName())[owners.get(k)[1]] = s.normalise(raw[k]);
-                }
-                continue;
-            }
-            for (int j = 0; j < jobs.size(); j++) {
-                List<Integer> mine = new ArrayList<>();
-                for (int k = 0; k < owners.size(); k++) {
-                    if (owners.get(k)[0] == j) {
-                        mine.add(k);
-                    }
-                }
-                if (mine.isEmpty()) {
-                    continue;
-                }
-                double[] scores = out.get(j).get(s.scoreName());
                 try {
-                    double[] r = s.score(mine.stream().map(safeImages::get).toList(), jobs.get(j).request().prompt());
-                    for (int k = 0; k < r.length; k++) {
-                        scores[owners.get(mine.get(k))[1]] = s.normalise(r[k]);
+                    double[] raw = s.score(safeImages, jobs.get(j).request().prompt());
+                    for (int k = 0; k < raw.length; k++) {
+                        scores[safeIndex.get(k)] = s.normalise(raw[k]);
                     }
                 } catch (Exception e) {
                     failedScorer(s, e, scores);
