@@ -242,8 +242,9 @@ public final class BestOfN {
     }
 
     /**
-     * Decodes and judges denoised jobs that finish together, sharing the model calls
-     * ({@link SharedJudging}: a shared call that fails is made again job by job, so a failure
+     * Decodes and judges denoised jobs that finish together, sharing the VAE's and the safety
+     * judge's calls, each scorer called per job ({@link SharedJudging}: a shared call that fails
+     * is made again job by job, so a failure
      * stays with the job that caused it), then ranks each job's candidates. Each job keeps its
      * own verdicts, scores and choice: exactly what it would get finished alone.
      *
