@@ -533,19 +533,26 @@ public final class Simulator {
             });
         }
 
-        /** Decode, safety, then each scorer, for the jobs' live candidates together (SharedJudging). */
+        /**
+         * Decode and safety for the jobs' live candidates together, then each scorer job by job
+         * (SharedJudging: a scorer's rows depend on their batch, so it is called per job).
+         */
         void judge(List<Job> batch, Runnable then) {
-            int images = batch.stream().mapToInt(Job::live).sum();
-            decode(images, () -> finishingCall(profile.judges().get("safety").nanos(images), () -> score(0, images, then)));
+            int[] perJob = batch.stream().mapToInt(Job::live).toArray();
+            int images = Arrays.stream(perJob).sum();
+            decode(images, () -> finishingCall(profile.judges().get("safety").nanos(images), () -> score(perJob, 0, 0, then)));
         }
 
-        void score(int k, int images, Runnable then) {
+        /** Scorer {@code k} on job {@code j}'s images, then the next scorer, then the next job. */
+        void score(int[] perJob, int j, int k, Runnable then) {
             List<Curve> scorers = profile.scorers();
-            if (k == scorers.size()) {
+            if (j == perJob.length) {
                 then.run();
-                return;
+            } else if (k == scorers.size() || perJob[j] <= 0) {
+                score(perJob, j + 1, 0, then);
+            } else {
+                finishingCall(scorers.get(k).nanos(perJob[j]), () -> score(perJob, j, k + 1, then));
             }
-            finishingCall(scorers.get(k).nanos(images), () -> score(k + 1, images, then));
         }
 
         /** VAE calls of up to decodeBatchImages images each. */

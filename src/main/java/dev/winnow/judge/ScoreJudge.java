@@ -14,7 +14,6 @@ import dev.winnow.onnx.OnnxSessions;
 import dev.winnow.onnx.Tensors;
 import dev.winnow.tokenizer.ClipTokenizer;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -90,16 +89,12 @@ public final class ScoreJudge implements AutoCloseable {
         return tokenizer != null;
     }
 
-    /** Raw scores, one per image, all for one prompt. */
-    public double[] score(List<RgbImage> images, String prompt) throws Exception {
-        return score(images, Collections.nCopies(images.size(), prompt));
-    }
-
     /**
-     * Raw scores, one per image, in one model call: image {@code i} judged against
-     * {@code prompts.get(i)} (images of several jobs that finish together share the call).
+     * Raw scores, one per image, all for one prompt, in one model call. One job's images only:
+     * a scorer's rows are not independent of the batch they are in (engine's SharedJudging calls
+     * it per job for that reason).
      */
-    public double[] score(List<RgbImage> images, List<String> prompts) throws Exception {
+    public double[] score(List<RgbImage> images, String prompt) throws Exception {
         int b = images.size();
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
@@ -107,10 +102,9 @@ public final class ScoreJudge implements AutoCloseable {
                     preprocessor.shape(b), imageType));
             if (tokenizer != null) {
                 int len = tokenizer.maxLength();
+                int[] ids = tokenizer.tokenize(prompt).inputIds();
                 int[] rows = new int[b * len];
-                Map<String, int[]> tokenized = new HashMap<>();
                 for (int i = 0; i < b; i++) {
-                    int[] ids = tokenized.computeIfAbsent(prompts.get(i), p -> tokenizer.tokenize(p).inputIds());
                     System.arraycopy(ids, 0, rows, i * len, len);
                 }
                 in.put(manifest.textInput().name(), Tensors.ids(model.environment(), rows, new long[] {b, len}, idType));
