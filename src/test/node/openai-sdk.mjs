@@ -31,7 +31,7 @@ const checks = {
     assert.ok(r.created > 1_600_000_000);
   },
   async twoImages() {
-    const r = await client.images.generate({ model: "shapes-scenes", prompt: "two green triangles", n: 2, size: "64x64" });
+    const r = await client.images.generate({ model: "shapes-scenes", prompt: "two green triangles", n: 2, size: "64x64", seed: 11 });
     assert.equal(r.data.length, 2);
     assert.notEqual(r.data[0].b64_json, r.data[1].b64_json, "two different candidates");
   },
@@ -83,7 +83,7 @@ const checks = {
   async overload() {
     // The test profile admits two jobs at a time: of six at once, some are refused with 429.
     const all = await Promise.allSettled([1, 2, 3, 4, 5, 6].map(() =>
-      client.images.generate({ prompt: "two blue squares", best_of: 4 })));
+      client.images.generate({ prompt: "two blue squares", best_of: 4, seed: 11 })));
     const refused = all.filter(r => r.status === "rejected");
     assert.ok(refused.length >= 1, "at least one 429");
     for (const r of refused) {

@@ -134,7 +134,7 @@ class EngineHttpTest {
 
     @Test
     void everyMetricNamedInTheDesignIsExported() {
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2, \"seed\": 7}")
                 .post("/generate");
         String metrics = given().get("/q/metrics").asString();
         for (String name : new String[] {

@@ -108,14 +108,14 @@ class GenerateResourceTest {
     @Test
     void aPromptPastTheTokenWindowIsReportedTruncatedInTheBodyAndAHeader() {
         String longPrompt = "red circle ".repeat(50);   // 100 words: 102 tokens with start and end
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"" + longPrompt + "\", \"n\": 1, \"steps\": 2}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"" + longPrompt + "\", \"n\": 1, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate")
                 .then().statusCode(200)
                 .header("X-Winnow-Prompt-Truncated", "true")
                 .header("X-Winnow-Prompt-Tokens", "102")
                 .body("prompt_truncated", equalTo(true))
                 .body("prompt_tokens", equalTo(102));
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle\", \"n\": 1, \"steps\": 2}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle\", \"n\": 1, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate")
                 .then().statusCode(200)
                 .header("X-Winnow-Prompt-Truncated", "false")
@@ -126,7 +126,7 @@ class GenerateResourceTest {
     @Test
     void aTruncatedPromptIsReportedInAHeaderWithAcceptPng() {
         given().contentType(ContentType.JSON).accept("image/png")
-                .body("{\"prompt\": \"" + "blue square ".repeat(40) + "\", \"n\": 1, \"steps\": 2}")
+                .body("{\"prompt\": \"" + "blue square ".repeat(40) + "\", \"n\": 1, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate")
                 .then().statusCode(200).contentType("image/png")
                 .header("X-Winnow-Prompt-Truncated", "true")
@@ -188,7 +188,7 @@ class GenerateResourceTest {
 
     @Test
     void candidatesAreLeftOutByDefault() {
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"a green square\", \"n\": 1}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a green square\", \"n\": 1, \"seed\": 7}")
                 .when().post("/generate")
                 .then().statusCode(200).body("candidates", equalTo(null));
     }

@@ -121,7 +121,7 @@ class GenerateStreamTest {
         Response r = given().config(RestAssuredConfig.config().httpClient(HttpClientConfig.httpClientConfig()
                         .setParam("http.socket.timeout", 30_000))) // a stream left open fails here, not never
                 .contentType(ContentType.JSON).accept("text/event-stream")
-                .body("{\"prompt\": \"a red circle\", \"n\": 1, \"steps\": 2}").when().post("/generate");
+                .body("{\"prompt\": \"a red circle\", \"n\": 1, \"steps\": 2, \"seed\": 7}").when().post("/generate");
         List<Event> events = events(r);
         Event last = events.get(events.size() - 1);
         assertEquals("error", last.name(), "the stream ends with an error event: " + events);

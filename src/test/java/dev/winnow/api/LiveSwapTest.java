@@ -209,7 +209,7 @@ class LiveSwapTest {
         assertEquals(failed + 1, metric("winnow_model_swaps_total{outcome=\"failed\"}"), "the refusal is counted once");
         Thread.sleep(600); // more polls: not tried and counted again
         assertEquals(failed + 1, metric("winnow_model_swaps_total{outcome=\"failed\"}"));
-        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
+        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2, "seed", 7)).when()
                 .post("/generate").then().statusCode(200).body("model_version", org.hamcrest.Matchers.equalTo(serving));
         assertEquals(200, given().get("/q/health/ready").statusCode());
     }
@@ -228,7 +228,7 @@ class LiveSwapTest {
         assertEquals("unchanged", again.jsonPath().getString("outcome"));
         given().baseUri(base).port(admin.port()).when().get("/models").then().statusCode(200)
                 .body("serving.safety.name", org.hamcrest.Matchers.equalTo("nsfw-mobilenet-v2"));
-        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
+        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2, "seed", 7)).when()
                 .post("/generate").then().statusCode(200).body("model_version", org.hamcrest.Matchers.equalTo(EmbeddedPack.VERSION));
         given().when().post("/models/reload").then().statusCode(org.hamcrest.Matchers.not(200)); // not on the public port
     }

@@ -104,9 +104,9 @@ class PromptPolicyHttpTest {
     @Test
     void theNegativePromptAndNearMissesAreNeverRefused() {
         given().contentType(ContentType.JSON)
-                .body("{\"prompt\": \"a red circle\", \"negative_prompt\": \"zorblax\", \"n\": 1, \"steps\": 2}")
+                .body("{\"prompt\": \"a red circle\", \"negative_prompt\": \"zorblax\", \"n\": 1, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate").then().statusCode(200);
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"zorblaxian red circle\", \"n\": 1, \"steps\": 2}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"zorblaxian red circle\", \"n\": 1, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate").then().statusCode(200);
     }
 

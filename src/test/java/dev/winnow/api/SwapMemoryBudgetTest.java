@@ -53,7 +53,7 @@ class SwapMemoryBudgetTest {
                 .body("outcome", equalTo("refused"))
                 .body("detail", containsString("winnow.models.memory-budget"))
                 .body("serving.pipeline.version", equalTo(EmbeddedPack.VERSION));
-        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2)).when()
+        given().contentType(ContentType.JSON).body(Map.of("prompt", "a red circle", "n", 1, "steps", 2, "seed", 7)).when()
                 .post("/generate").then().statusCode(200).body("model_version", equalTo(EmbeddedPack.VERSION));
         given().get("/q/metrics").then().body(containsString("winnow_model_swaps_total{outcome=\"refused\"} 1.0"));
     }

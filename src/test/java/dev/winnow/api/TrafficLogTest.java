@@ -143,7 +143,7 @@ class TrafficLogTest {
 
     @Test
     void theVersionsOfTheModelsTravelWithEveryAnswer() {
-        given().contentType(ContentType.JSON).accept("image/png").body("{\"prompt\": \"a red circle\", \"n\": 2, \"steps\": 2}")
+        given().contentType(ContentType.JSON).accept("image/png").body("{\"prompt\": \"a red circle\", \"n\": 2, \"steps\": 2, \"seed\": 7}")
                 .when().post("/generate").then().statusCode(200)
                 .header("X-Winnow-Model", "shapes-scenes").header("X-Winnow-Model-Version", EmbeddedPack.VERSION)
                 .body(org.hamcrest.Matchers.containsString("Model: shapes-scenes, Model version: " + EmbeddedPack.VERSION));

@@ -56,7 +56,7 @@ class MonitoringConsistencyTest {
 
     @Test
     void everyMetricTheManifestsQueryIsServed() throws IOException {
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 2, \"seed\": 7}")
                 .post("/generate");
         String served = given().get("/q/metrics").asString();
         Set<String> names = metricNames();
@@ -72,7 +72,7 @@ class MonitoringConsistencyTest {
 
     @Test
     void theLabelValuesTheAlertsSelectExist() {
-        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 1}")
+        given().contentType(ContentType.JSON).body("{\"prompt\": \"a red circle on a white background\", \"n\": 1, \"seed\": 7}")
                 .post("/generate");
         String served = given().get("/q/metrics").asString();
         for (String series : new String[] {"winnow_requests_seconds_bucket{outcome=\"ok\"", "winnow_rejected_total{reason=\"queue_full\"",
