@@ -214,10 +214,12 @@ def encode_data(work, n):
 
 # ---------------------------------------------------------------- stage: unet
 def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None,
-               relation_share=0.55):
+               relation_share=0.55, seed=0):
     """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
-    instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py)."""
-    torch.manual_seed(5)
+    instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py).
+    seed: shifts every random stream (0 is v1's and v2's runs), so a continuation on the same scenes
+    does not draw the batches, captions and noise an earlier run drew, in the same order."""
+    torch.manual_seed(5 + seed)
     data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
     latents, scale = data["mean"], data["scaling_factor"]
     with open(os.path.join(work, "scenes.pkl"), "rb") as f:
@@ -243,8 +245,8 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         opt.load_state_dict(st["opt"]); step, elapsed = st["step"], st["elapsed"]
     acp = alphas_cumprod()
     snr = acp / (1 - acp)
-    g = torch.Generator().manual_seed(6 + step)
-    rng = np.random.default_rng(7 + step)
+    g = torch.Generator().manual_seed(6 + step + 1_000_003 * seed)
+    rng = np.random.default_rng(7 + step + 1_000_003 * seed)
     n = len(latents)
     t0, last_save = time.time() - elapsed, time.time()
     total = max_steps or 10 ** 9
@@ -383,6 +385,8 @@ if __name__ == "__main__":
     ap.add_argument("--unet-steps", type=int, help="stop the UNet after this many steps (else --unet-minutes)")
     ap.add_argument("--scenes", type=int, default=400000)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="unet: shift the random streams (batches, captions, noise); 0 gave v1 and v2")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init-pack", help="unet: go on from this pack's text encoder and UNet (with an encoder fitted "
                                         "to its decoder: train_encoder.py); export: start --out as its copy")
@@ -405,6 +409,6 @@ if __name__ == "__main__":
     if a.stage in ("unet", "all"):
         train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps,
                    lr=a.lr, warmup=a.warmup, init_pack=a.init_pack,
-                   relation_share=a.relation_captions)
+                   relation_share=a.relation_captions, seed=a.seed)
     if a.stage in ("export", "all"):
         export(a.work, a.out, a.init_pack, a.version)
