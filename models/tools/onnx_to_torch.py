@@ -107,7 +107,9 @@ def load_pipeline(pack: str = PACK):
     """(text encoder, UNet, VAE decoder, latent scaling factor, tokenizer) of a pack, in PyTorch, eval mode."""
     tok = ClipTokenizer(os.path.join(pack, "tokenizer"), M.MAX_LEN)
     text = load_module(M.TextEncoder(len(tok.encoder)), os.path.join(pack, "text_encoder", "model.onnx"))
-    unet = load_module(M.UNet(), os.path.join(pack, "unet", "model.onnx"))
+    with open(os.path.join(pack, "unet", "config.json")) as f:
+        positional = bool(json.load(f).get("winnow_positional_attention", False))
+    unet = load_module(M.UNet(positional=positional), os.path.join(pack, "unet", "model.onnx"))
     dec = load_module(M.Decoder(), os.path.join(pack, "vae_decoder", "model.onnx"))
     with open(os.path.join(pack, "vae_decoder", "config.json")) as f:
         scale = float(json.load(f)["scaling_factor"])

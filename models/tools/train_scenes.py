@@ -16,6 +16,8 @@ Going on from a pack instead of from scratch: fit an encoder to its decoder (tra
 writes DIR/vae.pt), then `data --work DIR` (the pack's scaling factor is kept), `unet --work DIR --init-pack PACK`
 (its text encoder and UNet as the start; --lr, --warmup) and `export --work DIR --init-pack PACK --out NEW
 --version V` (NEW starts as PACK's copy, so the preview decoder comes along; its README says what it is).
+`unet --grow-positional` gives the UNet's attention a learned position per cell first (scenes_model.grow_positional).
+`data` and `unet` take `--device cuda`; scenes_gpu.sh runs both in one call on a GPU machine, keeping EMA snapshots.
 Fixed seeds throughout; with step counts the recipe is the same on every machine (float
 results can differ in the last bits between thread counts and CPUs).
 """
@@ -46,6 +48,7 @@ NAME = "shapes-scenes"
 # DDPM training schedule: Stable Diffusion's (diffusers scheduler_config `scaled_linear`).
 T_TRAIN, BETA_START, BETA_END = 1000, 0.00085, 0.012
 MIN_SNR_GAMMA = 5.0  # Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting"
+POSITION_LR_SCALE = 10.0  # the learning rate of positions new to a trained UNet (--grow-positional), times --lr
 
 EXTRA_WORDS = ["the", "of", "with", "in", "photo", "picture", "image", "drawing", "shape", "shapes", "object",
                "objects", "colour", "color", "grey", "big", "tiny", "next", "beside", "near", "centred",
@@ -100,10 +103,21 @@ def _render_chunk(args):
 
 
 def render_scenes(seed, n, workers=2, chunk=2000):
-    jobs = [(seed * 100003 + i, min(chunk, n - i * chunk)) for i in range((n + chunk - 1) // chunk)]
+    return render_batches([(seed, n)], workers, chunk)[0]
+
+
+def render_batches(batches, workers=2, chunk=2000):
+    """[(scenes, images)] for each (seed, n) in batches, as render_scenes(seed, n) gives them, all
+    rendered in one pool (so that many workers have enough jobs)."""
+    jobs = [[(seed * 100003 + i, min(chunk, n - i * chunk)) for i in range((n + chunk - 1) // chunk)]
+            for seed, n in batches]
     with mp.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_render_chunk, jobs)
-    return [s for p in parts for s in p[0]], np.concatenate([p[1] for p in parts])
+        parts = pool.map(_render_chunk, [j for batch in jobs for j in batch])
+    out, k = [], 0
+    for batch in jobs:
+        mine, k = parts[k:k + len(batch)], k + len(batch)
+        out.append(([s for p in mine for s in p[0]], np.concatenate([p[1] for p in mine])))
+    return out
 
 
 # ---------------------------------------------------------------- stage: vae
@@ -188,21 +202,28 @@ def load_autoencoder(work):
 
 # ---------------------------------------------------------------- stage: data
 @torch.no_grad()
-def encode_data(work, n):
+def encode_data(work, n, device="cpu", workers=2):
     enc, _ = load_autoencoder(work)
     scenes, means = [], []
     chunk = 20000
-    for i in range(0, n, chunk):
-        s, imgs = render_scenes(4 + i // chunk, min(chunk, n - i))
+    batches = [(4 + i // chunk, min(chunk, n - i)) for i in range(0, n, chunk)]
+    # On the CPU a chunk at a time (memory); on a GPU everything first, so that no worker is forked
+    # from a process that holds a CUDA context, and many workers have enough jobs.
+    rendered = render_batches(batches, workers) if device != "cpu" else None
+    enc.to(device)
+    for k, (seed, count) in enumerate(batches):
+        s, imgs = rendered[k] if rendered else render_scenes(seed, count, workers)
         scenes.extend(s)
         for j in range(0, len(imgs), 500):
-            means.append(enc(to_pixel_values(imgs[j:j + 500]))[0].half())
+            means.append(enc(to_pixel_values(imgs[j:j + 500]).to(device))[0].half().cpu())
         print(f"encoded {len(scenes)} scenes", flush=True)
     mean = torch.cat(means)
     # diffusers' convention: latents are multiplied by scaling_factor = 1/std(latents)
     # so the diffusion model sees unit variance; the decoder gets latents / factor.
     scaling = float(1.0 / mean[:20000].float().std())
     fitted_to = torch.load(os.path.join(work, "vae.pt"), weights_only=False).get("fitted_to")
+    if fitted_to and not os.path.isdir(fitted_to):  # fitted on another machine: the pack of that name here
+        fitted_to = os.path.join(os.path.dirname(PACK), os.path.basename(os.path.normpath(fitted_to)))
     if fitted_to:  # an encoder fitted to a pack's decoder (train_encoder.py) speaks that pack's latent space
         with open(os.path.join(fitted_to, "vae_decoder", "config.json")) as f:
             scaling = float(json.load(f)["scaling_factor"])
@@ -214,11 +235,20 @@ def encode_data(work, n):
 
 # ---------------------------------------------------------------- stage: unet
 def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None,
-               relation_share=0.55, seed=0):
+               relation_share=0.55, seed=0, grow_positional=False, device="cpu", snapshot_minutes=0.0,
+               snapshot_dir=None):
     """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
     instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py).
     seed: shifts every random stream (0 is v1's and v2's runs), so a continuation on the same scenes
-    does not draw the batches, captions and noise an earlier run drew, in the same order."""
+    does not draw the batches, captions and noise an earlier run drew, in the same order.
+    grow_positional: give the UNet's attention a learned position per cell first
+    (scenes_model.grow_positional), starting from the same function.
+    device: where the models train ("cuda" on a GPU machine). Every random draw (batches, captions,
+    timesteps, noise) is still made on the CPU from the same seeded streams, so a step count is the
+    same recipe on any device (floats differ in the last bits).
+    snapshot_minutes > 0: also keep the EMA weights alone every so often (snapshot_dir, default WORK,
+    /snap-STEP/unet.pt, which `export --work .../snap-STEP` reads with WORK/vae.pt beside it), to
+    choose among on the tuning prompts."""
     torch.manual_seed(5 + seed)
     data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
     latents, scale = data["mean"], data["scaling_factor"]
@@ -231,15 +261,22 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         from onnx_to_torch import load_pipeline as load_pack
         text, unet, _, _, _ = load_pack(init_pack)
         text.train(); unet.train()
+    if grow_positional and not unet.positional:
+        unet = M.grow_positional(unet)
+    text.to(device); unet.to(device)
     params = list(text.parameters()) + list(unet.parameters())
     print(f"text encoder {sum(p.numel() for p in text.parameters())/1e6:.2f}M, "
           f"UNet {sum(p.numel() for p in unet.parameters())/1e6:.2f}M parameters", flush=True)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    # new positions (grow_positional) start at zero beside weights long trained: a larger step for them
+    pos = [p for name, p in unet.named_parameters() if name.endswith(".pos")]
+    rest = [p for p in params if all(p is not q for q in pos)]
+    groups = [{"params": rest, "scale": 1.0}] + ([{"params": pos, "scale": POSITION_LR_SCALE}] if pos else [])
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     ema = {"text": copy.deepcopy(text), "unet": copy.deepcopy(unet)}
     step, elapsed = 0, 0.0
     ckpt = os.path.join(work, "unet.pt")
     if resume and os.path.exists(ckpt):
-        st = torch.load(ckpt, weights_only=False)
+        st = torch.load(ckpt, weights_only=False, map_location=device)
         text.load_state_dict(st["text"]); unet.load_state_dict(st["unet"])
         ema["text"].load_state_dict(st["ema_text"]); ema["unet"].load_state_dict(st["ema_unet"])
         opt.load_state_dict(st["opt"]); step, elapsed = st["step"], st["elapsed"]
@@ -249,23 +286,26 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     rng = np.random.default_rng(7 + step + 1_000_003 * seed)
     n = len(latents)
     t0, last_save = time.time() - elapsed, time.time()
+    last_snap = time.time()
     total = max_steps or 10 ** 9
+    ema_params = list(ema["text"].parameters()) + list(ema["unet"].parameters())
+    live_params = list(text.parameters()) + list(unet.parameters())
     while time.time() - t0 < minutes * 60 and step < total:
         for grp in opt.param_groups:
-            grp["lr"] = lr * min(1.0, (step + 1) / warmup)
+            grp["lr"] = grp["scale"] * lr * min(1.0, (step + 1) / warmup)
         idx = torch.randint(n, (batch,), generator=g)
         caption = lambda i: W.caption_for(scenes[i], rng, relation_share=relation_share)
         ids = torch.stack([empty if rng.random() < 0.1 else  # empty caption: the unconditional model
-                           torch.tensor(tok(caption(i)), dtype=torch.int32) for i in idx.tolist()])
-        x0 = latents[idx].float() * scale
+                           torch.tensor(tok(caption(i)), dtype=torch.int32) for i in idx.tolist()]).to(device)
+        x0 = (latents[idx].float() * scale).to(device)
         t = torch.randint(T_TRAIN, (batch,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
-        a = acp[t].view(-1, 1, 1, 1)
+        noise = torch.randn(x0.shape, generator=g).to(device)
+        a = acp[t].view(-1, 1, 1, 1).to(device)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), DDPM eq. 4
         v = a.sqrt() * noise - (1 - a).sqrt() * x0  # v target (Salimans & Ho 2022, eq. 8 of appendix D)
-        pred = unet(xt, t.float(), text(ids))
+        pred = unet(xt, t.float().to(device), text(ids))
         # min-SNR-gamma weights for v prediction: min(SNR, gamma) / (SNR + 1)
-        w = (torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)).view(-1, 1, 1, 1)
+        w = (torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)).view(-1, 1, 1, 1).to(device)
         loss = (w * (pred - v) ** 2).mean()
         opt.zero_grad()
         loss.backward()
@@ -273,32 +313,47 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         opt.step()
         step += 1
         decay = min(0.9995, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for k, model in (("text", text), ("unet", unet)):
-                for pe, p in zip(ema[k].parameters(), model.parameters()):
-                    pe.mul_(decay).add_(p, alpha=1 - decay)
+        with torch.no_grad():  # ema = decay * ema + (1 - decay) * live, all tensors in one call each
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, live_params, alpha=1 - decay)
         if step % 100 == 0:
             adjust_threads()
             print(f"unet step {step} loss {loss.item():.4f} {time.time()-t0:.0f}s", flush=True)
         if time.time() - last_save > 300:
             save_unet(ckpt, text, unet, ema, opt, step, time.time() - t0)
             last_save = time.time()
+        if snapshot_minutes and time.time() - last_snap > snapshot_minutes * 60:
+            save_snapshot(snapshot_dir or work, ema, step, time.time() - t0)
+            last_snap = time.time()
+    if snapshot_minutes:
+        save_snapshot(snapshot_dir or work, ema, step, time.time() - t0)
     save_unet(ckpt, text, unet, ema, opt, step, time.time() - t0)
     print(f"unet done: {step} steps in {time.time()-t0:.0f}s")
 
 
 def save_unet(path, text, unet, ema, opt, step, elapsed):
     save(path, {"text": text.state_dict(), "unet": unet.state_dict(), "ema_text": ema["text"].state_dict(),
-                "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed})
+                "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                "positional": unet.positional})
+
+
+def save_snapshot(folder, ema, step, elapsed):
+    """The EMA weights alone (what export reads), on the CPU: about 16 MB against unet.pt's 65."""
+    cpu = lambda model: {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    snap = os.path.join(folder, f"snap-{step}")
+    os.makedirs(snap, exist_ok=True)
+    save(os.path.join(snap, "unet.pt"), {"ema_text": cpu(ema["text"]), "ema_unet": cpu(ema["unet"]), "step": step,
+                                         "elapsed": elapsed, "positional": ema["unet"].positional})
+    print(f"snapshot {snap}", flush=True)
 
 
 # ---------------------------------------------------------------- stage: export
 def load_pipeline(work, pack=PACK):
-    st = torch.load(os.path.join(work, "unet.pt"), weights_only=False)
+    st = torch.load(os.path.join(work, "unet.pt"), weights_only=False, map_location="cpu")
     vocab = len(ClipTokenizer(os.path.join(pack, "tokenizer")).encoder)
-    text, unet = M.TextEncoder(vocab), M.UNet()
+    text, unet = M.TextEncoder(vocab), M.UNet(positional=st.get("positional", False))
     text.load_state_dict(st["ema_text"]); unet.load_state_dict(st["ema_unet"])
-    _, dec = load_autoencoder(work)
+    _, dec = load_autoencoder(work if os.path.exists(os.path.join(work, "vae.pt")) else os.path.dirname(work))
     return text.eval(), unet.eval(), dec, st["step"]
 
 
@@ -321,7 +376,9 @@ def export(work, out=PACK, init_pack=None, version="v1"):
                     f"scenes encoded by an encoder fitted to its decoder (`train_encoder.py`); {before + steps} steps "
                     "in all. The rest of this README describes the pack it started from.\n\n" + old)
         steps += before
-    scale = torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
+    with open(os.path.join(out, "vae_decoder", "config.json")) as f:  # a continued pack keeps its factor
+        pack_scale = json.load(f)["scaling_factor"] if init_pack else None
+    scale = pack_scale or torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
     b, L = 2, M.LATENT_SIZE
     jobs = [
         ("text_encoder", text, (torch.zeros(b, M.MAX_LEN, dtype=torch.int32),), ["input_ids"], ["last_hidden_state"],
@@ -339,10 +396,11 @@ def export(work, out=PACK, init_pack=None, version="v1"):
         torch.onnx.export(model, args, path, input_names=ins, output_names=outs, dynamic_axes=axes,
                           opset_version=17, dynamo=False)
         print("wrote", path, os.path.getsize(path))
-    write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps, version)
+    write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps, version,
+                  unet.positional)
 
 
-def write_configs(out, vocab, scale, steps, version="v1"):
+def write_configs(out, vocab, scale, steps, version="v1", positional=False):
     def dump(rel, obj):
         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
         with open(os.path.join(out, rel), "w") as f:
@@ -368,7 +426,8 @@ def write_configs(out, vocab, scale, steps, version="v1"):
     dump("unet/config.json", {
         "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.30.0", "sample_size": M.LATENT_SIZE,
         "in_channels": M.LATENT_CH, "out_channels": M.LATENT_CH, "cross_attention_dim": M.TEXT_DIM,
-        "block_out_channels": list(M.UNet().chs), "winnow_training_steps": steps})
+        "block_out_channels": list(M.UNet().chs), "winnow_training_steps": steps,
+        **({"winnow_positional_attention": True} if positional else {})})
     dump("vae_decoder/config.json", {
         "_class_name": "AutoencoderKL", "_diffusers_version": "0.30.0", "latent_channels": M.LATENT_CH,
         "in_channels": 3, "out_channels": 3, "sample_size": M.IMAGE_SIZE, "block_out_channels": [64, 128, 128],
@@ -388,6 +447,11 @@ if __name__ == "__main__":
     ap.add_argument("--seed", type=int, default=0,
                     help="unet: shift the random streams (batches, captions, noise); 0 gave v1 and v2")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="data: processes rendering scenes")
+    ap.add_argument("--device", default="cpu", help="data, unet: torch device (cuda on a GPU machine)")
+    ap.add_argument("--snapshot-minutes", type=float, default=0.0,
+                    help="unet: keep the EMA weights alone every so often as SNAPSHOT_DIR/snap-STEP/unet.pt")
+    ap.add_argument("--snapshot-dir", help="unet: where snapshots go (default --work)")
     ap.add_argument("--init-pack", help="unet: go on from this pack's text encoder and UNet (with an encoder fitted "
                                         "to its decoder: train_encoder.py); export: start --out as its copy")
     ap.add_argument("--lr", type=float, default=5e-4, help="unet: AdamW learning rate")
@@ -395,6 +459,9 @@ if __name__ == "__main__":
     ap.add_argument("--relation-captions", type=float, default=0.55, metavar="P",
                     help="unet: how often a two-object scene whose pair a relation holds for is captioned by it "
                          "(the benchmark's position category asks for relations)")
+    ap.add_argument("--grow-positional", action="store_true",
+                    help="unet: give the UNet's attention a learned position per cell first, "
+                         "starting from the same function")
     ap.add_argument("--out", default=PACK, help="export: the pack folder to write")
     ap.add_argument("--version", default="v1", help="export: model_index.json's winnow_version")
     a = ap.parse_args()
@@ -405,10 +472,11 @@ if __name__ == "__main__":
     if a.stage in ("vae", "all"):
         train_vae(a.work, a.vae_minutes if a.vae_steps is None else 1e9, a.vae_steps, resume=a.resume)
     if a.stage in ("data", "all"):
-        encode_data(a.work, a.scenes)
+        encode_data(a.work, a.scenes, a.device, a.workers)
     if a.stage in ("unet", "all"):
         train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps,
                    lr=a.lr, warmup=a.warmup, init_pack=a.init_pack,
-                   relation_share=a.relation_captions, seed=a.seed)
+                   relation_share=a.relation_captions, seed=a.seed, grow_positional=a.grow_positional,
+                   device=a.device, snapshot_minutes=a.snapshot_minutes, snapshot_dir=a.snapshot_dir)
     if a.stage in ("export", "all"):
         export(a.work, a.out, a.init_pack, a.version)
