@@ -106,7 +106,10 @@ def load_module(module: torch.nn.Module, path: str) -> torch.nn.Module:
 def load_pipeline(pack: str = PACK):
     """(text encoder, UNet, VAE decoder, latent scaling factor, tokenizer) of a pack, in PyTorch, eval mode."""
     tok = ClipTokenizer(os.path.join(pack, "tokenizer"), M.MAX_LEN)
-    text = load_module(M.TextEncoder(len(tok.encoder)), os.path.join(pack, "text_encoder", "model.onnx"))
+    with open(os.path.join(pack, "text_encoder", "config.json")) as f:
+        bidirectional = int(json.load(f).get("winnow_bidirectional_layers", 0))
+    text = load_module(M.TextEncoder(len(tok.encoder), bidirectional=bidirectional),
+                       os.path.join(pack, "text_encoder", "model.onnx"))
     with open(os.path.join(pack, "unet", "config.json")) as f:
         positional = bool(json.load(f).get("winnow_positional_attention", False))
     unet = load_module(M.UNet(positional=positional), os.path.join(pack, "unet", "model.onnx"))

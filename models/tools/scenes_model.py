@@ -62,14 +62,20 @@ class TextEncoder(nn.Module):
     """A CLIP-style text transformer: causal mask, pre-LayerNorm, learned positions, final LayerNorm.
 
     With the causal mask a noun's state has seen its own adjectives ("red" before "circle")
-    and everything said before it, which is what binding colours to shapes needs.
+    and everything said before it, which is what binding colours to shapes needs. It has not seen
+    what comes after it: in "a red circle above a blue square" the circle's states never see
+    "above". `bidirectional` > 0 adds that many blocks without a mask after the causal ones, so
+    every state can read the whole prompt (as T5-style encoders do); `grow_bidirectional` adds
+    them to a trained encoder with the same function.
     """
 
-    def __init__(self, vocab_size, dim=TEXT_DIM, layers=3, heads=4):
+    def __init__(self, vocab_size, dim=TEXT_DIM, layers=3, heads=4, bidirectional=0):
         super().__init__()
         self.tok = nn.Embedding(vocab_size, dim)
         self.pos = nn.Parameter(torch.randn(MAX_LEN, dim) * 0.01)
         self.blocks = nn.ModuleList([TextBlock(dim, heads) for _ in range(layers)])
+        self.whole = nn.ModuleList([TextBlock(dim, heads) for _ in range(bidirectional)])
+        self.bidirectional = bidirectional
         self.ln = nn.LayerNorm(dim)
         self.register_buffer("mask", torch.full((MAX_LEN, MAX_LEN), -1e4).triu(1), persistent=False)
 
@@ -77,7 +83,22 @@ class TextEncoder(nn.Module):
         x = self.tok(input_ids.long()) + self.pos
         for blk in self.blocks:
             x = blk(x, self.mask)
+        for blk in self.whole:
+            x = blk(x, None)
         return self.ln(x)
+
+
+def grow_bidirectional(causal: TextEncoder, blocks: int = 1) -> TextEncoder:
+    """`causal` with `blocks` unmasked blocks after its own, computing what `causal` computes: the new
+    blocks' output projections start at zero, so each adds nothing until training moves it."""
+    vocab, dim = causal.tok.weight.shape
+    grown = TextEncoder(vocab, dim, len(causal.blocks), causal.blocks[0].heads, bidirectional=blocks)
+    missing, unexpected = grown.load_state_dict(causal.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("whole.") for k in missing), (missing, unexpected)
+    for blk in grown.whole:
+        for layer in (blk.proj, blk.mlp[2]):
+            nn.init.zeros_(layer.weight); nn.init.zeros_(layer.bias)
+    return grown.train(causal.training)
 
 
 # ---------------------------------------------------------------- UNet

@@ -16,7 +16,8 @@ Going on from a pack instead of from scratch: fit an encoder to its decoder (tra
 writes DIR/vae.pt), then `data --work DIR` (the pack's scaling factor is kept), `unet --work DIR --init-pack PACK`
 (its text encoder and UNet as the start; --lr, --warmup) and `export --work DIR --init-pack PACK --out NEW
 --version V` (NEW starts as PACK's copy, so the preview decoder comes along; its README says what it is).
-`unet --grow-positional` gives the UNet's attention a learned position per cell first (scenes_model.grow_positional).
+`unet --grow-positional` gives the UNet's attention a learned position per cell first (scenes_model.grow_positional),
+`--grow-bidirectional K` the text encoder K unmasked blocks after its causal ones (scenes_model.grow_bidirectional).
 `data` and `unet` take `--device cuda`; scenes_gpu.sh runs both in one call on a GPU machine, keeping EMA snapshots.
 Fixed seeds throughout; with step counts the recipe is the same on every machine (float
 results can differ in the last bits between thread counts and CPUs).
@@ -236,7 +237,7 @@ def encode_data(work, n, device="cpu", workers=2):
 # ---------------------------------------------------------------- stage: unet
 def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None,
                relation_share=0.55, seed=0, grow_positional=False, device="cpu", snapshot_minutes=0.0,
-               snapshot_dir=None):
+               snapshot_dir=None, grow_bidirectional=0):
     """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
     instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py).
     seed: shifts every random stream (0 is v1's and v2's runs), so a continuation on the same scenes
@@ -248,7 +249,9 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     same recipe on any device (floats differ in the last bits).
     snapshot_minutes > 0: also keep the EMA weights alone every so often (snapshot_dir, default WORK,
     /snap-STEP/unet.pt, which `export --work .../snap-STEP` reads with WORK/vae.pt beside it), to
-    choose among on the tuning prompts."""
+    choose among on the tuning prompts.
+    grow_bidirectional > 0: that many unmasked blocks after the text encoder's causal ones first
+    (scenes_model.grow_bidirectional), starting from the same function."""
     torch.manual_seed(5 + seed)
     data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
     latents, scale = data["mean"], data["scaling_factor"]
@@ -263,6 +266,8 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         text.train(); unet.train()
     if grow_positional and not unet.positional:
         unet = M.grow_positional(unet)
+    if grow_bidirectional and not text.bidirectional:
+        text = M.grow_bidirectional(text, grow_bidirectional)
     text.to(device); unet.to(device)
     params = list(text.parameters()) + list(unet.parameters())
     print(f"text encoder {sum(p.numel() for p in text.parameters())/1e6:.2f}M, "
@@ -334,7 +339,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
 def save_unet(path, text, unet, ema, opt, step, elapsed):
     save(path, {"text": text.state_dict(), "unet": unet.state_dict(), "ema_text": ema["text"].state_dict(),
                 "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                "positional": unet.positional})
+                "positional": unet.positional, "bidirectional": text.bidirectional})
 
 
 def save_snapshot(folder, ema, step, elapsed):
@@ -343,7 +348,8 @@ def save_snapshot(folder, ema, step, elapsed):
     snap = os.path.join(folder, f"snap-{step}")
     os.makedirs(snap, exist_ok=True)
     save(os.path.join(snap, "unet.pt"), {"ema_text": cpu(ema["text"]), "ema_unet": cpu(ema["unet"]), "step": step,
-                                         "elapsed": elapsed, "positional": ema["unet"].positional})
+                                         "elapsed": elapsed, "positional": ema["unet"].positional,
+                                         "bidirectional": ema["text"].bidirectional})
     print(f"snapshot {snap}", flush=True)
 
 
@@ -351,7 +357,8 @@ def save_snapshot(folder, ema, step, elapsed):
 def load_pipeline(work, pack=PACK):
     st = torch.load(os.path.join(work, "unet.pt"), weights_only=False, map_location="cpu")
     vocab = len(ClipTokenizer(os.path.join(pack, "tokenizer")).encoder)
-    text, unet = M.TextEncoder(vocab), M.UNet(positional=st.get("positional", False))
+    text = M.TextEncoder(vocab, bidirectional=st.get("bidirectional", 0))
+    unet = M.UNet(positional=st.get("positional", False))
     text.load_state_dict(st["ema_text"]); unet.load_state_dict(st["ema_unet"])
     _, dec = load_autoencoder(work if os.path.exists(os.path.join(work, "vae.pt")) else os.path.dirname(work))
     return text.eval(), unet.eval(), dec, st["step"]
@@ -397,10 +404,10 @@ def export(work, out=PACK, init_pack=None, version="v1"):
                           opset_version=17, dynamo=False)
         print("wrote", path, os.path.getsize(path))
     write_configs(out, len(ClipTokenizer(os.path.join(out, "tokenizer")).encoder), scale, steps, version,
-                  unet.positional)
+                  unet.positional, text.bidirectional)
 
 
-def write_configs(out, vocab, scale, steps, version="v1", positional=False):
+def write_configs(out, vocab, scale, steps, version="v1", positional=False, bidirectional=0):
     def dump(rel, obj):
         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
         with open(os.path.join(out, rel), "w") as f:
@@ -422,7 +429,8 @@ def write_configs(out, vocab, scale, steps, version="v1", positional=False):
     dump("text_encoder/config.json", {
         "architectures": ["CLIPTextModel"], "model_type": "clip_text_model", "hidden_size": M.TEXT_DIM,
         "max_position_embeddings": M.MAX_LEN, "vocab_size": vocab, "num_hidden_layers": 3,
-        "num_attention_heads": 4, "bos_token_id": vocab - 2, "eos_token_id": vocab - 1, "pad_token_id": vocab - 1})
+        "num_attention_heads": 4, "bos_token_id": vocab - 2, "eos_token_id": vocab - 1, "pad_token_id": vocab - 1,
+        **({"winnow_bidirectional_layers": bidirectional} if bidirectional else {})})
     dump("unet/config.json", {
         "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.30.0", "sample_size": M.LATENT_SIZE,
         "in_channels": M.LATENT_CH, "out_channels": M.LATENT_CH, "cross_attention_dim": M.TEXT_DIM,
@@ -462,6 +470,9 @@ if __name__ == "__main__":
     ap.add_argument("--grow-positional", action="store_true",
                     help="unet: give the UNet's attention a learned position per cell first, "
                          "starting from the same function")
+    ap.add_argument("--grow-bidirectional", type=int, default=0, metavar="K",
+                    help="unet: add K unmasked blocks after the text encoder's causal ones first, "
+                         "starting from the same function")
     ap.add_argument("--out", default=PACK, help="export: the pack folder to write")
     ap.add_argument("--version", default="v1", help="export: model_index.json's winnow_version")
     a = ap.parse_args()
@@ -477,6 +488,7 @@ if __name__ == "__main__":
         train_unet(a.work, a.unet_minutes if a.unet_steps is None else 1e9, resume=a.resume, max_steps=a.unet_steps,
                    lr=a.lr, warmup=a.warmup, init_pack=a.init_pack,
                    relation_share=a.relation_captions, seed=a.seed, grow_positional=a.grow_positional,
-                   device=a.device, snapshot_minutes=a.snapshot_minutes, snapshot_dir=a.snapshot_dir)
+                   device=a.device, snapshot_minutes=a.snapshot_minutes, snapshot_dir=a.snapshot_dir,
+                   grow_bidirectional=a.grow_bidirectional)
     if a.stage in ("export", "all"):
         export(a.work, a.out, a.init_pack, a.version)
