@@ -383,9 +383,11 @@ def export(work, out=PACK, init_pack=None, version="v1"):
                     f"scenes encoded by an encoder fitted to its decoder (`train_encoder.py`); {before + steps} steps "
                     "in all. The rest of this README describes the pack it started from.\n\n" + old)
         steps += before
-    with open(os.path.join(out, "vae_decoder", "config.json")) as f:  # a continued pack keeps its factor
-        pack_scale = json.load(f)["scaling_factor"] if init_pack else None
-    scale = pack_scale or torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
+    if init_pack:  # a continued pack keeps its factor (its latents.pt may be on the machine that trained it)
+        with open(os.path.join(out, "vae_decoder", "config.json")) as f:
+            scale = float(json.load(f)["scaling_factor"])
+    else:
+        scale = torch.load(os.path.join(work, "latents.pt"), weights_only=False)["scaling_factor"]
     b, L = 2, M.LATENT_SIZE
     jobs = [
         ("text_encoder", text, (torch.zeros(b, M.MAX_LEN, dtype=torch.int32),), ["input_ids"], ["last_hidden_state"],
