@@ -93,12 +93,23 @@ def grow_bidirectional(causal: TextEncoder, blocks: int = 1) -> TextEncoder:
     blocks' output projections start at zero, so each adds nothing until training moves it."""
     vocab, dim = causal.tok.weight.shape
     grown = TextEncoder(vocab, dim, len(causal.blocks), causal.blocks[0].heads, bidirectional=blocks)
-    missing, unexpected = grown.load_state_dict(causal.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("whole.") for k in missing), (missing, unexpected)
     for blk in grown.whole:
         for layer in (blk.proj, blk.mlp[2]):
             nn.init.zeros_(layer.weight); nn.init.zeros_(layer.bias)
-    return grown.train(causal.training)
+    return _grown(grown, causal, lambda name: name.startswith("whole."))
+
+
+def bidirectional_blocks(state: dict) -> int:
+    """How many unmasked blocks a TextEncoder state dict holds (what to build before loading it)."""
+    return len({k.split(".")[1] for k in state if k.startswith("whole.")})
+
+
+def _grown(grown: nn.Module, old: nn.Module, is_new) -> nn.Module:
+    """`grown` with `old`'s weights; only parameters that is_new(name) accepts may be missing from
+    `old` (they keep the initial values that make `grown` compute what `old` computes)."""
+    missing, unexpected = grown.load_state_dict(old.state_dict(), strict=False)
+    assert not unexpected and all(is_new(k) for k in missing), (missing, unexpected)
+    return grown.train(old.training)
 
 
 # ---------------------------------------------------------------- UNet
@@ -218,10 +229,12 @@ class UNet(nn.Module):
 def grow_positional(plain: UNet) -> UNet:
     """A positional UNet that computes what `plain` computes: `plain`'s weights and zero positions,
     so a continued training starts from the old model rather than from a perturbed one."""
-    grown = UNet(plain.chs, positional=True)
-    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and all(k.endswith(".pos") for k in missing), (missing, unexpected)
-    return grown.train(plain.training)
+    return _grown(UNet(plain.chs, positional=True), plain, lambda name: name.endswith(".pos"))
+
+
+def is_positional(state: dict) -> bool:
+    """Whether a UNet state dict holds positions (what to build before loading it)."""
+    return any(k.endswith(".pos") for k in state)
 
 
 # ---------------------------------------------------------------- autoencoder

@@ -264,6 +264,11 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         from onnx_to_torch import load_pipeline as load_pack
         text, unet, _, _, _ = load_pack(init_pack)
         text.train(); unet.train()
+    ckpt = os.path.join(work, "unet.pt")
+    st = torch.load(ckpt, weights_only=False, map_location=device) if resume and os.path.exists(ckpt) else None
+    if st:  # a grown run resumes grown, whatever this command line says
+        grow_positional = grow_positional or M.is_positional(st["unet"])
+        grow_bidirectional = max(grow_bidirectional, M.bidirectional_blocks(st["text"]))
     if grow_positional and not unet.positional:
         unet = M.grow_positional(unet)
     if grow_bidirectional and not text.bidirectional:
@@ -279,9 +284,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     ema = {"text": copy.deepcopy(text), "unet": copy.deepcopy(unet)}
     step, elapsed = 0, 0.0
-    ckpt = os.path.join(work, "unet.pt")
-    if resume and os.path.exists(ckpt):
-        st = torch.load(ckpt, weights_only=False, map_location=device)
+    if st:
         text.load_state_dict(st["text"]); unet.load_state_dict(st["unet"])
         ema["text"].load_state_dict(st["ema_text"]); ema["unet"].load_state_dict(st["ema_unet"])
         opt.load_state_dict(st["opt"]); step, elapsed = st["step"], st["elapsed"]
@@ -293,8 +296,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     t0, last_save = time.time() - elapsed, time.time()
     last_snap = time.time()
     total = max_steps or 10 ** 9
-    ema_params = list(ema["text"].parameters()) + list(ema["unet"].parameters())
-    live_params = list(text.parameters()) + list(unet.parameters())
+    ema_params = list(ema["text"].parameters()) + list(ema["unet"].parameters())  # in `params`' order
     while time.time() - t0 < minutes * 60 and step < total:
         for grp in opt.param_groups:
             grp["lr"] = grp["scale"] * lr * min(1.0, (step + 1) / warmup)
@@ -320,7 +322,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         decay = min(0.9995, (1 + step) / (10 + step))
         with torch.no_grad():  # ema = decay * ema + (1 - decay) * live, all tensors in one call each
             torch._foreach_mul_(ema_params, decay)
-            torch._foreach_add_(ema_params, live_params, alpha=1 - decay)
+            torch._foreach_add_(ema_params, params, alpha=1 - decay)
         if step % 100 == 0:
             adjust_threads()
             print(f"unet step {step} loss {loss.item():.4f} {time.time()-t0:.0f}s", flush=True)
@@ -338,8 +340,7 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
 
 def save_unet(path, text, unet, ema, opt, step, elapsed):
     save(path, {"text": text.state_dict(), "unet": unet.state_dict(), "ema_text": ema["text"].state_dict(),
-                "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                "positional": unet.positional, "bidirectional": text.bidirectional})
+                "ema_unet": ema["unet"].state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed})
 
 
 def save_snapshot(folder, ema, step, elapsed):
@@ -348,8 +349,7 @@ def save_snapshot(folder, ema, step, elapsed):
     snap = os.path.join(folder, f"snap-{step}")
     os.makedirs(snap, exist_ok=True)
     save(os.path.join(snap, "unet.pt"), {"ema_text": cpu(ema["text"]), "ema_unet": cpu(ema["unet"]), "step": step,
-                                         "elapsed": elapsed, "positional": ema["unet"].positional,
-                                         "bidirectional": ema["text"].bidirectional})
+                                         "elapsed": elapsed})
     print(f"snapshot {snap}", flush=True)
 
 
@@ -357,9 +357,10 @@ def save_snapshot(folder, ema, step, elapsed):
 def load_pipeline(work, pack=PACK):
     st = torch.load(os.path.join(work, "unet.pt"), weights_only=False, map_location="cpu")
     vocab = len(ClipTokenizer(os.path.join(pack, "tokenizer")).encoder)
-    text = M.TextEncoder(vocab, bidirectional=st.get("bidirectional", 0))
-    unet = M.UNet(positional=st.get("positional", False))
+    text = M.TextEncoder(vocab, bidirectional=M.bidirectional_blocks(st["ema_text"]))
+    unet = M.UNet(positional=M.is_positional(st["ema_unet"]))
     text.load_state_dict(st["ema_text"]); unet.load_state_dict(st["ema_unet"])
+    # a snapshot folder (WORK/snap-STEP, save_snapshot) has no vae.pt of its own: its run's is one up
     _, dec = load_autoencoder(work if os.path.exists(os.path.join(work, "vae.pt")) else os.path.dirname(work))
     return text.eval(), unet.eval(), dec, st["step"]
 
