@@ -136,10 +136,12 @@ def bootstrap(answers, reps=2000, seed=0, reference=None):
     """95% intervals by a cluster bootstrap over prompts, within each category: {category or 'overall': (lo, hi)}.
 
     answers: {(category, prompt): [correct per seed set]}; reference: the same for another
-    strategy, to bound the paired difference (answers - reference) instead."""
+    strategy, to bound the paired difference (answers - reference) instead. Categories without
+    answers are left out (a run of one category, e.g. relation_probe.py)."""
     rng = np.random.default_rng(seed)
-    by_cat = {c: [k for k in answers if k[0] == c] for c in W.CATEGORIES}
-    draws = {c: [] for c in W.CATEGORIES}
+    cats = [c for c in W.CATEGORIES if any(k[0] == c for k in answers)]
+    by_cat = {c: [k for k in answers if k[0] == c] for c in cats}
+    draws = {c: [] for c in cats}
     for _ in range(reps):
         for c, keys in by_cat.items():
             picked = [keys[i] for i in rng.integers(len(keys), size=len(keys))]
@@ -147,8 +149,8 @@ def bootstrap(answers, reps=2000, seed=0, reference=None):
             if reference is not None:
                 acc -= np.mean([x for k in picked for x in reference[k]])
             draws[c].append(acc)
-    out = {c: tuple(np.percentile(draws[c], [2.5, 97.5])) for c in W.CATEGORIES}
-    overall = np.mean([draws[c] for c in W.CATEGORIES], axis=0)
+    out = {c: tuple(np.percentile(draws[c], [2.5, 97.5])) for c in cats}
+    overall = np.mean([draws[c] for c in cats], axis=0)
     out["overall"] = tuple(np.percentile(overall, [2.5, 97.5]))
     return out
 

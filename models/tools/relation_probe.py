@@ -7,7 +7,8 @@ three seed sets x 8 seeds, the pack draws one image (service_twin.Pipeline: the 
 DDIM 20, guidance 5), and the reference checker (scenes_world.check, evaluation only) reads it
 twice: against the prompt, and against the prompt with the opposite relation (left <-> right,
 above <-> below), same objects. Per relation it prints how often the image shows the asked
-relation and how often the opposite one:
+relation and how often the opposite one, and the difference with a 95% interval (a cluster
+bootstrap over prompts, bench_scenes.bootstrap: a prompt's 24 images stay together):
 
   * asked >> opposite: the model follows the relation;
   * asked ~ opposite, and their sum near the share of images with both objects: the model puts
@@ -23,9 +24,11 @@ for that object cannot see: they come before the relation word).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import defaultdict
 
 import scenes_world as W
+from bench_scenes import bootstrap
 from service_twin import Pipeline
 
 OPPOSITE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below",
@@ -33,30 +36,35 @@ OPPOSITE = {"to the left of": "to the right of", "to the right of": "to the left
 SETS = {"tuning": (W.tuning_prompts, W.SEED_SETS["tuning"]), "heldout": (W.heldout_prompts, W.SEED_SETS["heldout"])}
 
 
-def relation_of(prompt: str) -> str:
-    return next(r for r in sorted(OPPOSITE, key=len, reverse=True) if f" {r} " in prompt)
-
-
-def flipped(prompt: str) -> str:
-    r = relation_of(prompt)
-    return prompt.replace(f" {r} ", f" {OPPOSITE[r]} ")
-
-
 def probe(pack: str, prompt_set: str, threads: int, batch: int = 4) -> dict:
-    """{relation: [shows asked, shows opposite, images]}, and "all"."""
+    """{prompt: [(shows the asked relation, shows the opposite one) per image]} for the set's position prompts."""
     prompts_of, bases = SETS[prompt_set]
     prompts = [p for c, p in prompts_of() if c == "position"]
     pipe = Pipeline(pack, threads)
-    counts = defaultdict(lambda: [0, 0, 0])
+    seen = defaultdict(list)
     for base in bases:
         for i in range(0, len(prompts), batch):
             asked = [p for p in prompts[i:i + batch] for _ in range(8)]
             seeds = [base + k for _ in prompts[i:i + batch] for k in range(8)]
             for p, img in zip(asked, pipe.decode(pipe.generate(asked, seeds, 20, 5.0))):
-                for key in (relation_of(p), "all"):
-                    c = counts[key]
-                    c[0] += W.check(p, img); c[1] += W.check(flipped(p), img); c[2] += 1
-    return dict(counts)
+                req = W.parse_prompt(p)
+                opposite = dataclasses.replace(req, relation=OPPOSITE[req.relation])
+                seen[p].append((W.check(req, img), W.check(opposite, img)))
+    return dict(seen)
+
+
+def report(seen: dict) -> list:
+    """Rows (relation, images, asked, opposite, either, (lo, hi) of asked - opposite), per relation and in all."""
+    rows = []
+    for rel in list(OPPOSITE) + ["all"]:
+        mine = {p: v for p, v in seen.items() if rel == "all" or W.parse_prompt(p).relation == rel}
+        flat = [x for v in mine.values() for x in v]
+        n = len(flat)
+        asked, opposite = sum(a for a, _ in flat) / n, sum(b for _, b in flat) / n
+        ci = bootstrap({("position", p): [a for a, _ in v] for p, v in mine.items()},
+                       reference={("position", p): [b for _, b in v] for p, v in mine.items()})["position"]
+        rows.append((rel, n, asked, opposite, asked + opposite, ci))
+    return rows
 
 
 if __name__ == "__main__":
@@ -66,9 +74,9 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     for pack in a.packs:
-        counts = probe(pack, a.prompt_set, a.threads)
-        print(f"{pack}: {counts['all'][2]} images of {a.prompt_set} position prompts, one per seed")
-        print(f"  {'relation':16s} {'images':>6s} {'asked':>6s} {'opposite':>8s} {'either':>6s}")
-        for rel in list(OPPOSITE) + ["all"]:
-            shown, opposite, n = counts[rel]
-            print(f"  {rel:16s} {n:6d} {shown / n:6.3f} {opposite / n:8.3f} {(shown + opposite) / n:6.3f}")
+        seen = probe(pack, a.prompt_set, a.threads)
+        print(f"{pack}: {sum(map(len, seen.values()))} images of {len(seen)} {a.prompt_set} position prompts, "
+              "one per seed")
+        print(f"  {'relation':16s} {'images':>6s} {'asked':>6s} {'opposite':>8s} {'either':>6s}  asked - opposite [95% CI]")
+        for rel, n, asked, opposite, either, (lo, hi) in report(seen):
+            print(f"  {rel:16s} {n:6d} {asked:6.3f} {opposite:8.3f} {either:6.3f}  {asked - opposite:+.3f} [{lo:+.3f}, {hi:+.3f}]")
