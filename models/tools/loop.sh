@@ -16,6 +16,12 @@
 #   N=8               candidates per request
 #   PICKS=2500        picks by the scripted person through POST /feedback (annotator.py)
 #   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000" GEN_MINUTES=200 (--steps decides)
+#   GEN_METHOD=scenes: the pack's own supervised stage instead of a preference method, in the serving
+#                     pack's latent space (an encoder fitted to its decoder from the traffic's latents,
+#                     train_encoder.py), on SCENES=160000 rendered scenes, in two stages: SCENES_ARGS
+#                     (the direction drawn and weighted more), then SCENES2_ARGS (the plain mix back, for
+#                     small objects' detail); the defaults are v4's recipe (QUALITY.md "Training a
+#                     relation's direction"; its first stage ran on a GPU with scenes_gpu.sh)
 #   PAIRS_ARGS="--top 8 --min-chosen 0.95"   which candidates are chosen and rejected (traffic_to_pairs.py)
 #   RELABEL=0         1: add relabel_pairs.py's binding pairs (the round's own traffic read again against
 #                     its two-object captions' siblings) to the judges' pairs; RELABEL_ARGS="" passes on
@@ -48,6 +54,11 @@ REWARD_EVAL_ARGS=${REWARD_EVAL_ARGS:-}
 PORT=${PORT:-8097}
 ADMIN_PORT=${ADMIN_PORT:-9497}
 THREADS=${THREADS:-2}
+SCENES=${SCENES:-160000}
+SCENES_ARGS=${SCENES_ARGS:---grow-positional --lr 5e-4 --warmup 200 --seed 6 --batch 256 --relation-captions 0.8 \
+--relation-scenes 0.35 --layout-share 0.3 --layout-weight 0.15 --unet-steps 1407}
+SCENES2_ARGS=${SCENES2_ARGS:---relation-captions 0.8 --relation-scenes 0.15 --layout-weight 0.15 --lr 2e-4 --warmup 100 \
+--batch 64 --seed 7 --unet-steps 2453}
 URL=http://localhost:$PORT
 export OMP_WAIT_POLICY=PASSIVE   # spinning OpenMP threads cost 10x the CPU on a shared machine
 
@@ -134,8 +145,26 @@ stage reward-before $PY eval_reward.py collect --url "$URL" --out "$R/reward-bef
 
 # ---------------------------------------------------------------- 3. training
 new_pipeline="$WORK/versions/pipeline-r$round"
-stage train-generator $PY train_generator.py "$train_pairs" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
-  --name "r$round-$GEN_METHOD" --method "$GEN_METHOD" $GEN_ARGS --minutes "$GEN_MINUTES" --threads "$THREADS" --force
+if [ "$GEN_METHOD" = scenes ]; then
+  S="$R/scenes-work"
+  stage encoder $PY train_encoder.py "$WORK/traffic" --work "$S" --pack "$(readlink -f "$WORK/pipeline")" \
+    --steps 1500 --batch 32 --threads "$THREADS"
+  stage scenes-data $PY train_scenes.py data --work "$S" --scenes "$SCENES" --workers "$THREADS" --threads "$THREADS"
+  # shellcheck disable=SC2086  # SCENES_ARGS are words
+  stage train-generator $PY train_scenes.py unet --work "$S" --init-pack "$(readlink -f "$WORK/pipeline")" \
+    --threads "$THREADS" $SCENES_ARGS
+  stage export-stage1 $PY train_scenes.py export --work "$S" --init-pack "$(readlink -f "$WORK/pipeline")" \
+    --out "$R/stage1" --version "r$round-scenes-stage1"
+  mkdir -p "$S/stage2" && for f in vae.pt latents.pt scenes.pkl; do ln -sf "$S/$f" "$S/stage2/$f"; done
+  # shellcheck disable=SC2086
+  stage train-generator-2 $PY train_scenes.py unet --work "$S/stage2" --init-pack "$R/stage1" \
+    --threads "$THREADS" $SCENES2_ARGS
+  stage export $PY train_scenes.py export --work "$S/stage2" --init-pack "$R/stage1" \
+    --out "$new_pipeline" --version "r$round-scenes"
+else
+  stage train-generator $PY train_generator.py "$train_pairs" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
+    --name "r$round-$GEN_METHOD" --method "$GEN_METHOD" $GEN_ARGS --minutes "$GEN_MINUTES" --threads "$THREADS" --force
+fi
 old_judge=$(readlink -f "$WORK/aesthetic")
 new_judge="$WORK/versions/aesthetic-r$round"
 stage train-reward $PY train_reward.py "$WORK/feedback" "$new_judge" --version "v2-people-r$round" $REWARD_ARGS \

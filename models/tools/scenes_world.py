@@ -389,6 +389,19 @@ def sample_scene(rng, S_unused=None) -> Scene:
     return make_scene(rng, bg, specs, relation)
 
 
+# The margins a training caption's relation must hold by (relation_holds' offset and dominance),
+# so that no caption names a borderline relation.
+CAPTION_MARGINS = (0.18, 0.04)
+
+
+def has_caption_relation(scene: Scene) -> bool:
+    """Whether caption_for can caption the scene by a relation: two objects, one relation holding
+    by CAPTION_MARGINS in some order."""
+    objs = scene.objects
+    return len(objs) == 2 and any(relation_holds(objs[a], objs[b], rel, *CAPTION_MARGINS)
+                                  for rel in RELATIONS for a, b in ((0, 1), (1, 0)))
+
+
 def caption_for(scene: Scene, rng, detail: float | None = None, relation_share: float = 0.55) -> str:
     """A random caption that is true of the scene: every object is counted exactly; colours,
     sizes, the background and articles may be left out (partial descriptions). A pair is captioned
@@ -414,7 +427,7 @@ def caption_for(scene: Scene, rng, detail: float | None = None, relation_share: 
     if n == 2 and r < relation_share:
         for rel in rng.permutation(RELATIONS):
             for a, b in ((0, 1), (1, 0)):
-                if relation_holds(objs[a], objs[b], rel, 0.18, 0.04):
+                if relation_holds(objs[a], objs[b], rel, *CAPTION_MARGINS):
                     ca = use_colour or objs[a].shape == objs[b].shape
                     text = f"{np_(objs[a], ca)} {rel} {np_(objs[b], ca)}"
                     break

@@ -50,6 +50,9 @@ NAME = "shapes-scenes"
 T_TRAIN, BETA_START, BETA_END = 1000, 0.00085, 0.012
 MIN_SNR_GAMMA = 5.0  # Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting"
 POSITION_LR_SCALE = 10.0  # the learning rate of positions new to a trained UNet (--grow-positional), times --lr
+# Where a sample's layout is decided: from t = 800 on, x_t keeps under 5% of x_0's variance (SNR < 0.05), and
+# which object goes where is already fixed when the denoiser leaves this range (relation_probe.py's question).
+LAYOUT_T = 800
 
 EXTRA_WORDS = ["the", "of", "with", "in", "photo", "picture", "image", "drawing", "shape", "shapes", "object",
                "objects", "colour", "color", "grey", "big", "tiny", "next", "beside", "near", "centred",
@@ -237,7 +240,7 @@ def encode_data(work, n, device="cpu", workers=2):
 # ---------------------------------------------------------------- stage: unet
 def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, warmup=1000, init_pack=None,
                relation_share=0.55, seed=0, grow_positional=False, device="cpu", snapshot_minutes=0.0,
-               snapshot_dir=None, grow_bidirectional=0):
+               snapshot_dir=None, grow_bidirectional=0, relation_scenes=0.0, layout_share=0.0, layout_weight=0.0):
     """init_pack: go on from a pack's text encoder and UNet (its ONNX graphs mapped back to torch)
     instead of from scratch; the encoded scenes must be in that pack's latent space (train_encoder.py).
     seed: shifts every random stream (0 is v1's and v2's runs), so a continuation on the same scenes
@@ -251,7 +254,13 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     /snap-STEP/unet.pt, which `export --work .../snap-STEP` reads with WORK/vae.pt beside it), to
     choose among on the tuning prompts.
     grow_bidirectional > 0: that many unmasked blocks after the text encoder's causal ones first
-    (scenes_model.grow_bidirectional), starting from the same function."""
+    (scenes_model.grow_bidirectional), starting from the same function.
+    Training a relation's direction on purpose (all 0: the plain recipe, with its random streams
+    unchanged): relation_scenes, the share of samples drawn from the two-object scenes whose pair a
+    relation holds for, and captioned by it; layout_share, the share whose timestep is drawn from
+    [LAYOUT_T, 1000), where the layout is decided; layout_weight, the least loss weight a sample at
+    t >= LAYOUT_T gets (min-SNR-5 gives v prediction SNR / (SNR + 1) there: 0.005-0.04, against up to
+    0.83 in the middle, so the steps that place the objects barely train)."""
     torch.manual_seed(5 + seed)
     data = torch.load(os.path.join(work, "latents.pt"), weights_only=False)
     latents, scale = data["mean"], data["scaling_factor"]
@@ -293,6 +302,10 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
     g = torch.Generator().manual_seed(6 + step + 1_000_003 * seed)
     rng = np.random.default_rng(7 + step + 1_000_003 * seed)
     n = len(latents)
+    relational = torch.tensor([i for i, sc in enumerate(scenes) if W.has_caption_relation(sc)]) if relation_scenes > 0 else None
+    if relational is not None:
+        print(f"{len(relational)} of {n} scenes have a relation to caption; {relation_scenes:.0%} of samples "
+              f"come from them", flush=True)
     t0, last_save = time.time() - elapsed, time.time()
     last_snap = time.time()
     total = max_steps or 10 ** 9
@@ -301,18 +314,29 @@ def train_unet(work, minutes, batch=64, resume=False, max_steps=None, lr=5e-4, w
         for grp in opt.param_groups:
             grp["lr"] = grp["scale"] * lr * min(1.0, (step + 1) / warmup)
         idx = torch.randint(n, (batch,), generator=g)
-        caption = lambda i: W.caption_for(scenes[i], rng, relation_share=relation_share)
+        related = torch.zeros(batch, dtype=torch.bool)
+        if relational is not None:
+            related = torch.rand(batch, generator=g) < relation_scenes
+            idx = torch.where(related, relational[torch.randint(len(relational), (batch,), generator=g)], idx)
+        caption = lambda i, rel: W.caption_for(scenes[i], rng, relation_share=1.0 if rel else relation_share)
         ids = torch.stack([empty if rng.random() < 0.1 else  # empty caption: the unconditional model
-                           torch.tensor(tok(caption(i)), dtype=torch.int32) for i in idx.tolist()]).to(device)
+                           torch.tensor(tok(caption(i, rel)), dtype=torch.int32)
+                           for i, rel in zip(idx.tolist(), related.tolist())]).to(device)
         x0 = (latents[idx].float() * scale).to(device)
         t = torch.randint(T_TRAIN, (batch,), generator=g)
+        if layout_share > 0:
+            t = torch.where(torch.rand(batch, generator=g) < layout_share,
+                            torch.randint(LAYOUT_T, T_TRAIN, (batch,), generator=g), t)
         noise = torch.randn(x0.shape, generator=g).to(device)
         a = acp[t].view(-1, 1, 1, 1).to(device)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), DDPM eq. 4
         v = a.sqrt() * noise - (1 - a).sqrt() * x0  # v target (Salimans & Ho 2022, eq. 8 of appendix D)
         pred = unet(xt, t.float().to(device), text(ids))
         # min-SNR-gamma weights for v prediction: min(SNR, gamma) / (SNR + 1)
-        w = (torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)).view(-1, 1, 1, 1).to(device)
+        w = torch.clamp(snr[t], max=MIN_SNR_GAMMA) / (snr[t] + 1)
+        if layout_weight > 0:
+            w = torch.where(t >= LAYOUT_T, torch.clamp(w, min=layout_weight), w)
+        w = w.view(-1, 1, 1, 1).to(device)
         loss = (w * (pred - v) ** 2).mean()
         opt.zero_grad()
         loss.backward()
@@ -476,6 +500,14 @@ if __name__ == "__main__":
     ap.add_argument("--grow-bidirectional", type=int, default=0, metavar="K",
                     help="unet: add K unmasked blocks after the text encoder's causal ones first, "
                          "starting from the same function")
+    ap.add_argument("--relation-scenes", type=float, default=0.0, metavar="P",
+                    help="unet: the share of samples drawn from two-object scenes with a relation, captioned by it")
+    ap.add_argument("--layout-share", type=float, default=0.0, metavar="P",
+                    help=f"unet: the share of samples whose timestep is drawn from [{LAYOUT_T}, 1000), where the "
+                         "layout is decided")
+    ap.add_argument("--layout-weight", type=float, default=0.0, metavar="W",
+                    help=f"unet: the least loss weight of a sample at t >= {LAYOUT_T} (min-SNR gives 0.005-0.04)")
+    ap.add_argument("--batch", type=int, default=64, help="unet: samples per step")
     ap.add_argument("--out", default=PACK, help="export: the pack folder to write")
     ap.add_argument("--version", default="v1", help="export: model_index.json's winnow_version")
     a = ap.parse_args()
@@ -492,6 +524,7 @@ if __name__ == "__main__":
                    lr=a.lr, warmup=a.warmup, init_pack=a.init_pack,
                    relation_share=a.relation_captions, seed=a.seed, grow_positional=a.grow_positional,
                    device=a.device, snapshot_minutes=a.snapshot_minutes, snapshot_dir=a.snapshot_dir,
-                   grow_bidirectional=a.grow_bidirectional)
+                   grow_bidirectional=a.grow_bidirectional, relation_scenes=a.relation_scenes,
+                   layout_share=a.layout_share, layout_weight=a.layout_weight, batch=a.batch)
     if a.stage in ("export", "all"):
         export(a.work, a.out, a.init_pack, a.version)
