@@ -83,8 +83,10 @@ class DiffusionPipelineTest {
         }
     }
 
+    // LCM at 8 steps: the pack is not consistency-distilled, and at 4 its single samples are only
+    // sometimes right (a red circle on white, seeds 1-24: v3 19, v4 16; at 8 steps both 24)
     @ParameterizedTest(name = "{0} in {1} steps draws a red circle on white")
-    @CsvSource({"ddim, 12", "euler, 12", "euler_a, 12", "dpmpp_2m, 12", "lcm, 4"})
+    @CsvSource({"ddim, 12", "euler, 12", "euler_a, 12", "dpmpp_2m, 12", "lcm, 8"})
     void everySchedulerDrawsWhatThePromptSays(String scheduler, int steps) throws Exception {
         for (long seed : new long[] {5, 6}) {
             RgbImage img = generate("a red circle on a white background", seed, 1, 1, scheduler, steps).get(0);
