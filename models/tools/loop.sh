@@ -21,7 +21,8 @@
 #                     train_encoder.py), on SCENES=160000 rendered scenes, in two stages: SCENES_ARGS
 #                     (the direction drawn and weighted more), then SCENES2_ARGS (the plain mix back, for
 #                     small objects' detail); the defaults are v4's recipe (QUALITY.md "Training a
-#                     relation's direction"; its first stage ran on a GPU with scenes_gpu.sh)
+#                     relation's direction"; its first stage ran on a GPU with scenes_gpu.sh);
+#                     ENCODER_ARGS="--steps 1500 --batch 32" for train_encoder.py
 #   PAIRS_ARGS="--top 8 --min-chosen 0.95"   which candidates are chosen and rejected (traffic_to_pairs.py)
 #   RELABEL=0         1: add relabel_pairs.py's binding pairs (the round's own traffic read again against
 #                     its two-object captions' siblings) to the judges' pairs; RELABEL_ARGS="" passes on
@@ -55,6 +56,7 @@ PORT=${PORT:-8097}
 ADMIN_PORT=${ADMIN_PORT:-9497}
 THREADS=${THREADS:-2}
 SCENES=${SCENES:-160000}
+ENCODER_ARGS=${ENCODER_ARGS:---steps 1500 --batch 32}
 SCENES_ARGS=${SCENES_ARGS:---grow-positional --lr 5e-4 --warmup 200 --seed 6 --batch 256 --relation-captions 0.8 \
 --relation-scenes 0.35 --layout-share 0.3 --layout-weight 0.15 --unet-steps 1407}
 SCENES2_ARGS=${SCENES2_ARGS:---relation-captions 0.8 --relation-scenes 0.15 --layout-weight 0.15 --lr 2e-4 --warmup 100 \
@@ -147,8 +149,9 @@ stage reward-before $PY eval_reward.py collect --url "$URL" --out "$R/reward-bef
 new_pipeline="$WORK/versions/pipeline-r$round"
 if [ "$GEN_METHOD" = scenes ]; then
   S="$R/scenes-work"
+  # shellcheck disable=SC2086
   stage encoder $PY train_encoder.py "$WORK/traffic" --work "$S" --pack "$(readlink -f "$WORK/pipeline")" \
-    --steps 1500 --batch 32 --threads "$THREADS"
+    --threads "$THREADS" $ENCODER_ARGS
   stage scenes-data $PY train_scenes.py data --work "$S" --scenes "$SCENES" --workers "$THREADS" --threads "$THREADS"
   # shellcheck disable=SC2086  # SCENES_ARGS are words
   stage train-generator $PY train_scenes.py unet --work "$S" --init-pack "$(readlink -f "$WORK/pipeline")" \
