@@ -10,8 +10,9 @@
 # there, then the UNet trains for MINUTES on ${DEVICE:-cuda} (at most until DEADLINE seconds after
 # this script started, less 45 s, when DEADLINE is set: a machine lent for a fixed time), and its EMA
 # weights go to OUT/snap-STEP/unet.pt SNAPSHOTS times, evenly, the last at the end (default 3).
-# With variants (argument groups after `::`), each trains at the same time on the same scenes (the GPU has room; each takes 8 CPU
-# threads), with the common arguments and its own, in OUT/vK-work, its snapshots in OUT/vK/snap-STEP.
+# With variants (argument groups after `::`), each trains at the same time on the same scenes (the
+# GPU has room; each takes 8 CPU threads), with the common arguments and its own, in OUT/vK-work,
+# its snapshots in OUT/vK/snap-STEP.
 # On the device tool's machine pass $OUT itself as OUT: what comes back from it is at most two
 # folders deep (OUT/vK/snap-STEP/unet.pt; OUT/r6/vK/... was left behind once) and about 64 MB in all,
 # four snapshots of 16 MB (two variants: SNAPSHOTS=2). Back on any machine:
@@ -61,5 +62,5 @@ else
   rm -f "$OUT"/v*-work/unet.pt  # the resumable checkpoints (optimizer state): too big to copy off
   [ "$status" = 0 ]
 fi
-ls -l "$OUT"/snap-* "$OUT"/v*/snap-* 2>/dev/null
+ls -ld "$OUT"/snap-* "$OUT"/v*/snap-* 2>/dev/null || true  # one of the two patterns matches nothing
 echo "all: $(( $(date +%s) - t0 )) s"
