@@ -149,20 +149,18 @@ stage reward-before $PY eval_reward.py collect --url "$URL" --out "$R/reward-bef
 new_pipeline="$WORK/versions/pipeline-r$round"
 if [ "$GEN_METHOD" = scenes ]; then
   S="$R/scenes-work"
-  # shellcheck disable=SC2086
-  stage encoder $PY train_encoder.py "$WORK/traffic" --work "$S" --pack "$(readlink -f "$WORK/pipeline")" \
-    --threads "$THREADS" $ENCODER_ARGS
+  current=$(readlink -f "$WORK/pipeline")
+  # shellcheck disable=SC2086  # the *_ARGS are words
+  stage encoder $PY train_encoder.py "$WORK/traffic" --work "$S" --pack "$current" --threads "$THREADS" $ENCODER_ARGS
   stage scenes-data $PY train_scenes.py data --work "$S" --scenes "$SCENES" --workers "$THREADS" --threads "$THREADS"
-  # shellcheck disable=SC2086  # SCENES_ARGS are words
-  stage train-generator $PY train_scenes.py unet --work "$S" --init-pack "$(readlink -f "$WORK/pipeline")" \
-    --threads "$THREADS" $SCENES_ARGS
-  stage export-stage1 $PY train_scenes.py export --work "$S" --init-pack "$(readlink -f "$WORK/pipeline")" \
-    --out "$R/stage1" --version "r$round-scenes-stage1"
-  mkdir -p "$S/stage2" && for f in vae.pt latents.pt scenes.pkl; do ln -sf "$S/$f" "$S/stage2/$f"; done
   # shellcheck disable=SC2086
-  stage train-generator-2 $PY train_scenes.py unet --work "$S/stage2" --init-pack "$R/stage1" \
-    --threads "$THREADS" $SCENES2_ARGS
-  stage export $PY train_scenes.py export --work "$S/stage2" --init-pack "$R/stage1" \
+  stage train-generator $PY train_scenes.py unet --work "$S" --init-pack "$current" --threads "$THREADS" $SCENES_ARGS
+  stage export-stage1 $PY train_scenes.py export --work "$S" --init-pack "$current" \
+    --out "$R/stage1" --version "r$round-scenes-stage1"
+  # the second stage starts from the first's export, on the same scenes; its checkpoint replaces the first's
+  # shellcheck disable=SC2086
+  stage train-generator-2 $PY train_scenes.py unet --work "$S" --init-pack "$R/stage1" --threads "$THREADS" $SCENES2_ARGS
+  stage export $PY train_scenes.py export --work "$S" --init-pack "$R/stage1" \
     --out "$new_pipeline" --version "r$round-scenes"
 else
   stage train-generator $PY train_generator.py "$train_pairs" "$new_pipeline" --pack "$(readlink -f "$WORK/pipeline")" \
