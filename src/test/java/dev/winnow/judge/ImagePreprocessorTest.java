@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import dev.winnow.image.Resize;
 import dev.winnow.image.RgbImage;
 import dev.winnow.modelpack.JudgeManifest;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -83,6 +87,31 @@ class ImagePreprocessorTest {
                 List.of(0.48, 0.45, 0.40), List.of(0.26, 0.26, 0.27), "float32", crop);
         List<RgbImage> images = List.of(image(w, h), image(w, h));
         assertArrayEquals(plain(in, images), new ImagePreprocessor(in).batch(images), 0f);
+    }
+
+    @Test
+    void theBufferAJudgeReadsHoldsTheBatchsValuesMadeInParallelOrReusedFromTheJudgeBefore() {
+        // 8 images at 224² are made an image per task, each copied into the buffer by its task;
+        // the second judge with the same spec reuses the first one's values
+        JudgeManifest.ImageInput in = new JudgeManifest.ImageInput("x", "NHWC", 224, 224, "bilinear_align_corners",
+                List.of(0.0, 1.0), List.of(0.0, 0.0, 0.0), List.of(1.0, 1.0, 1.0), "float32", null);
+        List<RgbImage> images = new ArrayList<>();
+        for (int b = 0; b < 8; b++) {
+            RgbImage base = image(512, 512);
+            byte[] rgb = base.rgb().clone();
+            rgb[b * 9_999] ^= (byte) (b + 1); // each image its own
+            images.add(new RgbImage(512, 512, rgb));
+        }
+        float[] expected = plain(in, images);
+        for (ImagePreprocessor judge : List.of(new ImagePreprocessor(in), new ImagePreprocessor(in))) {
+            FloatBuffer buffer = ByteBuffer.allocateDirect((expected.length + 7) * 4).order(ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+            buffer.position(7);
+            judge.batchInto(images, buffer);
+            float[] got = new float[expected.length];
+            buffer.get(7, got);
+            assertArrayEquals(expected, got, 0f);
+        }
     }
 
     @Test
