@@ -15,7 +15,9 @@
 #   GENERATIONS=3000  requests of best-of-N on training prompts (loop_traffic.py)
 #   N=8               candidates per request
 #   PICKS=2500        picks by the scripted person through POST /feedback (annotator.py)
-#   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000" GEN_MINUTES=200 (--steps decides)
+#   GEN_METHOD=dpo GEN_ARGS="--beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 2500" GEN_MINUTES=200 (--steps decides;
+#                     about five passes over the pairs is what rounds 3 and 4 chose on tuning prompts: 2,500 steps
+#                     for 8,722 pairs, 800 for 2,664)
 #   GEN_METHOD=scenes: the pack's own supervised stage instead of a preference method, in the serving
 #                     pack's latent space (an encoder fitted to its decoder from the traffic's latents,
 #                     train_encoder.py), on SCENES=160000 rendered scenes, in two stages: SCENES_ARGS
@@ -23,7 +25,9 @@
 #                     small objects' detail); the defaults are v4's recipe (QUALITY.md "Training a
 #                     relation's direction"; its first stage ran on a GPU with scenes_gpu.sh);
 #                     ENCODER_ARGS="--steps 1500 --batch 32" for train_encoder.py
-#   PAIRS_ARGS="--top 8 --min-chosen 0.95"   which candidates are chosen and rejected (traffic_to_pairs.py)
+#   PAIRS_ARGS="--top 8 --min-chosen 0.95 --unsafe-rejected"   which candidates are chosen and rejected
+#                     (traffic_to_pairs.py; --unsafe-rejected also pairs the top against the ones the safety judge
+#                     flagged, as round 4 did: on benign prompts those are its false positives)
 #   RELABEL=0         1: add relabel_pairs.py's binding pairs (the round's own traffic read again against
 #                     its two-object captions' siblings) to the judges' pairs; RELABEL_ARGS="" passes on
 #                     (tried once from v1: no gain on tuning prompts, QUALITY.md "Binding pairs")
@@ -44,9 +48,9 @@ GENERATIONS=${GENERATIONS:-3000}
 N=${N:-8}
 PICKS=${PICKS:-2500}
 GEN_METHOD=${GEN_METHOD:-dpo}
-GEN_ARGS=${GEN_ARGS:---beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 5000}
+GEN_ARGS=${GEN_ARGS:---beta 1000 --lr 2e-5 --batch 16 --ema 0.995 --steps 2500}
 GEN_MINUTES=${GEN_MINUTES:-200}
-PAIRS_ARGS=${PAIRS_ARGS:---top 8 --min-chosen 0.95}
+PAIRS_ARGS=${PAIRS_ARGS:---top 8 --min-chosen 0.95 --unsafe-rejected}
 RELABEL=${RELABEL:-0}
 RELABEL_ARGS=${RELABEL_ARGS:-}
 REWARD_ARGS=${REWARD_ARGS:---steps 1400 --batch 64 --lr 2e-3 --flip hv --members 3}
