@@ -148,8 +148,9 @@ final class ImagePreprocessor {
     /**
      * The batch written into {@code out} from its position on (a judge's reused direct buffer,
      * which ONNX Runtime then reads in place): the same values as {@link #batch}. Made in this
-     * thread's reused array first, with plain array stores, then copied in one bulk move; made
-     * once for judges with the same spec that take the same images in turn ({@link #FILLED}).
+     * thread's reused array first, with plain array stores, then copied in bulk (an image at a
+     * time when the images are made in parallel); made once for judges with the same spec that
+     * take the same images in turn ({@link #FILLED}).
      */
     void batchInto(List<RgbImage> images, FloatBuffer out) {
         int n = floats(images.size());
@@ -160,6 +161,7 @@ final class ImagePreprocessor {
             return;
         }
         float[] values = last != null && last.values().length >= n ? last.values() : new float[n];
+        mine.remove(spec); // its array is refilled now: no stale entry if the fill does not finish
         fill(images, values, out);
         mine.put(spec, new Filled(images.stream().map(WeakReference::new).toList(), values));
     }
