@@ -37,7 +37,7 @@ build() { # dir
     (cd "$1" && $NICE ./mvnw -B -q package -DskipTests \
         && $NICE ./mvnw -B -q test-compile -Dquarkus.build.skip=true \
         && ./mvnw -B -q dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test \
-        && echo "-cp target/test-classes:target/classes:$(cat target/bench-classpath.txt)" > target/bench-java-args.txt)
+        && echo "--add-modules jdk.incubator.vector -cp target/test-classes:target/classes:$(cat target/bench-classpath.txt)" > target/bench-java-args.txt)
 }
 echo "building before and after ..."
 build "$work/before"

@@ -235,7 +235,7 @@ PACKS = {
     "sd15-optimum-fixture": lambda: pack(
         "sd15-optimum-fixture", id_type=T.INT64, timestep="int64_b", ftype=T.FLOAT, width=768,
         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",
-        noise="ziggurat"),  # as export_sd.py names it for the packs it exports (issue 30)
+        noise="vector-box-muller"),  # as export_sd.py names it for the packs it exports (issue 30)
     "sd15-fp16-diffusers-fixture": lambda: pack(
         "sd15-fp16-diffusers-fixture", id_type=T.INT32, timestep="float_b", ftype=T.FLOAT16, width=768,
         prediction="epsilon", spacing="leading", pad="<|endoftext|>", sample_size=64, scheduler_class="PNDMScheduler",

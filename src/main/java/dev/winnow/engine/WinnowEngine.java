@@ -1,6 +1,7 @@
 package dev.winnow.engine;
 
 import dev.winnow.diffusion.DiffusionPipeline;
+import dev.winnow.diffusion.NoiseGenerator;
 import dev.winnow.onnx.CudaSettings;
 import dev.winnow.onnx.DeviceChoice;
 import dev.winnow.onnx.OnnxSessions;
@@ -201,7 +202,8 @@ public class WinnowEngine {
                 new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         swaps = new ModelSwaps(config, loader, loop, set, new Fanout());
         LOG.info("loaded pipeline " + set.pipeline() + " on " + sessions.device() + " (" + sessions.provider()
-                + "), judges " + set.bestOfN().judges(true) + ", previews for pruning "
+                + "), noise " + set.bestOfN().pipeline().noise().packName() + " ("
+                + set.bestOfN().pipeline().noise().implementation() + "), judges " + set.bestOfN().judges(true) + ", previews for pruning "
                 + set.bestOfN().previewJudge().map(j -> "judged by " + j.id()).orElse("none (requests cannot prune)"));
         LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
                         + "%d ms; %d graphs opened in %d ms (%s); graph cache %s; engine up at %d ms",
@@ -219,6 +221,12 @@ public class WinnowEngine {
         if ("cuda".equals(sessions.device()) && !pipeline.unet().isFp16()) {
             LOG.warning("pipeline '" + pipeline.name() + "' runs fp32 on CUDA: an fp16 export (models/tools/export_sd.py "
                     + "--fp16) needs half the GPU memory and is about twice as fast");
+        }
+        NoiseGenerator noise = pipeline.noise();
+        if (noise == NoiseGenerator.VECTOR_BOX_MULLER && noise.implementation().equals("scalar")) {
+            LOG.warning("pipeline '" + pipeline.name() + "' names the noise generator " + noise.packName() + ", which "
+                    + "draws scalar in this JVM, about ten times slower than with SIMD (the same images): start java "
+                    + "with --add-modules jdk.incubator.vector and C2 (without -XX:TieredStopAtLevel=1) (README, Run)");
         }
     }
 

@@ -480,6 +480,9 @@ public final class EngineBenchmark {
         int size = p.defaultSize();
         System.out.printf(Locale.ROOT, "5. SD-1.5-shaped fixture %s at %dx%d (trivial model bodies: the engine's own costs), "
                 + "DDIM %d steps, guidance 5%n", p.name(), size, size, steps);
+        // the pack's noise generator draws with SIMD only where the JVM has the Vector API (docs/DETERMINISM.md)
+        System.out.println("   (the Vector API module is " + (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+                ? "present" : "absent: a pack naming vector-box-muller draws its noise scalar") + " in this JVM)");
         BestOfN generationOnly = bestOfN(p, new AllSafe(), List.of(), new RankingPolicy(Map.of()));
         // (a) host time per UNet row: a step's wall time less the time inside OrtSession.run, over its rows
         System.out.println("   a. host overhead per UNet row: (step wall time - time inside OrtSession.run) / rows, steady state");

@@ -149,11 +149,11 @@ class PackValidationTest {
     }
 
     @Test
-    void aPackThatNamesNoNoiseGeneratorKeepsBoxMullerAndOneThatNamesTheZigguratGetsIt() throws Exception {
+    void aPackThatNamesNoNoiseGeneratorKeepsBoxMullerAndOneThatNamesTheVectorGeneratorGetsIt() throws Exception {
         try (DiffusionPipeline embedded = DiffusionPipeline.load(TINY, CPU);
              DiffusionPipeline fixture = DiffusionPipeline.load(Path.of("src/test/fixture-packs/sd15-optimum-fixture"), CPU)) {
             assertEquals(NoiseGenerator.BOX_MULLER, embedded.noise());
-            assertEquals(NoiseGenerator.ZIGGURAT, fixture.noise());
+            assertEquals(NoiseGenerator.VECTOR_BOX_MULLER, fixture.noise());
         }
     }
 }
