@@ -545,8 +545,12 @@ public final class EngineBenchmark {
     static void schedulerCosts(BestOfN b, int steps, int size) throws Exception {
         String[] schedulers = {"ddim", "euler", "euler_a", "dpmpp_2m"};
         Map<String, List<Double>> ms = new LinkedHashMap<>();
+        // Warm-up: 6 jobs (960 candidate-steps) per scheduler. C2 compiles a method only after 600
+        // calls (HotSpot's Tier4MinInvocationThreshold); one job each (160 steps), as before
+        // 2026-12-04, left the schedulers other than DDIM (which sections a-d had already run)
+        // in C1 code through some of the timed rounds, in about half of the JVMs.
         for (String s : schedulers) {
-            denoiseImagesPerSecond(b, 8, 8, steps, size, s);
+            denoiseImagesPerSecond(b, 8, 48, steps, size, s);
             ms.put(s, new ArrayList<>());
         }
         for (int r = 0; r < 5; r++) {

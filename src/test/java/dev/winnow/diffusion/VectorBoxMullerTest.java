@@ -30,6 +30,45 @@ class VectorBoxMullerTest {
     }
 
     @Test
+    void aJvmWithoutTheModuleOrWithoutC2DrawsWithTheScalarDefinitionAndTheSameFloats() throws Exception {
+        // the README's C1 launch and a JVM without the module both fall back; the first values match
+        String simd = probe("--add-modules", "jdk.incubator.vector");
+        String noModule = probe();
+        String c1Only = probe("--add-modules", "jdk.incubator.vector", "-XX:TieredStopAtLevel=1");
+        assertTrue(simd.startsWith("SIMD"), simd);
+        assertTrue(noModule.startsWith("scalar"), noModule);
+        assertTrue(c1Only.startsWith("scalar"), c1Only);
+        String values = simd.substring(simd.indexOf(' ', simd.indexOf("lanes")));
+        assertEquals(values, noModule.substring(noModule.indexOf(' ')));
+        assertEquals(values, c1Only.substring(c1Only.indexOf(' ')));
+    }
+
+    /** Runs {@link ImplementationProbe} in a fresh JVM with these options; its one line of output. */
+    private static String probe(String... jvmOptions) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(java.util.List.of(jvmOptions));
+        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), ImplementationProbe.class.getName()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out.lines().filter(l -> !l.startsWith("WARNING")).findFirst().orElse("");
+    }
+
+    /** Prints which implementation this JVM chose and the first values of seed 42, whole fills of 4,096. */
+    static final class ImplementationProbe {
+        public static void main(String[] args) {
+            float[] x = new float[4_096];
+            new VectorBoxMuller(42).fill(x);
+            StringBuilder line = new StringBuilder(VectorBoxMuller.implementation());
+            for (int i : new int[] {0, 1, 17, 4_095}) {
+                line.append(' ').append(Float.floatToRawIntBits(x[i]));
+            }
+            System.out.println(line);
+        }
+    }
+
+    @Test
     void theSimdImplementationGivesTheScalarDefinitionsFloatsBitForBit() {
         assumeTrue(vectorModulePresent());
         NoiseBlocks simd = NoiseBlocks.Fastest.simdOrNull();
