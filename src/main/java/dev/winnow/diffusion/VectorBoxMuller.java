@@ -35,8 +35,8 @@ public final class VectorBoxMuller implements GaussianNoise {
         // each lane's 128 bits from two SplitMix64 outputs of the seed's sequence (as Xoshiro256StarStar)
         long x = seed;
         for (int lane = 0; lane < LANES; lane++) {
-            long low = splitMix(x += 0x9E3779B97F4A7C15L);
-            long high = splitMix(x += 0x9E3779B97F4A7C15L);
+            long low = Xoshiro256StarStar.splitMix(x += 0x9E3779B97F4A7C15L);
+            long high = Xoshiro256StarStar.splitMix(x += 0x9E3779B97F4A7C15L);
             if ((low | high) == 0) {
                 low = 1; // xoshiro's one forbidden state; SplitMix64 reaches it with probability 2^-128
             }
@@ -45,12 +45,6 @@ public final class VectorBoxMuller implements GaussianNoise {
             state[2 * LANES + lane] = (int) high;
             state[3 * LANES + lane] = (int) (high >>> 32);
         }
-    }
-
-    private static long splitMix(long z) {
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 
     @Override

@@ -21,7 +21,8 @@ final class Xoshiro256StarStar {
         s3 = splitMix(x + 0x9E3779B97F4A7C15L);
     }
 
-    private static long splitMix(long z) {
+    /** SplitMix64's output function (Steele, Lea &amp; Flood 2014), as seeding uses it. */
+    static long splitMix(long z) {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
