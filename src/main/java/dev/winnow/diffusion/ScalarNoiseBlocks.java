@@ -8,14 +8,14 @@ package dev.winnow.diffusion;
  * gives them too.
  *
  * <p>Per lane and block, two 32-bit xoshiro128+ draws a and b (Blackman &amp; Vigna, "Scrambled
- * linear pseudorandom number generators", 2018: their generator for floating-point values, whose
- * upper bits are the ones used here; its lowest bits, weaker, are dropped) make one Box–Muller pair (Box &amp; Muller, "A Note
- * on the Generation of Random Normal Deviates", 1958): radius √(−2 ln u₁) with u₁ = (a's top 24
- * bits + 1) / 2²⁴ in (0, 1]; angle y uniform in (−π/4, π/4) from b's bits 6–28, then a uniform
- * element of the square's symmetry group from b's top three bits (bit 29 swaps the two outputs,
- * bits 31 and 30 flip their signs), which spreads the quarter-circle of y evenly over the circle;
- * outputs r·cos y and r·sin y so arranged. The logarithm and the sine and cosine are polynomials
- * (below) whose errors are about 1e-7, a float's own precision; u₁ ≥ 2⁻²⁴ bounds |z|
+ * linear pseudorandom number generators", 2018: their generator for floating-point values; only
+ * its upper bits are used, its weaker lowest ones are dropped) make one Box–Muller pair (Box &amp;
+ * Muller, "A Note on the Generation of Random Normal Deviates", 1958): radius √(−2 ln u₁) with
+ * u₁ = (a's top 24 bits + 1) / 2²⁴ in (0, 1]; angle y uniform in (−π/4, π/4) from b's bits 6–28,
+ * then a uniform element of the square's symmetry group from b's top three bits (bit 29 swaps the
+ * two outputs, bits 31 and 30 flip their signs), which spreads the quarter circle of y evenly over
+ * the whole circle; outputs r·cos y and r·sin y so arranged. The logarithm, sine and cosine are
+ * polynomials (below) whose errors are about 1e-7, a float's own precision; u₁ ≥ 2⁻²⁴ bounds |z|
  * by √(48 ln 2) ≈ 5.77 (a normal passes that once in 10⁸ draws).
  */
 final class ScalarNoiseBlocks implements NoiseBlocks {
@@ -31,7 +31,7 @@ final class ScalarNoiseBlocks implements NoiseBlocks {
     static final float L4 = 0.14644283f;
     static final float L5 = -0.14207722f;
     static final float L6 = 0.09516174f;
-    /** ln 2 as a float: e · LN2 is off by at most half an ulp of 17 (e ≥ −24), 1e-6, where ln u₁ ≤ −16. */
+    /** ln 2 as a float: e · LN2 (e ≥ −24) is off by at most about 1.5e-6, 1e-7 of the logarithm it is part of. */
     static final float LN2 = 0.6931472f;
     // sin x = x + x³·S(x²), cos x = 1 − x²/2 + x⁴·C(x²) on [−π/4, π/4] (same fit; errors 5e-8, 7e-8)
     static final float S0 = -0.16666664f;

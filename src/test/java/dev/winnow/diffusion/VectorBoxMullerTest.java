@@ -22,8 +22,8 @@ class VectorBoxMullerTest {
     }
 
     @Test
-    void theTestJvmRunsWithTheVectorModuleAndDrawsWithSimdAsTheReadmesLaunchDoes() {
-        // surefire's argLine adds the module, as the README's run command does; without it every
+    void theTestJvmRunsWithTheVectorModuleAndDrawsWithSimdAsTheCudaImageDoes() {
+        // surefire's argLine adds the module, as the CUDA image's launch does; without it every
         // test below that compares the two implementations would be skipped
         assertTrue(vectorModulePresent(), "surefire's argLine lost --add-modules jdk.incubator.vector");
         assertTrue(VectorBoxMuller.implementation().startsWith("SIMD"), VectorBoxMuller.implementation());
