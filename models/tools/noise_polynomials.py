@@ -46,7 +46,7 @@ def main():
     s = fit(lambda z: (np.sin(np.sqrt(z)) - np.sqrt(z)) / z ** 1.5, 1e-3, q * q, 2)
     c = fit(lambda z: (np.cos(np.sqrt(z)) - 1 + z / 2) / z ** 2, 1e-3, q * q, 2)
     for name, cs in (("L", p), ("S", s), ("C", c)):
-        print("  ".join(f"{name}{i} = {v}f" for i, v in enumerate(cs)))
+        print("  ".join(f"{name}{i} = {np.format_float_positional(v, unique=True)}f" for i, v in enumerate(cs)))
 
     x = np.linspace(lo, hi, 200001).astype(f32)
     z = f32(x * x)
