@@ -136,8 +136,8 @@ class LiveSwapTest {
     @Test
     @Order(1)
     void aPipelineAndAJudgeAreSwappedUnderLoadWithoutAFailedRequest() throws Exception {
-        Path v2 = copy(Path.of("models/shapes-scenes"), "shapes-scenes-v2", "model_index.json", "v2-test");
-        Path judgeV2 = copy(Path.of("models/judges/aesthetic-scenes"), "aesthetic-v2", "judge.json", "v2-test");
+        Path next = copy(Path.of("models/shapes-scenes"), "shapes-scenes-next", "model_index.json", "next-test");
+        Path judgeNext = copy(Path.of("models/judges/aesthetic-scenes"), "aesthetic-next", "judge.json", "next-test");
         double swapsBefore = metric("winnow_model_swaps_total{outcome=\"swapped\"}");
         List<Answer> answers = Collections.synchronizedList(new ArrayList<>());
         AtomicBoolean stop = new AtomicBoolean();
@@ -158,8 +158,8 @@ class LiveSwapTest {
             }));
         }
         awaitAnswers(answers, a -> true, 3); // the clients are under way on v1
-        link(PIPELINE, v2);
-        link(AESTHETIC, judgeV2);
+        link(PIPELINE, next);
+        link(AESTHETIC, judgeNext);
         long until = System.currentTimeMillis() + 60_000;
         while (metric("winnow_model_swaps_total{outcome=\"swapped\"}") == swapsBefore && System.currentTimeMillis() < until) {
             Thread.sleep(50);
@@ -175,10 +175,10 @@ class LiveSwapTest {
         assertTrue(metric("winnow_model_swaps_total{outcome=\"swapped\"}") >= swapsBefore + 1, "the swap happened");
         for (Answer a : answers) {
             assertEquals(200, a.status(), "no request failed during the swap");
-            assertTrue(List.of(EmbeddedPack.VERSION, "v2-test").contains(a.pipeline()), "every answer names its version: " + a.pipeline());
+            assertTrue(List.of(EmbeddedPack.VERSION, "next-test").contains(a.pipeline()), "every answer names its version: " + a.pipeline());
             if (a.startedNanos() > swappedNanos) {
-                assertEquals("v2-test", a.pipeline(), "a request sent after the swap is served by the new pipeline");
-                assertEquals("v2-test", a.aesthetic(), "and judged by the new judge");
+                assertEquals("next-test", a.pipeline(), "a request sent after the swap is served by the new pipeline");
+                assertEquals("next-test", a.aesthetic(), "and judged by the new judge");
             }
         }
         assertTrue(answers.stream().anyMatch(a -> EmbeddedPack.VERSION.equals(a.pipeline())), "requests were served before the swap too");
@@ -190,7 +190,7 @@ class LiveSwapTest {
         }
         assertEquals(1, engine.liveModelSets(), "the replaced set is released and closed");
         String metrics = given().get("/q/metrics").asString();
-        assertTrue(metrics.matches("(?s).*winnow_model_info\\{[^}]*version=\"v2-test\"[^}]*\\} 1\\.0.*"), "metrics show the new version");
+        assertTrue(metrics.matches("(?s).*winnow_model_info\\{[^}]*version=\"next-test\"[^}]*\\} 1\\.0.*"), "metrics show the new version");
         assertTrue(!metrics.matches("(?s).*winnow_model_info\\{[^}]*version=\"v1\".*"), "and no longer the old one");
     }
 
