@@ -53,6 +53,14 @@ public enum NoiseGenerator {
         return this == VECTOR_BOX_MULLER ? VectorBoxMuller.implementation() : "scalar";
     }
 
+    /**
+     * Whether this JVM draws it on the slow path it was not made for: {@link #VECTOR_BOX_MULLER}
+     * without the Vector API module or C2 (the same values, about ten times the time).
+     */
+    public boolean missesItsSimdPath() {
+        return this == VECTOR_BOX_MULLER && !VectorBoxMuller.drawsWithSimd();
+    }
+
     /** The generator {@code winnow_noise} names; null or absent: {@link #BOX_MULLER}. */
     public static NoiseGenerator named(String name) {
         if (name == null) {

@@ -66,4 +66,9 @@ public final class VectorBoxMuller implements GaussianNoise {
     public static String implementation() {
         return NoiseBlocks.fastest().description();
     }
+
+    /** Whether this JVM draws with the Vector API (else the scalar definition). */
+    static boolean drawsWithSimd() {
+        return NoiseBlocks.fastest() != ScalarNoiseBlocks.INSTANCE;
+    }
 }

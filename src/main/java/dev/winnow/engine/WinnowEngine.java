@@ -201,9 +201,10 @@ public class WinnowEngine {
         loop = new EngineLoop(set.bestOfN(), engine.queueCapacity(), engine.maxBatchRows(), engine.stepLevelBatching(),
                 new EngineLoop.Finishing(engine.finishingThreads(), engine.judgeBatchImages()), stepper, new Fanout());
         swaps = new ModelSwaps(config, loader, loop, set, new Fanout());
+        NoiseGenerator noise = set.bestOfN().pipeline().noise();
         LOG.info("loaded pipeline " + set.pipeline() + " on " + sessions.device() + " (" + sessions.provider()
-                + "), noise " + set.bestOfN().pipeline().noise().packName() + " ("
-                + set.bestOfN().pipeline().noise().implementation() + "), judges " + set.bestOfN().judges(true) + ", previews for pruning "
+                + "), noise " + noise.packName() + " (" + noise.implementation() + "), judges " + set.bestOfN().judges(true)
+                + ", previews for pruning "
                 + set.bestOfN().previewJudge().map(j -> "judged by " + j.id()).orElse("none (requests cannot prune)"));
         LOG.info(String.format(Locale.ROOT, "startup: the engine began at %d ms after the JVM started; ONNX Runtime ready in "
                         + "%d ms; %d graphs opened in %d ms (%s); graph cache %s; engine up at %d ms",
@@ -223,7 +224,7 @@ public class WinnowEngine {
                     + "--fp16) needs half the GPU memory and is about twice as fast");
         }
         NoiseGenerator noise = pipeline.noise();
-        if (noise == NoiseGenerator.VECTOR_BOX_MULLER && noise.implementation().equals("scalar")) {
+        if (noise.missesItsSimdPath()) {
             LOG.warning("pipeline '" + pipeline.name() + "' names the noise generator " + noise.packName() + ", which "
                     + "draws scalar in this JVM, about ten times slower than with SIMD (the same images): start java "
                     + "with --add-modules jdk.incubator.vector and C2 (without -XX:TieredStopAtLevel=1) (README, Run)");

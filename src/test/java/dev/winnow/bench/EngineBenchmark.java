@@ -480,7 +480,9 @@ public final class EngineBenchmark {
         int size = p.defaultSize();
         System.out.printf(Locale.ROOT, "5. SD-1.5-shaped fixture %s at %dx%d (trivial model bodies: the engine's own costs), "
                 + "DDIM %d steps, guidance 5%n", p.name(), size, size, steps);
-        // the pack's noise generator draws with SIMD only where the JVM has the Vector API (docs/DETERMINISM.md)
+        // the pack's noise generator draws with SIMD only where the JVM has the Vector API
+        // (docs/DETERMINISM.md); asked of the JVM, not of NoiseGenerator: bench/compare.sh compiles
+        // this file against older commits too
         System.out.println("   (the Vector API module is " + (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
                 ? "present" : "absent: a pack naming vector-box-muller draws its noise scalar") + " in this JVM)");
         BestOfN generationOnly = bestOfN(p, new AllSafe(), List.of(), new RankingPolicy(Map.of()));

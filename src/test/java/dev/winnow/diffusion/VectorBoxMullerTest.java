@@ -2,11 +2,16 @@ package dev.winnow.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -27,6 +32,7 @@ class VectorBoxMullerTest {
         // test below that compares the two implementations would be skipped
         assertTrue(vectorModulePresent(), "surefire's argLine lost --add-modules jdk.incubator.vector");
         assertTrue(VectorBoxMuller.implementation().startsWith("SIMD"), VectorBoxMuller.implementation());
+        assertFalse(NoiseGenerator.VECTOR_BOX_MULLER.missesItsSimdPath(), "so the startup log does not warn");
     }
 
     @Test
@@ -45,12 +51,12 @@ class VectorBoxMullerTest {
 
     /** Runs {@link ImplementationProbe} in a fresh JVM with these options; its one line of output. */
     private static String probe(String... jvmOptions) throws Exception {
-        java.util.List<String> cmd = new java.util.ArrayList<>();
-        cmd.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(java.util.List.of(jvmOptions));
-        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), ImplementationProbe.class.getName()));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of(jvmOptions));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ImplementationProbe.class.getName()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), out);
         return out.lines().filter(l -> !l.startsWith("WARNING")).findFirst().orElse("");
     }
